@@ -1,0 +1,693 @@
+//! JSON documents → the borrowed field view, as Elasticsearch would index them.
+//!
+//! [`Decoder::decode`] reads one JSON record and extracts only the fields the rule (and its
+//! tuning) reads; everything else is validated and skipped without being materialised. The
+//! result, a [`Document`], implements [`Fields`].
+//!
+//! # Document model (SPEC §2.8)
+//! - Dotted keys and nested objects name the same field: `{"process.name": x}`,
+//!   `{"process": {"name": x}}` and `{"process": {"parent.name": y}}`. A field supplied both
+//!   ways has both values.
+//! - Arrays, nested arrays and arrays of objects flatten into one multi-valued field.
+//! - `null`, `[]` and `[null]` are no value; nulls inside arrays are skipped.
+//! - Numbers and booleans are their JSON text (`123` is `"123"`, `1.0` stays `"1.0"`).
+//! - String escapes are decoded; an unpaired surrogate escape becomes U+FFFD (as Lucene
+//!   indexes the Java string Jackson produces).
+//! - Rejected, as Elasticsearch rejects them at index time: invalid UTF-8, malformed JSON, a
+//!   top-level value that is not an object, the same key twice in one object (compared after
+//!   unescaping), an empty field name or empty part of a dotted name, and, in an ECS
+//!   document, an object where the rule reads a keyword or a value where it reads an object.
+//!
+//! # Schemas (SPEC §3)
+//! A document with `event.category` or any `process.*` key is ECS and read as it is. Otherwise,
+//! a raw Windows event in any of four wrappers — Winlogbeat 7+ (`winlog.channel`,
+//! `winlog.event_id`, `winlog.event_data.*`), Winlogbeat 6 (`log_name`, `event_id`,
+//! `event_data.*`), NXLog/OTRF flat JSON (`Channel`, `EventID`, fields at the top level) and
+//! `evtx_dump` JSON (`Event.System.Channel`, `Event.System.EventID`, `Event.EventData.*`) —
+//! that is a Sysmon event 1 or a Security event 4688 is mapped as Winlogbeat's modules would:
+//! `event.category: process`, `event.type: start`, `process.name` = basename of `Image` /
+//! `NewProcessName`, `process.parent.name` = basename of `ParentImage` / `ParentProcessName`,
+//! `process.command_line` = `CommandLine`. Other raw events have none of the rule's fields.
+//!
+//! # Cost
+//! One pass over the record: UTF-8 validation (SIMD), then a lexer that finds string ends
+//! with `memchr`. Key lookup walks a small trie of the wanted paths. Duplicate-key detection
+//! sorts each object's keys in place (O(k log k)). Nothing allocates once the decoder's
+//! buffers have grown to the largest record seen; the decoder is reusable and one is needed
+//! per thread.
+
+use crate::error::{DecodeError, ErrorKind};
+use crate::event::Fields;
+use crate::field::{Field, FieldId, FieldSet};
+use crate::json::{unescape_into, Lexer, RawStr};
+use crate::text::Text;
+
+/// Limits on what one record may be; exceeding one is a [`DecodeError`], never a crash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Maximum nesting of objects and arrays (default 1000, Jackson's default in
+    /// Elasticsearch).
+    pub max_depth: usize,
+    /// Maximum record length in bytes (default 64 MiB).
+    pub max_record_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { max_depth: 1000, max_record_bytes: 64 << 20 }
+    }
+}
+
+/// The wrappers raw Windows events arrive in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Wrapper {
+    /// `evtx_dump`-style JSON: `Event.System.*`, `Event.EventData.*` (also what the EVTX
+    /// reader produces).
+    EvtxDump,
+    /// Winlogbeat 7+ without a module: `winlog.channel`, `winlog.event_id`,
+    /// `winlog.event_data.*`.
+    Winlogbeat,
+    /// Winlogbeat 6: `log_name`, `event_id`, `event_data.*`.
+    Winlogbeat6,
+    /// NXLog / OTRF flat JSON: `Channel`, `EventID` and every EventData field at the top.
+    Flat,
+}
+
+impl Wrapper {
+    const ALL: [Wrapper; 4] = [Wrapper::EvtxDump, Wrapper::Winlogbeat, Wrapper::Winlogbeat6, Wrapper::Flat];
+
+    /// Paths of the channel and the event id (and an alternative event id path).
+    fn header_paths(self) -> [&'static str; 3] {
+        match self {
+            Wrapper::EvtxDump => ["Event.System.Channel", "Event.System.EventID", "Event.System.EventID.#text"],
+            Wrapper::Winlogbeat => ["winlog.channel", "winlog.event_id", "winlog.event_id"],
+            Wrapper::Winlogbeat6 => ["log_name", "event_id", "event_id"],
+            Wrapper::Flat => ["Channel", "EventID", "EventID"],
+        }
+    }
+
+    /// Prefix of the EventData fields.
+    fn data_prefix(self) -> &'static str {
+        match self {
+            Wrapper::EvtxDump => "Event.EventData.",
+            Wrapper::Winlogbeat => "winlog.event_data.",
+            Wrapper::Winlogbeat6 => "event_data.",
+            Wrapper::Flat => "",
+        }
+    }
+}
+
+/// A raw Windows field the mapping reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum RawField {
+    Channel,
+    EventId,
+    Image,
+    ParentImage,
+    CommandLine,
+    ParentCommandLine,
+    NewProcessName,
+    ParentProcessName,
+}
+
+impl RawField {
+    const DATA: [(RawField, &'static str); 6] = [
+        (RawField::Image, "Image"),
+        (RawField::ParentImage, "ParentImage"),
+        (RawField::CommandLine, "CommandLine"),
+        (RawField::ParentCommandLine, "ParentCommandLine"),
+        (RawField::NewProcessName, "NewProcessName"),
+        (RawField::ParentProcessName, "ParentProcessName"),
+    ];
+}
+
+/// Which process-creation event a raw document is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RawKind {
+    /// Sysmon event 1 (`Microsoft-Windows-Sysmon/Operational`).
+    Sysmon1,
+    /// Security event 4688.
+    Security4688,
+}
+
+/// How a decoded document was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Schema {
+    /// ECS (or anything that is not a recognised raw process-creation event): fields as they
+    /// are in the document.
+    Ecs,
+    /// A raw Windows process-creation event, mapped as Winlogbeat would.
+    Raw(Wrapper, RawKind),
+}
+
+/// Where a wanted path's values go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    Ecs(FieldId),
+    Raw(Wrapper, RawField),
+}
+
+type NodeId = u32;
+const ROOT: NodeId = 0;
+
+#[derive(Clone, Debug)]
+struct Node {
+    segment: Box<str>,
+    /// The full dotted path, for error messages.
+    path: Box<str>,
+    children: Vec<NodeId>,
+    slots: Vec<Slot>,
+    /// A path of the ECS namespace (the rule's or tuning fields, or their parents): shape
+    /// conflicts here reject an ECS document.
+    ecs: bool,
+    /// Seeing a key here makes the document ECS (`event.category`, `process.*`).
+    marks_ecs: bool,
+}
+
+/// The trie of JSON paths a rule wants, built once per rule.
+#[derive(Clone, Debug)]
+pub struct Paths {
+    nodes: Vec<Node>,
+}
+
+impl Paths {
+    /// The paths for the fields of `fields`, plus the raw Windows paths.
+    pub fn new(fields: &FieldSet) -> Paths {
+        let mut paths = Paths {
+            nodes: vec![Node {
+                segment: "".into(),
+                path: "".into(),
+                children: Vec::new(),
+                slots: Vec::new(),
+                ecs: false,
+                marks_ecs: false,
+            }],
+        };
+        for field in fields.iter() {
+            let leaf = paths.insert(field.path(), Slot::Ecs(field.id()), true);
+            if field.id() == FieldId::EVENT_CATEGORY {
+                paths.nodes[leaf as usize].marks_ecs = true;
+            }
+        }
+        if let Some(process) = paths.child(ROOT, "process") {
+            paths.nodes[process as usize].marks_ecs = true;
+        }
+        for wrapper in Wrapper::ALL {
+            let [channel, id, id_text] = wrapper.header_paths();
+            paths.insert(channel, Slot::Raw(wrapper, RawField::Channel), false);
+            paths.insert(id, Slot::Raw(wrapper, RawField::EventId), false);
+            if id_text != id {
+                paths.insert(id_text, Slot::Raw(wrapper, RawField::EventId), false);
+            }
+            for (raw, name) in RawField::DATA {
+                let path = format!("{}{name}", wrapper.data_prefix());
+                paths.insert(&path, Slot::Raw(wrapper, raw), false);
+            }
+        }
+        paths
+    }
+
+    fn insert(&mut self, path: &str, slot: Slot, ecs: bool) -> NodeId {
+        let mut node = ROOT;
+        let mut end = 0;
+        for segment in path.split('.') {
+            end += segment.len();
+            node = match self.child(node, segment) {
+                Some(n) => n,
+                None => {
+                    let id = NodeId::try_from(self.nodes.len()).expect("path trie fits u32");
+                    self.nodes.push(Node {
+                        segment: segment.into(),
+                        path: path[..end].into(),
+                        children: Vec::new(),
+                        slots: Vec::new(),
+                        ecs,
+                        marks_ecs: false,
+                    });
+                    self.nodes[node as usize].children.push(id);
+                    id
+                }
+            };
+            self.nodes[node as usize].ecs |= ecs;
+            end += 1;
+        }
+        if !self.nodes[node as usize].slots.contains(&slot) {
+            self.nodes[node as usize].slots.push(slot);
+        }
+        node
+    }
+
+    #[inline]
+    fn child(&self, node: NodeId, segment: &str) -> Option<NodeId> {
+        self.nodes[node as usize]
+            .children
+            .iter()
+            .copied()
+            .find(|&c| &*self.nodes[c as usize].segment == segment)
+    }
+
+    #[inline]
+    fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id as usize]
+    }
+}
+
+/// Where a value's text lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    /// In the record.
+    Input,
+    /// In the decoder's buffer of unescaped strings.
+    Scratch,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start: usize,
+    end: usize,
+    source: Source,
+}
+
+/// An object key: its unescaped text and the offset of its opening quote.
+#[derive(Clone, Copy, Debug)]
+struct Key {
+    span: Span,
+    at: usize,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Frame {
+    is_object: bool,
+    node: Option<NodeId>,
+    /// Index in `keys` where this object's keys start.
+    keys_start: usize,
+    first: bool,
+}
+
+/// Reusable JSON-to-view decoder. Holds only scratch buffers; keep one per thread.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    limits: Limits,
+    stack: Vec<Frame>,
+    /// Keys of the open objects, for duplicate detection.
+    keys: Vec<Key>,
+    values: Vec<(Slot, Span)>,
+    /// Unescaped string values.
+    scratch: String,
+    /// Unescaped keys.
+    key_scratch: String,
+    ecs: bool,
+    conflict: Option<(usize, NodeId)>,
+}
+
+impl Decoder {
+    /// A decoder with default [`Limits`].
+    pub fn new() -> Decoder {
+        Decoder::default()
+    }
+
+    /// A decoder with these limits.
+    pub fn with_limits(limits: Limits) -> Decoder {
+        Decoder { limits, ..Decoder::default() }
+    }
+
+    /// The decoder's limits.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Decodes one JSON record into a view of the fields `paths` wants.
+    pub fn decode<'d>(&'d mut self, paths: &Paths, record: &'d [u8]) -> Result<Document<'d>, DecodeError> {
+        self.stack.clear();
+        self.keys.clear();
+        self.values.clear();
+        self.scratch.clear();
+        self.key_scratch.clear();
+        self.ecs = false;
+        self.conflict = None;
+        if record.len() > self.limits.max_record_bytes {
+            return Err(DecodeError::new(ErrorKind::TooLarge(self.limits.max_record_bytes), 0));
+        }
+        let text = match simdutf8::basic::from_utf8(record) {
+            Ok(t) => t,
+            Err(_) => {
+                let at = simdutf8::compat::from_utf8(record).err().map_or(0, |e| e.valid_up_to());
+                return Err(DecodeError::new(ErrorKind::InvalidUtf8, at));
+            }
+        };
+        let mut lx = Lexer::new(record);
+        match lx.peek() {
+            Some(b'{') => {}
+            Some(_) => return Err(DecodeError::new(ErrorKind::NotAnObject, lx.pos())),
+            None => return Err(DecodeError::new(ErrorKind::Truncated, lx.pos())),
+        }
+        self.walk(paths, &mut lx, text)?;
+        if lx.peek().is_some() {
+            return Err(DecodeError::new(ErrorKind::TrailingData, lx.pos()));
+        }
+        let schema = self.schema(text);
+        if let (Schema::Ecs, Some((offset, node))) = (schema, self.conflict) {
+            return Err(DecodeError::new(ErrorKind::MappingConflict(paths.node(node).path.clone()), offset));
+        }
+        Ok(Document { text, scratch: &self.scratch, values: &self.values, schema })
+    }
+
+    fn walk(&mut self, paths: &Paths, lx: &mut Lexer<'_>, text: &str) -> Result<(), DecodeError> {
+        self.value(paths, lx, text, Some(ROOT))?;
+        while let Some(&top) = self.stack.last() {
+            let b = lx.peek();
+            let close = if top.is_object { b'}' } else { b']' };
+            if top.first {
+                self.stack.last_mut().expect("non-empty").first = false;
+                if b == Some(close) {
+                    lx.bump();
+                    self.close(top, text)?;
+                    continue;
+                }
+            } else {
+                match b {
+                    Some(b',') => lx.bump(),
+                    Some(c) if c == close => {
+                        lx.bump();
+                        self.close(top, text)?;
+                        continue;
+                    }
+                    Some(_) => {
+                        let what = if top.is_object { "',' or '}'" } else { "',' or ']'" };
+                        return Err(DecodeError::new(ErrorKind::Syntax(what), lx.pos()));
+                    }
+                    None => return Err(DecodeError::new(ErrorKind::Truncated, lx.pos())),
+                }
+            }
+            if top.is_object {
+                let key_offset = lx.pos();
+                match lx.peek() {
+                    Some(b'"') => {}
+                    Some(_) => return Err(DecodeError::new(ErrorKind::Syntax("a string key"), lx.pos())),
+                    None => return Err(DecodeError::new(ErrorKind::Truncated, lx.pos())),
+                }
+                let raw = lx.string()?;
+                let key = self.key(raw, key_offset, text);
+                let (child, marks_ecs) = resolve(paths, top.node, key, key_offset)?;
+                self.ecs |= marks_ecs;
+                lx.expect(b':', "':' after a key")?;
+                self.value(paths, lx, text, child)?;
+            } else {
+                self.value(paths, lx, text, top.node)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records an object key for duplicate detection and returns its unescaped text.
+    fn key<'s>(&'s mut self, raw: RawStr, at: usize, text: &'s str) -> &'s str {
+        let span = if raw.escaped {
+            let start = self.key_scratch.len();
+            unescape_into(&text[raw.start..raw.end], &mut self.key_scratch);
+            Span { start, end: self.key_scratch.len(), source: Source::Scratch }
+        } else {
+            Span { start: raw.start, end: raw.end, source: Source::Input }
+        };
+        self.keys.push(Key { span, at });
+        match span.source {
+            Source::Input => &text[span.start..span.end],
+            Source::Scratch => &self.key_scratch[span.start..span.end],
+        }
+    }
+
+    /// Reads one value at `node` (None: a path nobody wants).
+    fn value(&mut self, paths: &Paths, lx: &mut Lexer<'_>, text: &str, node: Option<NodeId>) -> Result<(), DecodeError> {
+        let offset = lx.pos();
+        let wanted = node.map(|n| paths.node(n));
+        match lx.peek() {
+            Some(open @ (b'{' | b'[')) => {
+                lx.bump();
+                if self.stack.len() >= self.limits.max_depth {
+                    return Err(DecodeError::new(ErrorKind::TooDeep(self.limits.max_depth), offset));
+                }
+                let is_object = open == b'{';
+                if is_object {
+                    if let Some(n) = wanted.filter(|n| n.ecs && n.children.is_empty()) {
+                        self.conflict_at(offset, node, n);
+                    }
+                }
+                self.stack.push(Frame { is_object, node, keys_start: self.keys.len(), first: true });
+                return Ok(());
+            }
+            Some(b'"') => {
+                let raw = lx.string()?;
+                if self.wants_scalar(wanted, node, offset) {
+                    let span = if raw.escaped {
+                        let start = self.scratch.len();
+                        unescape_into(&text[raw.start..raw.end], &mut self.scratch);
+                        Span { start, end: self.scratch.len(), source: Source::Scratch }
+                    } else {
+                        Span { start: raw.start, end: raw.end, source: Source::Input }
+                    };
+                    self.store(wanted, span);
+                }
+            }
+            Some(b't') => self.word(lx, wanted, node, b"true")?,
+            Some(b'f') => self.word(lx, wanted, node, b"false")?,
+            Some(b'n') => {
+                lx.word(b"null")?;
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                let (start, end) = lx.number()?;
+                if self.wants_scalar(wanted, node, offset) {
+                    self.store(wanted, Span { start, end, source: Source::Input });
+                }
+            }
+            Some(_) => return Err(DecodeError::new(ErrorKind::Syntax("a JSON value"), lx.pos())),
+            None => return Err(DecodeError::new(ErrorKind::Truncated, lx.pos())),
+        }
+        Ok(())
+    }
+
+    fn word(&mut self, lx: &mut Lexer<'_>, wanted: Option<&Node>, node: Option<NodeId>, word: &'static [u8]) -> Result<(), DecodeError> {
+        let offset = lx.pos();
+        let (start, end) = lx.word(word)?;
+        if self.wants_scalar(wanted, node, offset) {
+            self.store(wanted, Span { start, end, source: Source::Input });
+        }
+        Ok(())
+    }
+
+    /// Whether a scalar at this node is stored; notes a conflict if the node is an ECS object.
+    #[inline]
+    fn wants_scalar(&mut self, wanted: Option<&Node>, node: Option<NodeId>, offset: usize) -> bool {
+        match wanted {
+            None => false,
+            Some(n) if n.slots.is_empty() => {
+                if n.ecs {
+                    self.conflict_at(offset, node, n);
+                }
+                false
+            }
+            Some(_) => true,
+        }
+    }
+
+    #[inline]
+    fn store(&mut self, wanted: Option<&Node>, span: Span) {
+        for &slot in wanted.map_or(&[][..], |n| &n.slots[..]) {
+            self.values.push((slot, span));
+        }
+    }
+
+    #[cold]
+    fn conflict_at(&mut self, offset: usize, node: Option<NodeId>, _n: &Node) {
+        if self.conflict.is_none() {
+            self.conflict = node.map(|id| (offset, id));
+        }
+    }
+
+    /// Closes the container on top of the stack; for objects, rejects duplicate keys.
+    fn close(&mut self, top: Frame, text: &str) -> Result<(), DecodeError> {
+        self.stack.pop();
+        if !top.is_object {
+            return Ok(());
+        }
+        let Decoder { keys, key_scratch, .. } = self;
+        let keys_of_object = &mut keys[top.keys_start..];
+        if keys_of_object.len() > 1 {
+            let bytes = |k: &Key| -> &[u8] {
+                let s = k.span;
+                match s.source {
+                    Source::Input => &text.as_bytes()[s.start..s.end],
+                    Source::Scratch => &key_scratch.as_bytes()[s.start..s.end],
+                }
+            };
+            keys_of_object.sort_unstable_by(|a, b| bytes(a).cmp(bytes(b)).then(a.at.cmp(&b.at)));
+            if let Some(w) = keys_of_object.windows(2).find(|w| bytes(&w[0]) == bytes(&w[1])) {
+                let key = String::from_utf8_lossy(bytes(&w[0])).into();
+                // Report the second occurrence: the one Elasticsearch trips on.
+                return Err(DecodeError::new(ErrorKind::DuplicateKey(key), w[1].at));
+            }
+        }
+        keys.truncate(top.keys_start);
+        Ok(())
+    }
+
+    /// Decides how to read the document once every wanted value is known.
+    fn schema(&self, text: &str) -> Schema {
+        if self.ecs {
+            return Schema::Ecs;
+        }
+        for wrapper in Wrapper::ALL {
+            let mut channel = None;
+            let mut event_id = None;
+            for (slot, span) in &self.values {
+                match *slot {
+                    Slot::Raw(w, RawField::Channel) if w == wrapper => channel = Some(*span),
+                    Slot::Raw(w, RawField::EventId) if w == wrapper => event_id = Some(*span),
+                    _ => {}
+                }
+            }
+            let (Some(channel), Some(event_id)) = (channel, event_id) else { continue };
+            let channel = self.text(text, channel);
+            let event_id = self.text(text, event_id);
+            let kind = if channel.eq_ignore_ascii_case("Microsoft-Windows-Sysmon/Operational") && event_id == "1" {
+                RawKind::Sysmon1
+            } else if channel.eq_ignore_ascii_case("Security") && event_id == "4688" {
+                RawKind::Security4688
+            } else {
+                continue;
+            };
+            return Schema::Raw(wrapper, kind);
+        }
+        Schema::Ecs
+    }
+
+    fn text<'s>(&'s self, text: &'s str, span: Span) -> &'s str {
+        match span.source {
+            Source::Input => &text[span.start..span.end],
+            Source::Scratch => &self.scratch[span.start..span.end],
+        }
+    }
+}
+
+/// Follows a (possibly dotted) key from `parent`, checking its parts are not empty. Also
+/// tells whether the key makes the document ECS.
+fn resolve(paths: &Paths, parent: Option<NodeId>, key: &str, offset: usize) -> Result<(Option<NodeId>, bool), DecodeError> {
+    let mut node = parent;
+    let mut marks_ecs = false;
+    for segment in key.split('.') {
+        if segment.is_empty() {
+            return Err(DecodeError::new(ErrorKind::EmptyFieldName, offset));
+        }
+        if let Some(n) = node {
+            node = paths.child(n, segment);
+            if let Some(n) = node {
+                marks_ecs |= paths.node(n).marks_ecs;
+            }
+        }
+    }
+    Ok((node, marks_ecs))
+}
+
+/// A decoded record: the values of the wanted fields, borrowed from the record and the
+/// decoder. Implements [`Fields`].
+#[derive(Clone, Copy, Debug)]
+pub struct Document<'d> {
+    text: &'d str,
+    scratch: &'d str,
+    values: &'d [(Slot, Span)],
+    schema: Schema,
+}
+
+impl<'d> Document<'d> {
+    /// How the document was read.
+    pub fn schema(&self) -> Schema {
+        self.schema
+    }
+
+    fn resolve(&self, span: Span) -> &'d str {
+        match span.source {
+            Source::Input => &self.text[span.start..span.end],
+            Source::Scratch => &self.scratch[span.start..span.end],
+        }
+    }
+}
+
+/// How a field of the view is produced from stored values.
+#[derive(Clone, Copy, Debug)]
+enum Lookup {
+    Nothing,
+    Constant(&'static str),
+    Slot(Slot),
+    Basename(Slot),
+}
+
+/// Iterator over one field of a [`Document`].
+#[derive(Clone, Debug)]
+pub struct DocumentValues<'s> {
+    doc: Document<'s>,
+    next: usize,
+    lookup: Lookup,
+}
+
+impl<'s> Iterator for DocumentValues<'s> {
+    type Item = Text<'s>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Text<'s>> {
+        let (want, basename) = match self.lookup {
+            Lookup::Nothing => return None,
+            Lookup::Constant(c) => {
+                self.lookup = Lookup::Nothing;
+                return Some(Text::utf8(c));
+            }
+            Lookup::Slot(s) => (s, false),
+            Lookup::Basename(s) => (s, true),
+        };
+        while let Some((slot, span)) = self.doc.values.get(self.next) {
+            self.next += 1;
+            if *slot == want {
+                let v = self.doc.resolve(*span);
+                return Some(Text::utf8(if basename { windows_basename(v) } else { v }));
+            }
+        }
+        None
+    }
+}
+
+/// The part after the last `\` or `/`.
+pub fn windows_basename(path: &str) -> &str {
+    match memchr::memrchr2(b'\\', b'/', path.as_bytes()) {
+        Some(i) => &path[i + 1..],
+        None => path,
+    }
+}
+
+impl<'d> Fields for Document<'d> {
+    type Values<'s> = DocumentValues<'s> where Self: 's;
+
+    fn values<'s>(&'s self, field: &'s Field) -> DocumentValues<'s> {
+        let lookup = match self.schema {
+            Schema::Ecs => Lookup::Slot(Slot::Ecs(field.id())),
+            Schema::Raw(w, kind) => {
+                let sysmon = kind == RawKind::Sysmon1;
+                let raw = |sysmon_field, security_field| Slot::Raw(w, if sysmon { sysmon_field } else { security_field });
+                match field.path() {
+                    "event.category" => Lookup::Constant("process"),
+                    "event.type" => Lookup::Constant("start"),
+                    "process.name" => Lookup::Basename(raw(RawField::Image, RawField::NewProcessName)),
+                    "process.parent.name" => {
+                        Lookup::Basename(raw(RawField::ParentImage, RawField::ParentProcessName))
+                    }
+                    "process.executable" => Lookup::Slot(raw(RawField::Image, RawField::NewProcessName)),
+                    "process.parent.executable" => {
+                        Lookup::Slot(raw(RawField::ParentImage, RawField::ParentProcessName))
+                    }
+                    "process.command_line" => Lookup::Slot(Slot::Raw(w, RawField::CommandLine)),
+                    "process.parent.command_line" if sysmon => {
+                        Lookup::Slot(Slot::Raw(w, RawField::ParentCommandLine))
+                    }
+                    _ => Lookup::Nothing,
+                }
+            }
+        };
+        DocumentValues { doc: *self, next: 0, lookup }
+    }
+}

@@ -1,0 +1,50 @@
+//! # dcom-detect-core
+//!
+//! The engine of dcom-detect: Elastic Security's EQL rule for lateral movement over DCOM
+//! (MITRE ATT&CK T1021.003), evaluated with Elasticsearch's own semantics, outside
+//! Elasticsearch, without allocating on the match path.
+//!
+//! The data flows in one direction, one module per step:
+//!
+//! | step | module | what it guarantees |
+//! |---|---|---|
+//! | bytes → fields | [`ecs`] (with [`json`](crate::ecs) lexing) | ECS, Sysmon 1 and 4688 in every wrapper; Elasticsearch's document model; no allocation in steady state |
+//! | fields | [`event`], [`field`], [`text`] | a borrowed, multi-valued view; UTF-8 or UTF-16 |
+//! | fields → verdict | [`rule`] with [`wildcard`] and [`fold`] | exact EQL semantics; never allocates |
+//!
+//! ```
+//! use dcom_detect_core::{Decoder, Rule, Branch};
+//!
+//! let rule = Rule::default();
+//! let mut decoder = Decoder::new();
+//! let record = br#"{"event":{"category":["process"],"type":["start"]},
+//!   "process":{"name":"cmd.exe","parent":{"name":"MMC.EXE"}}}"#;
+//! let document = decoder.decode(rule.paths(), record).unwrap();
+//! let verdict = rule.evaluate(&document);
+//! assert!(verdict.branches().contains(Branch::OfficeChild));
+//! ```
+//!
+//! The core knows nothing of Python or C: bindings translate types and errors only.
+
+#![deny(missing_docs)]
+
+pub mod ecs;
+pub mod error;
+pub mod event;
+pub mod field;
+pub mod fold;
+mod json;
+pub mod rule;
+pub mod text;
+pub mod wildcard;
+
+pub use ecs::{Decoder, Document, Limits, Schema};
+pub use error::{DecodeError, ErrorKind};
+pub use event::{Fields, ProcessEvent, Values};
+pub use field::{Field, FieldId, FieldSet, Mapping};
+pub use fold::CaseFolding;
+pub use rule::{
+    Branch, BranchSet, DcomCommandLine, Metadata, OfficeChild, Options, Rule, Verdict, EQL_SOURCE,
+    METADATA,
+};
+pub use text::Text;

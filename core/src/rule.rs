@@ -1,0 +1,459 @@
+//! The rule: Elastic's EQL detection for DCOM lateral movement, as data, and its evaluation.
+//!
+//! ```eql
+//! process where event.type == "start" and
+//! (
+//!   (process.parent.name in~ (…six COM hosts…) and process.name in~ (…eight LOLBins…)) or
+//!   process.name == "dcomcnfg.exe" or
+//!   (process.command_line : "*DCOM*" and process.command_line : "*-Exec*")
+//! )
+//! ```
+//!
+//! [`Rule::evaluate`] reads an event through [`Fields`] and returns a [`Verdict`] naming every
+//! branch that fired and the values that fired it. Semantics are Elasticsearch's (see
+//! `docs/semantics.md`): `==` is exact, `in~` and `:` fold case per [`CaseFolding`], any value of
+//! a multi-valued field can satisfy a comparison (two comparisons may use different values),
+//! missing or null fields make a comparison false, and `keyword` values longer than
+//! `ignore_above` are invisible.
+//!
+//! # Cost
+//! Evaluation never allocates and reads each field at most three times. Building a [`Rule`]
+//! allocates (patterns, field set) and is meant to happen once.
+
+use std::fmt;
+
+use crate::ecs::Paths;
+use crate::event::Fields;
+use crate::field::{Field, FieldId, FieldSet};
+use crate::fold::CaseFolding;
+use crate::text::Text;
+use crate::wildcard::Pattern;
+
+/// The rule's EQL text, byte for byte as Elastic ships it.
+pub const EQL_SOURCE: &str = r#"process where event.type == "start" and
+(
+  (
+    process.parent.name in~ ("mmc.exe", "excel.exe", "winword.exe", "outlook.exe", "powerpnt.exe", "visio.exe") and
+    process.name in~ ("cmd.exe", "powershell.exe", "wscript.exe", "cscript.exe", "mshta.exe", "rundll32.exe", "regsvr32.exe", "certutil.exe")
+  ) or
+  process.name == "dcomcnfg.exe" or
+  (
+    process.command_line : "*DCOM*" and process.command_line : "*-Exec*"
+  )
+)"#;
+
+/// The COM hosts of the first branch (`process.parent.name in~ (...)`).
+pub const COM_HOST_PARENTS: [&str; 6] =
+    ["mmc.exe", "excel.exe", "winword.exe", "outlook.exe", "powerpnt.exe", "visio.exe"];
+
+/// The script hosts and LOLBins of the first branch (`process.name in~ (...)`).
+pub const SPAWNED_CHILDREN: [&str; 8] = [
+    "cmd.exe",
+    "powershell.exe",
+    "wscript.exe",
+    "cscript.exe",
+    "mshta.exe",
+    "rundll32.exe",
+    "regsvr32.exe",
+    "certutil.exe",
+];
+
+/// The second branch's exact process name (`process.name == "dcomcnfg.exe"`).
+pub const DCOMCNFG: &str = "dcomcnfg.exe";
+
+/// The third branch's two wildcard patterns on `process.command_line`.
+pub const COMMAND_LINE_PATTERNS: [&str; 2] = ["*DCOM*", "*-Exec*"];
+
+/// The implicit `process where` condition: `event.category == "process"`.
+pub const PROCESS_CATEGORY: &str = "process";
+
+/// `event.type == "start"`.
+pub const START_TYPE: &str = "start";
+
+/// What is known about the rule, for alerts and for display.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Metadata {
+    /// Stable rule id.
+    pub id: &'static str,
+    /// Rule name.
+    pub name: &'static str,
+    /// What the rule detects.
+    pub description: &'static str,
+    /// Rule version (changes when the logic or metadata change).
+    pub version: u32,
+    /// The ruleset the rule belongs to.
+    pub ruleset: &'static str,
+    /// Query language.
+    pub language: &'static str,
+    /// Severity (`high`).
+    pub severity: &'static str,
+    /// Elastic's risk score for `high`.
+    pub risk_score: u32,
+    /// Confidence (`high`).
+    pub confidence: &'static str,
+    /// Reference URLs.
+    pub references: &'static [&'static str],
+    /// MITRE ATT&CK mapping.
+    pub threat: Threat,
+    /// Where this rule's events come from.
+    pub data_sources: &'static [DataSource],
+    /// Known false positives, from the rule's notes.
+    pub false_positives: &'static [&'static str],
+}
+
+/// One MITRE ATT&CK entry: id, name and reference URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttackRef {
+    /// `T1021`, `TA0008`, …
+    pub id: &'static str,
+    /// Human-readable name.
+    pub name: &'static str,
+    /// attack.mitre.org URL.
+    pub reference: &'static str,
+}
+
+/// The rule's MITRE ATT&CK mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Threat {
+    /// Always "MITRE ATT&CK".
+    pub framework: &'static str,
+    /// TA0008 Lateral Movement.
+    pub tactic: AttackRef,
+    /// T1021 Remote Services.
+    pub technique: AttackRef,
+    /// T1021.003 Distributed Component Object Model.
+    pub subtechnique: AttackRef,
+}
+
+/// A product that produces events this rule reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataSource {
+    /// Product name.
+    pub name: &'static str,
+    /// Elasticsearch index pattern it writes to.
+    pub index: &'static str,
+}
+
+/// The rule's metadata.
+pub static METADATA: Metadata = Metadata {
+    id: "3e8485db-ed53-542a-bdd7-0246bf43ff97",
+    name: "Distributed Component Object Model lateral movement",
+    description: "Identifies process starts that indicate lateral movement over DCOM \
+        (MITRE ATT&CK T1021.003): a COM host (MMC or an Office application) starting a script \
+        host or LOLBin, the DCOM configuration tool being started, or a command line that \
+        references DCOM together with an -Exec... switch.",
+    version: 1,
+    ruleset: "dcom-detect",
+    language: "eql",
+    severity: "high",
+    risk_score: 73,
+    confidence: "high",
+    references: &["https://attack.mitre.org/techniques/T1021/003/"],
+    threat: Threat {
+        framework: "MITRE ATT&CK",
+        tactic: AttackRef {
+            id: "TA0008",
+            name: "Lateral Movement",
+            reference: "https://attack.mitre.org/tactics/TA0008/",
+        },
+        technique: AttackRef {
+            id: "T1021",
+            name: "Remote Services",
+            reference: "https://attack.mitre.org/techniques/T1021/",
+        },
+        subtechnique: AttackRef {
+            id: "T1021.003",
+            name: "Distributed Component Object Model",
+            reference: "https://attack.mitre.org/techniques/T1021/003/",
+        },
+    },
+    data_sources: &[
+        DataSource { name: "Elastic Defend", index: "logs-endpoint.events.process-*" },
+        DataSource { name: "Winlogbeat with Sysmon", index: "winlogbeat-*" },
+        DataSource { name: "Windows Security event 4688", index: "logs-system.security-*" },
+    ],
+    false_positives: &[
+        "Administrators using mmc.exe to start PowerShell on managed endpoints.",
+        "Security or EDR agents using COM automation to start cmd.exe or PowerShell.",
+        "Software deployment (SCCM, Intune) driving Office COM interfaces during patch cycles.",
+        "Approved Excel macro automation starting wscript.exe or cmd.exe in finance or operations.",
+    ],
+};
+
+/// One of the rule's three alternatives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Branch {
+    /// A COM host (MMC or an Office application) started a script host or LOLBin.
+    OfficeChild = 0,
+    /// The DCOM configuration tool was started.
+    Dcomcnfg = 1,
+    /// A command line references DCOM and an `-Exec…` switch.
+    DcomCommandLine = 2,
+}
+
+impl Branch {
+    /// All branches, in rule order.
+    pub const ALL: [Branch; 3] = [Branch::OfficeChild, Branch::Dcomcnfg, Branch::DcomCommandLine];
+
+    /// The branch's stable name (`office_child`, `dcomcnfg`, `dcom_command_line`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Branch::OfficeChild => "office_child",
+            Branch::Dcomcnfg => "dcomcnfg",
+            Branch::DcomCommandLine => "dcom_command_line",
+        }
+    }
+
+    /// The branch with this name.
+    pub fn from_name(name: &str) -> Option<Branch> {
+        Branch::ALL.into_iter().find(|b| b.name() == name)
+    }
+
+    /// The branch's bit in a [`BranchSet`] (`1 << discriminant`).
+    pub fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+impl fmt::Display for Branch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A set of branches as a bit set (bit `n` is the branch with discriminant `n`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct BranchSet(u8);
+
+impl BranchSet {
+    /// The empty set.
+    pub const EMPTY: BranchSet = BranchSet(0);
+
+    /// The set with these bits; bits that name no branch are dropped.
+    pub fn from_bits(bits: u8) -> BranchSet {
+        BranchSet(bits & 0b111)
+    }
+
+    /// The bits.
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// Whether `branch` is in the set.
+    pub fn contains(self, branch: Branch) -> bool {
+        self.0 & branch.bit() != 0
+    }
+
+    /// Adds `branch`.
+    pub fn insert(&mut self, branch: Branch) {
+        self.0 |= branch.bit();
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The branches in the set, in rule order.
+    pub fn iter(self) -> impl Iterator<Item = Branch> {
+        Branch::ALL.into_iter().filter(move |b| self.contains(*b))
+    }
+}
+
+/// Why the first branch fired: the parent and child names that satisfied it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OfficeChild<'e> {
+    /// The `process.parent.name` value found in the COM host list.
+    pub parent_name: Text<'e>,
+    /// The `process.name` value found in the child list.
+    pub name: Text<'e>,
+}
+
+/// Why the third branch fired: the command line value(s) that satisfied each pattern
+/// (different values of a multi-valued field may satisfy the two).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DcomCommandLine<'e> {
+    /// The value that matched `*DCOM*`.
+    pub dcom: Text<'e>,
+    /// The value that matched `*-Exec*`.
+    pub exec: Text<'e>,
+}
+
+/// The result of evaluating the rule on one event: every branch that fired and its evidence.
+///
+/// The evidence borrows the event's values. The first value (in document order) that
+/// satisfies a comparison is reported.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Verdict<'e> {
+    /// `office_child` fired with these values.
+    pub office_child: Option<OfficeChild<'e>>,
+    /// `dcomcnfg` fired on this `process.name`.
+    pub dcomcnfg: Option<Text<'e>>,
+    /// `dcom_command_line` fired with these values.
+    pub dcom_command_line: Option<DcomCommandLine<'e>>,
+}
+
+impl Verdict<'_> {
+    /// The branches that fired.
+    pub fn branches(&self) -> BranchSet {
+        let mut set = BranchSet::EMPTY;
+        if self.office_child.is_some() {
+            set.insert(Branch::OfficeChild);
+        }
+        if self.dcomcnfg.is_some() {
+            set.insert(Branch::Dcomcnfg);
+        }
+        if self.dcom_command_line.is_some() {
+            set.insert(Branch::DcomCommandLine);
+        }
+        set
+    }
+
+    /// Whether any branch fired.
+    pub fn is_match(&self) -> bool {
+        !self.branches().is_empty()
+    }
+}
+
+/// How to build a [`Rule`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Case folding for `in~` and `:` (default ASCII, as Elasticsearch has long done).
+    pub case_folding: CaseFolding,
+}
+
+/// The compiled rule. Immutable once built, so one `Rule` may be shared by any number of
+/// threads (`Rule: Send + Sync`).
+#[derive(Clone, Debug)]
+pub struct Rule {
+    options: Options,
+    fields: FieldSet,
+    paths: Paths,
+    parents: [Pattern; 6],
+    children: [Pattern; 8],
+    dcom: Pattern,
+    exec: Pattern,
+}
+
+impl Default for Rule {
+    fn default() -> Rule {
+        Rule::new(Options::default())
+    }
+}
+
+impl Rule {
+    /// Compiles the rule with these options.
+    pub fn new(options: Options) -> Rule {
+        let fold = options.case_folding;
+        let fields = FieldSet::new();
+        Rule {
+            options,
+            paths: Paths::new(&fields),
+            fields,
+            parents: COM_HOST_PARENTS.map(|p| Pattern::literal(p, fold)),
+            children: SPAWNED_CHILDREN.map(|c| Pattern::literal(c, fold)),
+            dcom: Pattern::wildcard(COMMAND_LINE_PATTERNS[0], fold),
+            exec: Pattern::wildcard(COMMAND_LINE_PATTERNS[1], fold),
+        }
+    }
+
+    /// The options the rule was built with.
+    pub fn options(&self) -> Options {
+        self.options
+    }
+
+    /// The rule's EQL text ([`EQL_SOURCE`]).
+    pub fn source(&self) -> &'static str {
+        EQL_SOURCE
+    }
+
+    /// The rule's metadata ([`METADATA`]).
+    pub fn metadata(&self) -> &'static Metadata {
+        &METADATA
+    }
+
+    /// The fields the rule reads (its own five, then tuning fields).
+    pub fn fields(&self) -> &FieldSet {
+        &self.fields
+    }
+
+    /// The JSON paths a [`crate::Decoder`] must extract for this rule.
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    /// Evaluates the rule on one event. Never allocates.
+    pub fn evaluate<'e, E: Fields + ?Sized>(&'e self, event: &'e E) -> Verdict<'e> {
+        let mut verdict = Verdict::default();
+        // `process where` and `event.type == "start"`: exact, case-sensitive.
+        if self.first(event, FieldId::EVENT_CATEGORY, |v| v.eq_str(PROCESS_CATEGORY)).is_none()
+            || self.first(event, FieldId::EVENT_TYPE, |v| v.eq_str(START_TYPE)).is_none()
+        {
+            return verdict;
+        }
+        if let Some(parent_name) = self.first(event, FieldId::PROCESS_PARENT_NAME, |v| {
+            self.parents.iter().any(|p| p.matches(v))
+        }) {
+            if let Some(name) = self.first(event, FieldId::PROCESS_NAME, |v| {
+                self.children.iter().any(|c| c.matches(v))
+            }) {
+                verdict.office_child = Some(OfficeChild { parent_name, name });
+            }
+        }
+        verdict.dcomcnfg = self.first(event, FieldId::PROCESS_NAME, |v| v.eq_str(DCOMCNFG));
+        if let Some(dcom) = self.first(event, FieldId::PROCESS_COMMAND_LINE, |v| self.dcom.matches(v)) {
+            if let Some(exec) =
+                self.first(event, FieldId::PROCESS_COMMAND_LINE, |v| self.exec.matches(v))
+            {
+                verdict.dcom_command_line = Some(DcomCommandLine { dcom, exec });
+            }
+        }
+        verdict
+    }
+
+    /// Whether any branch fires on the event. Never allocates.
+    pub fn matches<E: Fields + ?Sized>(&self, event: &E) -> bool {
+        self.evaluate(event).is_match()
+    }
+
+    /// The first indexed value of `id` that satisfies `test`.
+    #[inline]
+    fn first<'e, E: Fields + ?Sized>(
+        &'e self,
+        event: &'e E,
+        id: FieldId,
+        mut test: impl FnMut(Text<'e>) -> bool,
+    ) -> Option<Text<'e>> {
+        let field: &'e Field = self.fields.get(id);
+        let mapping = field.mapping();
+        event.values(field).find(|v| mapping.indexes(*v) && test(*v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_text_lists_exactly_the_constants() {
+        for name in COM_HOST_PARENTS.iter().chain(&SPAWNED_CHILDREN) {
+            assert!(EQL_SOURCE.contains(&format!("\"{name}\"")), "{name}");
+        }
+        assert!(EQL_SOURCE.contains("process.name == \"dcomcnfg.exe\""));
+        for p in COMMAND_LINE_PATTERNS {
+            assert!(EQL_SOURCE.contains(&format!("process.command_line : \"{p}\"")));
+        }
+        assert_eq!(EQL_SOURCE.matches("\", \"").count(), 5 + 7);
+    }
+
+    #[test]
+    fn branch_bits_and_names_are_stable() {
+        assert_eq!(Branch::OfficeChild.bit(), 1);
+        assert_eq!(Branch::Dcomcnfg.bit(), 2);
+        assert_eq!(Branch::DcomCommandLine.bit(), 4);
+        for b in Branch::ALL {
+            assert_eq!(Branch::from_name(b.name()), Some(b));
+        }
+    }
+}
