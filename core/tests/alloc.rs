@@ -1,0 +1,133 @@
+//! The match path allocates nothing: a counting global allocator watches the struct view
+//! (never allocates, not even on first use) and the JSON decoder (nothing once its buffers
+//! have grown) over thousands of varied events, under both case foldings.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use dcom_detect_core::{CaseFolding, Decoder, Options, ProcessEvent, Rule, Values};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|a| a.set(a.get() + 1));
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.with(|a| a.set(a.get() + 1));
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_during(f: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+/// A deterministic mix of the shapes that could tempt an allocation.
+fn varied_records() -> Vec<String> {
+    let parents = ["mmc.exe", "EXCEL.EXE", "explorer.exe", "outloo\u{212A}.exe", "vi\u{17F}io.exe", "svchost.exe", "\u{130}nstaller.exe"];
+    let names = ["cmd.exe", "PowerShell.exe", "notepad.exe", "dcomcnfg.exe", "DCOMCNFG.EXE", "c\u{17F}cript.exe", "😀.exe"];
+    let lines = [
+        "cmd /c whoami",
+        "powershell -ExecutionPolicy Bypass -File Invoke-DCOM.ps1",
+        "svchost.exe -k DcomLaunch -p",
+        "\\u0044COM -\\u0045xec",
+        "C:\\\\Users\\\\x\\\\a.exe \\\"quoted\\\" \\ud83d\\ude00 \\ud800",
+        "ünïcödé \u{212A}elvin ſ DCOM",
+    ];
+    let mut out = Vec::new();
+    let mut seed = 0x2545F4914F6CDD1Du64;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    for i in 0..3000 {
+        let parent = parents[next(parents.len())];
+        let name = names[next(names.len())];
+        let mut line = lines[next(lines.len())].to_owned();
+        if i % 10 == 0 {
+            line.push_str(&" -Exec padding".repeat(500 + next(500)));
+        }
+        let record = match i % 6 {
+            0 => format!(r#"{{"event":{{"category":["process"],"type":["start","process_start"]}},"process":{{"name":"{name}","parent":{{"name":"{parent}"}},"command_line":"{line}"}}}}"#),
+            1 => format!(r#"{{"event.category":"process","event.type":"start","process.name":["x","{name}"],"process.parent.name":"{parent}","process.command_line":["{line}","b -Exec"]}}"#),
+            2 => format!(r#"{{"event":{{"category":"process","type":"start"}},"process":[{{"name":"{name}"}},{{"parent":{{"name":"{parent}"}}}}],"host":{{"name":"h{i}","ip":["10.0.0.1",null]}},"n":{i},"f":1.5e3}}"#),
+            3 => format!(r#"{{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Image":"C:\\Windows\\{name}","ParentImage":"C:\\Windows\\{parent}","CommandLine":"{line}","Message":"{}"}}"#, "m".repeat(next(4000))),
+            4 => format!(r##"{{"Event":{{"System":{{"Channel":"Security","EventID":{{"#attributes":{{"Qualifiers":0}},"#text":4688}}}},"EventData":{{"NewProcessName":"C:\\{name}","ParentProcessName":"C:\\{parent}","CommandLine":"{line}"}}}}}}"##),
+            _ => format!(r#"{{"winlog":{{"channel":"Microsoft-Windows-Sysmon/Operational","event_id":1,"event_data":{{"Image":"{name}","ParentImage":"{parent}","CommandLine":"{line}"}}}},"deep":[[[[{{"a":[{{"b":null}}]}}]]]]}}"#),
+        };
+        out.push(record);
+    }
+    out
+}
+
+#[test]
+fn struct_view_never_allocates() {
+    for folding in [CaseFolding::Ascii, CaseFolding::UnicodeSimple] {
+        let rule = Rule::new(Options { case_folding: folding });
+        let long = "x".repeat(50_000) + " DCOM -Exec";
+        let parents = ["explorer.exe", "OUTLOO\u{212A}.EXE"];
+        let other = [("host.name", "WS01")];
+        let events = [
+            ProcessEvent { name: "cmd.exe".into(), parent_name: "mmc.exe".into(), ..ProcessEvent::start() },
+            ProcessEvent { name: "dcomcnfg.exe".into(), ..ProcessEvent::start() },
+            ProcessEvent { command_line: long.as_str().into(), ..ProcessEvent::start() },
+            ProcessEvent { name: "c\u{17F}cript.exe".into(), parent_name: Values::Many(&parents), other: &other, ..ProcessEvent::start() },
+            ProcessEvent { command_line: (&["a DCOM", "b -Exec"]).into(), ..ProcessEvent::start() },
+            ProcessEvent::default(),
+        ];
+        let mut matched = 0;
+        // Counted from the very first evaluation: no warm-up.
+        let n = allocations_during(|| {
+            for _ in 0..1000 {
+                for e in &events {
+                    matched += usize::from(rule.matches(e));
+                }
+            }
+        });
+        assert_eq!(n, 0, "{folding:?}: {n} allocations on the struct path");
+        assert!(matched >= 3000, "the events exercised matching paths ({matched})");
+    }
+}
+
+#[test]
+fn json_decoding_allocates_nothing_in_steady_state() {
+    let records = varied_records();
+    for folding in [CaseFolding::Ascii, CaseFolding::UnicodeSimple] {
+        let rule = Rule::new(Options { case_folding: folding });
+        let mut decoder = Decoder::new();
+        let mut run = || {
+            let mut matched = 0usize;
+            for r in &records {
+                let doc = decoder.decode(rule.paths(), r.as_bytes()).expect("valid record");
+                matched += usize::from(rule.matches(&doc));
+            }
+            matched
+        };
+        let warm = run(); // buffers grow to the largest record
+        let mut again = 0;
+        let n = allocations_during(|| {
+            for _ in 0..3 {
+                again += run();
+            }
+        });
+        assert_eq!(n, 0, "{folding:?}: {n} allocations after warm-up");
+        assert_eq!(again, 3 * warm);
+        assert!(warm > 100 && warm < records.len(), "a mix of matches and misses ({warm})");
+    }
+}
