@@ -34,7 +34,9 @@ pub mod event;
 pub mod field;
 pub mod fold;
 mod json;
+pub mod prefilter;
 pub mod rule;
+pub mod scan;
 pub mod text;
 pub mod wildcard;
 
@@ -43,6 +45,8 @@ pub use error::{DecodeError, ErrorKind};
 pub use event::{Fields, ProcessEvent, Values};
 pub use field::{Field, FieldId, FieldSet, Mapping};
 pub use fold::CaseFolding;
+pub use prefilter::Prefilter;
+pub use scan::{scan_ndjson, Found, Outcome, Position, ScanError, ScanOptions, Scanner, Stats};
 pub use rule::{
     Branch, BranchSet, DcomCommandLine, Metadata, OfficeChild, Options, Rule, Verdict, EQL_SOURCE,
     METADATA,

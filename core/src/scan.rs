@@ -1,0 +1,645 @@
+//! Streaming scans of NDJSON (plain or gzip, any reader) with every record accounted for.
+//!
+//! A scan reads its input in chunks that end on line boundaries, finds candidate lines with
+//! the [`Prefilter`] (unless disabled), decodes and evaluates only those, and reports, in input
+//! order, every match and every rejected record through a callback ([`Found`]). Its [`Stats`]
+//! account for every line: `records = matched + not_matched + rejected`, and blank lines are
+//! counted apart. A record is one line; blank lines (empty, or only spaces, tabs and `\r`) are
+//! not records; `\r\n` endings and a UTF-8 byte order mark at the start of the stream are
+//! accepted.
+//!
+//! # Memory and cost
+//! Memory is bounded by the chunk size plus the longest record allowed
+//! ([`Limits::max_record_bytes`]): a longer line is skipped while it is read, reported as
+//! rejected ([`ErrorKind::TooLarge`]), and never buffered whole. Nothing allocates per record
+//! in steady state. With `threads > 1`, one thread reads and decompresses while the others
+//! scan chunks; results are delivered in input order whatever the thread count.
+//!
+//! Records the prefilter rules out are counted as not matched without being parsed, so a
+//! malformed line that cannot match is not reported as rejected; disable the prefilter to
+//! validate every line.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::ops::{ControlFlow, Range};
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use crate::ecs::{Decoder, Limits};
+use crate::error::{DecodeError, ErrorKind};
+use crate::prefilter::Prefilter;
+use crate::rule::{BranchSet, Rule};
+
+/// How to scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScanOptions {
+    /// Skip lines that cannot match without parsing them (default on).
+    pub prefilter: bool,
+    /// Per-record limits.
+    pub limits: Limits,
+    /// Worker threads; 0 means one per available core, 1 scans on the calling thread.
+    pub threads: usize,
+    /// Bytes read per chunk (default 1 MiB).
+    pub chunk_bytes: usize,
+}
+
+impl Default for ScanOptions {
+    fn default() -> ScanOptions {
+        ScanOptions {
+            prefilter: true,
+            limits: Limits { max_record_bytes: 16 << 20, ..Limits::default() },
+            threads: 1,
+            chunk_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Where a record is in its input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Position {
+    /// An NDJSON line: 1-based line number and byte offset of the line's start (in the
+    /// decompressed stream for gzip input).
+    Line {
+        /// 1-based line number.
+        line: u64,
+        /// Byte offset of the line's first byte.
+        offset: u64,
+    },
+    /// An EVTX record.
+    Evtx {
+        /// 1-based position of the record in the file.
+        ordinal: u64,
+        /// The record's `EventRecordID`, when it could be read.
+        record_id: Option<u64>,
+    },
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Position::Line { line, offset } => write!(f, "line {line} (byte {offset})"),
+            Position::Evtx { ordinal, record_id: Some(id) } => write!(f, "record {ordinal} (EventRecordID {id})"),
+            Position::Evtx { ordinal, record_id: None } => write!(f, "record {ordinal}"),
+        }
+    }
+}
+
+/// Counts for a scan; they add up: `records == matched + not_matched + rejected`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Records read (non-blank lines, or EVTX records).
+    pub records: u64,
+    /// Records on which the rule fired.
+    pub matched: u64,
+    /// Records on which it did not.
+    pub not_matched: u64,
+    /// Of `not_matched`: records the prefilter ruled out without parsing.
+    pub prefiltered: u64,
+    /// Records that could not be read (each was reported with its position).
+    pub rejected: u64,
+    /// Blank lines (not records).
+    pub blank_lines: u64,
+    /// Input bytes consumed (decompressed).
+    pub bytes: u64,
+}
+
+impl Stats {
+    fn add(&mut self, other: &Stats) {
+        self.records += other.records;
+        self.matched += other.matched;
+        self.not_matched += other.not_matched;
+        self.prefiltered += other.prefiltered;
+        self.rejected += other.rejected;
+        self.blank_lines += other.blank_lines;
+        self.bytes += other.bytes;
+    }
+}
+
+/// What a scan reports: a match or a rejected record, with its position.
+#[derive(Debug)]
+pub enum Found<'a> {
+    /// The rule fired on this record.
+    Match {
+        /// Where the record is.
+        position: Position,
+        /// The record's bytes (re-decode them to get the verdict's evidence).
+        record: &'a [u8],
+        /// The branches that fired.
+        branches: BranchSet,
+    },
+    /// The record could not be read.
+    Rejected {
+        /// Where the record is.
+        position: Position,
+        /// Why.
+        error: &'a DecodeError,
+    },
+}
+
+/// A scan that failed as a whole (the input could not be read); records before the failure
+/// were reported and counted.
+#[derive(Debug)]
+pub struct ScanError {
+    /// The I/O error.
+    pub error: io::Error,
+    /// Counts up to the failure.
+    pub stats: Stats,
+}
+
+impl std::fmt::Display for ScanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "input error after {} records: {}", self.stats.records, self.error)
+    }
+}
+
+impl std::error::Error for ScanError {}
+
+/// The outcome of evaluating one record.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The rule fired.
+    Matched(BranchSet),
+    /// It did not.
+    NotMatched,
+    /// The record could not be read.
+    Rejected(DecodeError),
+}
+
+/// Evaluates records one at a time with reusable buffers: the single-record building block
+/// of every scan. One per thread.
+#[derive(Debug)]
+pub struct Scanner<'r> {
+    rule: &'r Rule,
+    decoder: Decoder,
+    prefilter: Option<Prefilter>,
+}
+
+impl<'r> Scanner<'r> {
+    /// A scanner for `rule` with these options.
+    pub fn new(rule: &'r Rule, options: &ScanOptions) -> Scanner<'r> {
+        Scanner {
+            rule,
+            decoder: Decoder::with_limits(options.limits),
+            prefilter: options.prefilter.then(|| Prefilter::new(rule.options().case_folding)),
+        }
+    }
+
+    /// The rule.
+    pub fn rule(&self) -> &'r Rule {
+        self.rule
+    }
+
+    /// Evaluates one record (a JSON document). Does not consult the prefilter.
+    pub fn evaluate(&mut self, record: &[u8]) -> Outcome {
+        match self.decoder.decode(self.rule.paths(), record) {
+            Ok(doc) => {
+                let branches = self.rule.evaluate(&doc).branches();
+                if branches.is_empty() {
+                    Outcome::NotMatched
+                } else {
+                    Outcome::Matched(branches)
+                }
+            }
+            Err(e) => Outcome::Rejected(e),
+        }
+    }
+
+    /// Scans a chunk of complete lines into `batch` (cleared first).
+    fn scan_chunk(&mut self, chunk: &[u8], batch: &mut Batch) {
+        batch.clear();
+        batch.stats.bytes = chunk.len() as u64;
+        let mut pos = 0;
+        let mut line = 0u64;
+        let mut next_candidate = match &self.prefilter {
+            Some(p) => p.next_candidate(chunk, 0),
+            None => Some(0),
+        };
+        while pos < chunk.len() {
+            let end = memchr::memchr(b'\n', &chunk[pos..]).map_or(chunk.len(), |i| pos + i);
+            let record = &chunk[pos..end];
+            if is_blank(record) {
+                batch.stats.blank_lines += 1;
+            } else {
+                batch.stats.records += 1;
+                let candidate = self.prefilter.is_none() || next_candidate.is_some_and(|c| c < end);
+                if candidate {
+                    match self.evaluate(record) {
+                        Outcome::Matched(branches) => {
+                            batch.stats.matched += 1;
+                            let start = batch.records.len();
+                            batch.records.extend_from_slice(record);
+                            batch.hits.push(Hit {
+                                line,
+                                offset: pos as u64,
+                                kind: HitKind::Match { record: start..batch.records.len(), branches },
+                            });
+                        }
+                        Outcome::NotMatched => batch.stats.not_matched += 1,
+                        Outcome::Rejected(error) => {
+                            batch.stats.rejected += 1;
+                            batch.hits.push(Hit { line, offset: pos as u64, kind: HitKind::Rejected(error) });
+                        }
+                    }
+                } else {
+                    batch.stats.not_matched += 1;
+                    batch.stats.prefiltered += 1;
+                }
+            }
+            line += 1;
+            pos = end + 1;
+            if let (Some(p), Some(c)) = (&self.prefilter, next_candidate) {
+                if c < pos {
+                    next_candidate = if pos < chunk.len() { p.next_candidate(chunk, pos) } else { None };
+                }
+            }
+        }
+        batch.lines = line;
+    }
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r'))
+}
+
+/// The results of one chunk: hits in order, the bytes of matched records, and counts.
+#[derive(Debug, Default)]
+struct Batch {
+    hits: Vec<Hit>,
+    records: Vec<u8>,
+    stats: Stats,
+    /// Lines in the chunk (for numbering the next one).
+    lines: u64,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.hits.clear();
+        self.records.clear();
+        self.stats = Stats::default();
+        self.lines = 0;
+    }
+}
+
+#[derive(Debug)]
+struct Hit {
+    /// 0-based line within the chunk.
+    line: u64,
+    /// Offset within the chunk.
+    offset: u64,
+    kind: HitKind,
+}
+
+#[derive(Debug)]
+enum HitKind {
+    Match { record: Range<usize>, branches: BranchSet },
+    Rejected(DecodeError),
+}
+
+/// What a chunk reader yields.
+enum Piece<'a> {
+    /// Complete lines (the last one may lack its newline at the end of input).
+    Lines(&'a [u8]),
+    /// One line longer than the limit, already skipped; `bytes` includes its newline if any.
+    Oversized { bytes: u64 },
+}
+
+/// Splits a byte stream into chunks of whole lines, skipping lines over the limit.
+struct LineChunks<R> {
+    reader: R,
+    buf: Vec<u8>,
+    /// Bytes of `buf` holding data.
+    filled: usize,
+    /// Bytes at the front of `buf` already handed out.
+    consumed: usize,
+    chunk_bytes: usize,
+    max_record: usize,
+    eof: bool,
+    at_start: bool,
+}
+
+impl<R: Read> LineChunks<R> {
+    fn new(reader: R, chunk_bytes: usize, max_record: usize) -> LineChunks<R> {
+        LineChunks {
+            reader,
+            buf: Vec::new(),
+            filled: 0,
+            consumed: 0,
+            chunk_bytes: chunk_bytes.max(1),
+            max_record,
+            eof: false,
+            at_start: true,
+        }
+    }
+
+    /// Reads until `buf` holds at least `want` bytes or the input ends.
+    fn fill(&mut self, want: usize) -> io::Result<()> {
+        if self.buf.len() < want {
+            self.buf.resize(want, 0);
+        }
+        while self.filled < want && !self.eof {
+            match self.reader.read(&mut self.buf[self.filled..want]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// The next piece, or None at the end of input. Also returns bytes skipped before it (a
+    /// byte order mark).
+    fn next_piece(&mut self) -> io::Result<Option<(u64, Piece<'_>)>> {
+        // Keep the unconsumed tail (a partial line) at the front.
+        if self.consumed > 0 {
+            self.buf.copy_within(self.consumed..self.filled, 0);
+            self.filled -= self.consumed;
+            self.consumed = 0;
+        }
+        let mut skipped = 0;
+        let mut want = self.chunk_bytes;
+        loop {
+            self.fill(want.max(3))?;
+            if self.at_start {
+                self.at_start = false;
+                if self.buf[..self.filled].starts_with(b"\xEF\xBB\xBF") {
+                    self.buf.copy_within(3..self.filled, 0);
+                    self.filled -= 3;
+                    skipped = 3;
+                }
+            }
+            if self.filled == 0 {
+                return Ok(None);
+            }
+            if let Some(last_newline) = memchr::memrchr(b'\n', &self.buf[..self.filled]) {
+                self.consumed = last_newline + 1;
+                return Ok(Some((skipped, Piece::Lines(&self.buf[..self.consumed]))));
+            }
+            if self.eof {
+                self.consumed = self.filled;
+                return Ok(Some((skipped, Piece::Lines(&self.buf[..self.consumed]))));
+            }
+            // One partial line fills the buffer.
+            if self.filled > self.max_record {
+                let bytes = self.skip_line()?;
+                return Ok(Some((skipped, Piece::Oversized { bytes })));
+            }
+            want = (self.filled + self.chunk_bytes).min(self.max_record + 2).max(self.filled + 1);
+        }
+    }
+
+    /// Discards the rest of the current line (through its newline); returns its full length.
+    fn skip_line(&mut self) -> io::Result<u64> {
+        let mut bytes = self.filled as u64;
+        self.filled = 0;
+        self.consumed = 0;
+        loop {
+            self.fill(self.chunk_bytes)?;
+            if self.filled == 0 {
+                return Ok(bytes);
+            }
+            if let Some(nl) = memchr::memchr(b'\n', &self.buf[..self.filled]) {
+                bytes += nl as u64 + 1;
+                self.consumed = nl + 1;
+                return Ok(bytes);
+            }
+            bytes += self.filled as u64;
+            self.filled = 0;
+        }
+    }
+}
+
+/// Opens a file for scanning, decompressing it if it is gzip (detected by its magic bytes,
+/// not its name).
+pub fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
+    let mut file = File::open(path)?;
+    let mut magic = [0u8; 2];
+    let n = read_up_to(&mut file, &mut magic)?;
+    let head = io::Cursor::new(magic[..n].to_vec());
+    let stream = head.chain(file);
+    if n == 2 && magic == [0x1f, 0x8b] {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, stream))))
+    } else {
+        Ok(Box::new(stream))
+    }
+}
+
+/// Wraps any reader, decompressing gzip (detected by magic bytes).
+pub fn maybe_gzip<R: Read + Send + 'static>(mut reader: R) -> io::Result<Box<dyn Read + Send>> {
+    let mut magic = [0u8; 2];
+    let n = read_up_to(&mut reader, &mut magic)?;
+    let stream = io::Cursor::new(magic[..n].to_vec()).chain(reader);
+    if n == 2 && magic == [0x1f, 0x8b] {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, stream))))
+    } else {
+        Ok(Box::new(stream))
+    }
+}
+
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match reader.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Delivers a batch's hits in order and folds its counts into the totals.
+struct Collector<F> {
+    sink: F,
+    stats: Stats,
+    /// Lines before the batch being delivered.
+    lines: u64,
+    /// Stream offset of the batch being delivered.
+    offset: u64,
+    stopped: bool,
+}
+
+impl<F: FnMut(Found<'_>) -> ControlFlow<()>> Collector<F> {
+    fn deliver(&mut self, batch: &Batch) {
+        for hit in &batch.hits {
+            if self.stopped {
+                break;
+            }
+            let position = Position::Line { line: self.lines + hit.line + 1, offset: self.offset + hit.offset };
+            let found = match &hit.kind {
+                HitKind::Match { record, branches } => {
+                    Found::Match { position, record: &batch.records[record.clone()], branches: *branches }
+                }
+                HitKind::Rejected(error) => Found::Rejected { position, error },
+            };
+            self.stopped = (self.sink)(found).is_break();
+        }
+        self.stats.add(&batch.stats);
+        self.lines += batch.lines;
+        self.offset += batch.stats.bytes;
+    }
+
+    fn oversized(&mut self, bytes: u64, limit: usize) {
+        let error = DecodeError::new(ErrorKind::TooLarge(limit), 0);
+        let position = Position::Line { line: self.lines + 1, offset: self.offset };
+        if !self.stopped {
+            self.stopped = (self.sink)(Found::Rejected { position, error: &error }).is_break();
+        }
+        self.stats.records += 1;
+        self.stats.rejected += 1;
+        self.stats.bytes += bytes;
+        self.lines += 1;
+        self.offset += bytes;
+    }
+}
+
+/// Scans NDJSON from `reader`, calling `sink` for every match and rejected record in input
+/// order; returns the counts. `sink` may stop the scan early with `ControlFlow::Break`.
+pub fn scan_ndjson<R, F>(rule: &Rule, options: &ScanOptions, reader: R, sink: F) -> Result<Stats, ScanError>
+where
+    R: Read + Send,
+    F: FnMut(Found<'_>) -> ControlFlow<()>,
+{
+    let threads = match options.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let mut collector = Collector { sink, stats: Stats::default(), lines: 0, offset: 0, stopped: false };
+    let result = if threads <= 1 {
+        scan_serial(rule, options, reader, &mut collector)
+    } else {
+        scan_parallel(rule, options, reader, threads, &mut collector)
+    };
+    match result {
+        Ok(()) => Ok(collector.stats),
+        Err(error) => Err(ScanError { error, stats: collector.stats }),
+    }
+}
+
+fn scan_serial<R, F>(rule: &Rule, options: &ScanOptions, reader: R, collector: &mut Collector<F>) -> io::Result<()>
+where
+    R: Read,
+    F: FnMut(Found<'_>) -> ControlFlow<()>,
+{
+    let mut chunks = LineChunks::new(reader, options.chunk_bytes, options.limits.max_record_bytes);
+    let mut scanner = Scanner::new(rule, options);
+    let mut batch = Batch::default();
+    while !collector.stopped {
+        let Some((skipped, piece)) = chunks.next_piece()? else { break };
+        collector.offset += skipped;
+        collector.stats.bytes += skipped;
+        match piece {
+            Piece::Lines(lines) => {
+                scanner.scan_chunk(lines, &mut batch);
+                collector.deliver(&batch);
+            }
+            Piece::Oversized { bytes } => collector.oversized(bytes, options.limits.max_record_bytes),
+        }
+    }
+    Ok(())
+}
+
+/// A chunk on its way to a scanning thread, with the batch to fill (both recycled).
+struct Work {
+    seq: u64,
+    chunk: Vec<u8>,
+    batch: Batch,
+}
+
+/// A result for the collector, in sequence order.
+enum Done {
+    Lines { chunk: Vec<u8>, batch: Batch },
+    Oversized { bytes: u64 },
+    Skipped(u64),
+}
+
+fn scan_parallel<R, F>(rule: &Rule, options: &ScanOptions, reader: R, threads: usize, collector: &mut Collector<F>) -> io::Result<()>
+where
+    R: Read + Send,
+    F: FnMut(Found<'_>) -> ControlFlow<()>,
+{
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let workers = threads.saturating_sub(1).max(1);
+    // Bounded queues keep memory constant: a few chunks in flight per worker.
+    let (work_tx, work_rx) = mpsc::sync_channel::<Work>(workers * 2);
+    let work_rx = Arc::new(Mutex::new(work_rx));
+    let (done_tx, done_rx) = mpsc::sync_channel::<(u64, Done)>(workers * 4);
+    let (recycle_tx, recycle_rx) = mpsc::channel::<(Vec<u8>, Batch)>();
+    let stop = AtomicBool::new(false);
+
+    std::thread::scope(|scope| -> io::Result<()> {
+        for _ in 0..workers {
+            let work_rx = Arc::clone(&work_rx);
+            let done_tx = done_tx.clone();
+            scope.spawn(move || {
+                let mut scanner = Scanner::new(rule, options);
+                loop {
+                    let next = work_rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok(Work { seq, chunk, mut batch })) = next else { break };
+                    scanner.scan_chunk(&chunk, &mut batch);
+                    if done_tx.send((seq, Done::Lines { chunk, batch })).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let reader_done = done_tx;
+        let stop = &stop;
+        let reading = scope.spawn(move || -> io::Result<()> {
+            let mut chunks = LineChunks::new(reader, options.chunk_bytes, options.limits.max_record_bytes);
+            let mut seq = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let Some((skipped, piece)) = chunks.next_piece()? else { break };
+                if skipped > 0 {
+                    if reader_done.send((seq, Done::Skipped(skipped))).is_err() {
+                        break;
+                    }
+                    seq += 1;
+                }
+                let sent = match piece {
+                    Piece::Lines(lines) => {
+                        let (mut chunk, batch) = recycle_rx.try_recv().unwrap_or_default();
+                        chunk.clear();
+                        chunk.extend_from_slice(lines);
+                        work_tx.send(Work { seq, chunk, batch }).is_ok()
+                    }
+                    Piece::Oversized { bytes } => reader_done.send((seq, Done::Oversized { bytes })).is_ok(),
+                };
+                if !sent {
+                    break;
+                }
+                seq += 1;
+            }
+            Ok(())
+        });
+        // Deliver in sequence order.
+        let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
+        let mut next = 0u64;
+        'receiving: for (seq, done) in done_rx.iter() {
+            pending.insert(seq, done);
+            while let Some(done) = pending.remove(&next) {
+                next += 1;
+                match done {
+                    Done::Lines { chunk, batch } => {
+                        collector.deliver(&batch);
+                        let _ = recycle_tx.send((chunk, batch));
+                    }
+                    Done::Oversized { bytes } => collector.oversized(bytes, options.limits.max_record_bytes),
+                    Done::Skipped(bytes) => {
+                        collector.offset += bytes;
+                        collector.stats.bytes += bytes;
+                    }
+                }
+                if collector.stopped {
+                    stop.store(true, Ordering::Relaxed);
+                    break 'receiving;
+                }
+            }
+        }
+        drop(done_rx);
+        reading.join().unwrap_or_else(|_| Err(io::Error::other("the reading thread panicked")))
+    })
+}
