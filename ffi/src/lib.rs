@@ -1,0 +1,60 @@
+//! # dcom-detect-ffi: the C ABI of dcom-detect
+//!
+//! `libdcom_detect.a` / `libdcom_detect.so` and `include/dcom_detect.h` (generated from this
+//! crate by cbindgen; `tests/it/header.rs` checks the committed copy is current). The crate
+//! only translates: C pointers and strings into core's borrowed views, core's results and
+//! errors into `dcom_result` codes. Every behaviour lives in `dcom-detect-core`.
+//!
+//! | door | function | per-call cost |
+//! |---|---|---|
+//! | struct of UTF-8 strings (the sensor's hot path) | `dcom_rule_match` | validation + evaluation; no allocation, lock or copy |
+//! | struct of UTF-16 strings (ETW) | `dcom_rule_match_utf16` | surrogate check + evaluation; no allocation, lock or copy |
+//! | one JSON record | `dcom_rule_match_json` | one decode pass; no allocation in steady state (per-thread `dcom_scratch`) |
+//!
+//! ## Conventions (the same for every function)
+//! - Names are `dcom_<object>_<verb>`. Every function that can fail returns a
+//!   [`dcom_result`]; `dcom_result_message` describes each code.
+//! - Handles (`dcom_rule`, `dcom_scratch`) are opaque, created through an out-parameter by
+//!   `_create` and freed by a NULL-tolerant `_destroy`.
+//! - Inputs are borrowed for the duration of the call only and never kept. Strings are
+//!   `(pointer, length)`, never NUL-terminated; a NULL pointer with length 0 means absent.
+//! - Every pointer is checked for NULL and alignment, and every length for size, before use
+//!   (`args`); what cannot be checked (that memory is readable) is the caller's promise.
+//! - No panic crosses the boundary: every export runs inside `catch_unwind` (`result::guard`)
+//!   and turns one into `DCOM_ERROR_INTERNAL`.
+//! - Thread safety is stated on each type: a `dcom_rule` is shared freely; a `dcom_scratch`
+//!   belongs to one thread at a time.
+//!
+//! ## Where later features plug in
+//! The alert as JSON (issue 5's remaining item) will be one more export next to the match
+//! functions, writing into a caller buffer through [`buffer`]'s convention (the size needed
+//! reported, `DCOM_ERROR_BUFFER_TOO_SMALL` when it does not fit). Tuning will append an
+//! exceptions buffer to `dcom_rule_options` (versioned by `struct_size`), and its conditions
+//! can already read any ECS field through `dcom_event.other`.
+
+#![deny(missing_docs)]
+#![allow(non_camel_case_types)]
+
+mod args;
+pub mod buffer;
+pub mod event;
+pub mod json;
+pub mod metadata;
+pub mod result;
+pub mod rule;
+
+pub use event::{
+    dcom_event, dcom_event16, dcom_field, dcom_field16, dcom_rule_match, dcom_rule_match_utf16, dcom_str,
+    dcom_str16,
+};
+pub use json::{
+    dcom_rule_match_json, dcom_scratch, dcom_scratch_create, dcom_scratch_destroy, dcom_scratch_error_message,
+    dcom_scratch_error_offset,
+};
+pub use metadata::{dcom_attack_ref, dcom_metadata, dcom_rule_metadata};
+pub use result::{dcom_result, dcom_result_message};
+pub use rule::{
+    dcom_branch_name, dcom_rule, dcom_rule_case_folding, dcom_rule_create, dcom_rule_destroy, dcom_rule_eql,
+    dcom_rule_options, dcom_version, DCOM_BRANCH_ALL, DCOM_BRANCH_DCOMCNFG, DCOM_BRANCH_DCOM_COMMAND_LINE,
+    DCOM_BRANCH_OFFICE_CHILD, DCOM_CASE_FOLDING_ASCII, DCOM_CASE_FOLDING_UNICODE_SIMPLE,
+};
