@@ -3,7 +3,7 @@
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
-use dcom_detect_core::scan::{open, scan_ndjson, Found, ScanOptions};
+use dcom_detect_core::scan::{scan_path, Found, ScanOptions};
 use dcom_detect_core::{Decoder, Rule};
 
 fn main() {
@@ -20,8 +20,8 @@ fn main() {
     let rule = Rule::default();
     let mut decoder = Decoder::new();
     for file in files {
-        let input = open(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let result = scan_ndjson(&rule, &options, input, |found| {
+        
+        let result = scan_path(&rule, &options, &file, |found| {
             match found {
                 Found::Match { position, record, branches } => {
                     let doc = decoder.decode(rule.paths(), record).expect("matched records decode");

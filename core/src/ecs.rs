@@ -76,13 +76,19 @@ pub enum Wrapper {
 impl Wrapper {
     const ALL: [Wrapper; 4] = [Wrapper::EvtxDump, Wrapper::Winlogbeat, Wrapper::Winlogbeat6, Wrapper::Flat];
 
-    /// Paths of the channel and the event id (and an alternative event id path).
-    fn header_paths(self) -> [&'static str; 3] {
+    /// Paths of the channel, the event id, an alternative event id path, and the record
+    /// number.
+    fn header_paths(self) -> [&'static str; 4] {
         match self {
-            Wrapper::EvtxDump => ["Event.System.Channel", "Event.System.EventID", "Event.System.EventID.#text"],
-            Wrapper::Winlogbeat => ["winlog.channel", "winlog.event_id", "winlog.event_id"],
-            Wrapper::Winlogbeat6 => ["log_name", "event_id", "event_id"],
-            Wrapper::Flat => ["Channel", "EventID", "EventID"],
+            Wrapper::EvtxDump => [
+                "Event.System.Channel",
+                "Event.System.EventID",
+                "Event.System.EventID.#text",
+                "Event.System.EventRecordID",
+            ],
+            Wrapper::Winlogbeat => ["winlog.channel", "winlog.event_id", "winlog.event_id", "winlog.record_id"],
+            Wrapper::Winlogbeat6 => ["log_name", "event_id", "event_id", "record_number"],
+            Wrapper::Flat => ["Channel", "EventID", "EventID", "RecordNumber"],
         }
     }
 
@@ -102,6 +108,7 @@ impl Wrapper {
 enum RawField {
     Channel,
     EventId,
+    RecordId,
     Image,
     ParentImage,
     CommandLine,
@@ -193,8 +200,9 @@ impl Paths {
             paths.nodes[process as usize].marks_ecs = true;
         }
         for wrapper in Wrapper::ALL {
-            let [channel, id, id_text] = wrapper.header_paths();
+            let [channel, id, id_text, record] = wrapper.header_paths();
             paths.insert(channel, Slot::Raw(wrapper, RawField::Channel), false);
+            paths.insert(record, Slot::Raw(wrapper, RawField::RecordId), false);
             paths.insert(id, Slot::Raw(wrapper, RawField::EventId), false);
             if id_text != id {
                 paths.insert(id_text, Slot::Raw(wrapper, RawField::EventId), false);
@@ -600,6 +608,15 @@ impl<'d> Document<'d> {
     /// How the document was read.
     pub fn schema(&self) -> Schema {
         self.schema
+    }
+
+    /// The Windows event record number (`EventRecordID`, `record_id`, `RecordNumber`), if
+    /// the document carries one in a recognised wrapper.
+    pub fn record_id(&self) -> Option<u64> {
+        self.values.iter().find_map(|(slot, span)| match slot {
+            Slot::Raw(_, RawField::RecordId) => self.resolve(*span).parse().ok(),
+            _ => None,
+        })
     }
 
     fn resolve(&self, span: Span) -> &'d str {

@@ -39,6 +39,8 @@ pub enum ErrorKind {
     /// mapping has a keyword, or a value where it has an object: Elasticsearch rejects the
     /// document at index time.
     MappingConflict(Box<str>),
+    /// The EVTX parser could not read this record or its chunk.
+    Evtx(Box<str>),
 }
 
 impl DecodeError {
@@ -79,6 +81,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::EmptyFieldName => f.write_str("empty field name (or empty part of a dotted name)"),
             ErrorKind::TooDeep(limit) => write!(f, "nesting deeper than the limit of {limit}"),
             ErrorKind::TooLarge(limit) => write!(f, "record longer than the limit of {limit} bytes"),
+            ErrorKind::Evtx(message) => write!(f, "unreadable EVTX record: {message}"),
             ErrorKind::MappingConflict(path) => write!(
                 f,
                 "field {path} has a value of the wrong shape for its ECS mapping (object vs. keyword)"

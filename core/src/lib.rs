@@ -31,6 +31,8 @@
 pub mod ecs;
 pub mod error;
 pub mod event;
+#[cfg(feature = "evtx")]
+pub mod evtx;
 pub mod field;
 pub mod fold;
 mod json;
@@ -46,7 +48,7 @@ pub use event::{Fields, ProcessEvent, Values};
 pub use field::{Field, FieldId, FieldSet, Mapping};
 pub use fold::CaseFolding;
 pub use prefilter::Prefilter;
-pub use scan::{scan_ndjson, Found, Outcome, Position, ScanError, ScanOptions, Scanner, Stats};
+pub use scan::{scan_ndjson, scan_path, Found, Outcome, Position, ScanError, ScanOptions, Scanner, Stats};
 pub use rule::{
     Branch, BranchSet, DcomCommandLine, Metadata, OfficeChild, Options, Rule, Verdict, EQL_SOURCE,
     METADATA,

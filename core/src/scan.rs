@@ -451,6 +451,24 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
+/// Scans a file of any supported kind: EVTX (recognised by its magic bytes), or NDJSON,
+/// plain or gzip.
+pub fn scan_path<F>(rule: &Rule, options: &ScanOptions, path: &Path, sink: F) -> Result<Stats, ScanError>
+where
+    F: FnMut(Found<'_>) -> ControlFlow<()>,
+{
+    let no_stats = |error| ScanError { error, stats: Stats::default() };
+    let mut magic = [0u8; 8];
+    let n = read_up_to(&mut File::open(path).map_err(no_stats)?, &mut magic).map_err(no_stats)?;
+    if n == magic.len() && &magic == b"ElfFile\0" {
+        #[cfg(feature = "evtx")]
+        return crate::evtx::scan_evtx(rule, options, path, sink);
+        #[cfg(not(feature = "evtx"))]
+        return Err(no_stats(io::Error::new(io::ErrorKind::Unsupported, "EVTX support is not compiled in")));
+    }
+    scan_ndjson(rule, options, open(path).map_err(no_stats)?, sink)
+}
+
 /// Delivers a batch's hits in order and folds its counts into the totals.
 struct Collector<F> {
     sink: F,

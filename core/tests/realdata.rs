@@ -1,0 +1,87 @@
+//! Acceptance on real recordings: every file of `../shared/realdata` (26,655 events in
+//! every schema), exactly the 9 matches `labels.json` expects, nothing else, nothing rejected.
+//! Skipped, with a message, only when that folder is absent.
+
+use std::collections::BTreeSet;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+use dcom_detect_core::{scan_path, Found, Position, Rule, ScanOptions};
+
+fn realdata() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/realdata");
+    dir.join("labels.json").exists().then_some(dir)
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if matches!(path.extension().and_then(|e| e.to_str()), Some("ndjson" | "evtx")) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Expected matches as (file relative to realdata, line or EventRecordID).
+fn expected(dir: &Path) -> BTreeSet<(String, u64)> {
+    let labels: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("labels.json")).unwrap()).unwrap();
+    let mut out = BTreeSet::new();
+    for (file, entry) in labels["files"].as_object().unwrap() {
+        for m in entry["expected_match"].as_array().unwrap() {
+            let key = m.get("line").or_else(|| m.get("event_record_id")).and_then(|v| v.as_u64()).unwrap();
+            out.insert((file.clone(), key));
+        }
+    }
+    out
+}
+
+fn scan_all(dir: &Path, threads: usize, prefilter: bool) -> (BTreeSet<(String, u64)>, u64, u64) {
+    let rule = Rule::default();
+    let options = ScanOptions { threads, prefilter, ..ScanOptions::default() };
+    let mut matched = BTreeSet::new();
+    let (mut records, mut rejected) = (0, 0);
+    for file in files(dir) {
+        let name = file.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+        let stats = scan_path(&rule, &options, &file, |found| {
+            match found {
+                Found::Match { position: Position::Line { line, .. }, .. } => {
+                    matched.insert((name.clone(), line));
+                }
+                Found::Match { position: Position::Evtx { record_id, .. }, .. } => {
+                    matched.insert((name.clone(), record_id.expect("EventRecordID")));
+                }
+                Found::Rejected { position, error } => panic!("{name}: {position}: {error}"),
+            }
+            ControlFlow::Continue(())
+        })
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(stats.records, stats.matched + stats.not_matched + stats.rejected, "{name}");
+        records += stats.records;
+        rejected += stats.rejected;
+    }
+    (matched, records, rejected)
+}
+
+#[test]
+fn exactly_the_labelled_matches_in_every_real_file() {
+    let Some(dir) = realdata() else {
+        eprintln!("SKIPPED: ../shared/realdata is absent; the acceptance test needs it");
+        return;
+    };
+    let expected = expected(&dir);
+    assert_eq!(expected.len(), 9);
+    for (threads, prefilter) in [(1, true), (1, false), (2, true)] {
+        let (matched, records, rejected) = scan_all(&dir, threads, prefilter);
+        assert_eq!(records, 26_655, "every event read (threads {threads}, prefilter {prefilter})");
+        assert_eq!(rejected, 0);
+        assert_eq!(matched, expected, "threads {threads}, prefilter {prefilter}");
+    }
+}
