@@ -2,7 +2,7 @@
 //! fit.
 //!
 //! The convention, shared by every function that returns variable-length text
-//! (`dcom_scratch_last_error` today, the alert JSON later):
+//! (`dcom_scratch_error_message` today, the alert JSON later):
 //! - the caller passes `(char *buffer, size_t size, size_t *needed)`;
 //! - `*needed` (when `needed` is not NULL) always receives the size the text needs,
 //!   **including** its terminating NUL;

@@ -373,3 +373,189 @@ pub unsafe extern "C" fn dcom_rule_match_utf16(
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::result::*;
+    use crate::rule::*;
+
+    fn s(v: &str) -> dcom_str {
+        dcom_str { ptr: v.as_ptr(), len: v.len() }
+    }
+
+    const ABSENT: dcom_str = dcom_str { ptr: std::ptr::null(), len: 0 };
+    const ABSENT16: dcom_str16 = dcom_str16 { ptr: std::ptr::null(), len: 0 };
+
+    struct Rules {
+        ascii: *mut dcom_rule,
+        unicode: *mut dcom_rule,
+    }
+
+    impl Rules {
+        fn new() -> Rules {
+            let mut r = Rules { ascii: std::ptr::null_mut(), unicode: std::ptr::null_mut() };
+            let unicode = dcom_rule_options { struct_size: 8, case_folding: DCOM_CASE_FOLDING_UNICODE_SIMPLE };
+            unsafe {
+                assert_eq!(dcom_rule_create(std::ptr::null(), &mut r.ascii), DCOM_OK);
+                assert_eq!(dcom_rule_create(&unicode, &mut r.unicode), DCOM_OK);
+            }
+            r
+        }
+    }
+
+    impl Drop for Rules {
+        fn drop(&mut self) {
+            unsafe {
+                dcom_rule_destroy(self.ascii);
+                dcom_rule_destroy(self.unicode);
+            }
+        }
+    }
+
+    fn run(rule: *const dcom_rule, event: &dcom_event) -> (dcom_result, u32) {
+        let mut branches = 99;
+        let code = unsafe { dcom_rule_match(rule, event, &mut branches) };
+        (code, branches)
+    }
+
+    fn run16(rule: *const dcom_rule, event: &dcom_event16) -> (dcom_result, u32) {
+        let mut branches = 99;
+        let code = unsafe { dcom_rule_match_utf16(rule, event, &mut branches) };
+        (code, branches)
+    }
+
+    /// A process start with these three fields, UTF-8.
+    fn start<'a>(cat: &'a [dcom_str; 1], typ: &'a [dcom_str; 2], name: dcom_str, parent: dcom_str, cmd: dcom_str) -> dcom_event {
+        dcom_event {
+            event_category: cat.as_ptr(),
+            event_category_count: 1,
+            event_type: typ.as_ptr(),
+            event_type_count: 2,
+            process_name: name,
+            process_parent_name: parent,
+            process_command_line: cmd,
+            other: std::ptr::null(),
+            other_count: 0,
+        }
+    }
+
+    #[test]
+    fn utf8_branches() {
+        let rules = Rules::new();
+        let cat = [s("process")];
+        let typ = [ABSENT, s("start")]; // an absent element is skipped
+        let office = start(&cat, &typ, s("CMD.exe"), s("mmc.exe"), ABSENT);
+        assert_eq!(run(rules.ascii, &office), (DCOM_OK, DCOM_BRANCH_OFFICE_CHILD));
+        let all = start(&cat, &typ, s("dcomcnfg.exe"), s("excel.exe"), s("x dcom y -exec"));
+        assert_eq!(run(rules.ascii, &all), (DCOM_OK, DCOM_BRANCH_DCOMCNFG | DCOM_BRANCH_DCOM_COMMAND_LINE));
+        // `==` is case-sensitive.
+        let upper = start(&cat, &typ, s("DCOMCNFG.EXE"), ABSENT, ABSENT);
+        assert_eq!(run(rules.ascii, &upper), (DCOM_OK, 0));
+        // KELVIN SIGN folds to k only under Unicode simple folding.
+        let kelvin = start(&cat, &typ, s("cmd.exe"), s("outloo\u{212A}.exe"), ABSENT);
+        assert_eq!(run(rules.ascii, &kelvin), (DCOM_OK, 0));
+        assert_eq!(run(rules.unicode, &kelvin), (DCOM_OK, DCOM_BRANCH_OFFICE_CHILD));
+    }
+
+    #[test]
+    fn category_and_type_are_required_and_exact() {
+        let rules = Rules::new();
+        let typ = [s("start"), ABSENT];
+        for cat in [[ABSENT], [s("Process")], [s("")]] {
+            let event = start(&cat, &typ, s("dcomcnfg.exe"), ABSENT, ABSENT);
+            assert_eq!(run(rules.ascii, &event), (DCOM_OK, 0));
+        }
+        let mut event = start(&[s("process")], &typ, s("dcomcnfg.exe"), ABSENT, ABSENT);
+        event.event_category = std::ptr::null();
+        event.event_category_count = 0;
+        assert_eq!(run(rules.ascii, &event), (DCOM_OK, 0));
+    }
+
+    #[test]
+    fn other_fields_add_values() {
+        let rules = Rules::new();
+        let cat = [s("process")];
+        let typ = [s("start"), ABSENT];
+        let other = [
+            dcom_field { path: s("process.command_line"), value: s("DCOM") },
+            dcom_field { path: s("user.name"), value: s("-Exec") },
+            dcom_field { path: s("process.command_line"), value: ABSENT },
+        ];
+        let mut event = start(&cat, &typ, ABSENT, ABSENT, s("-Exec"));
+        assert_eq!(run(rules.ascii, &event), (DCOM_OK, 0));
+        event.other = other.as_ptr();
+        event.other_count = other.len();
+        assert_eq!(run(rules.ascii, &event), (DCOM_OK, DCOM_BRANCH_DCOM_COMMAND_LINE));
+        let no_path = [dcom_field { path: ABSENT, value: s("x") }];
+        event.other = no_path.as_ptr();
+        event.other_count = 1;
+        assert_eq!(run(rules.ascii, &event), (DCOM_ERROR_NULL_ARGUMENT, 0));
+    }
+
+    #[test]
+    fn utf8_errors() {
+        let rules = Rules::new();
+        let cat = [s("process")];
+        let typ = [s("start"), ABSENT];
+        let good = start(&cat, &typ, s("cmd.exe"), s("mmc.exe"), ABSENT);
+        let mut branches = 0;
+        unsafe {
+            assert_eq!(dcom_rule_match(std::ptr::null(), &good, &mut branches), DCOM_ERROR_NULL_ARGUMENT);
+            assert_eq!(dcom_rule_match(rules.ascii, std::ptr::null(), &mut branches), DCOM_ERROR_NULL_ARGUMENT);
+            assert_eq!(dcom_rule_match(rules.ascii, &good, std::ptr::null_mut()), DCOM_ERROR_NULL_ARGUMENT);
+        }
+        let bad = [0x63u8, 0xff];
+        let mut event = good;
+        event.process_command_line = dcom_str { ptr: bad.as_ptr(), len: 2 };
+        assert_eq!(run(rules.ascii, &event), (DCOM_ERROR_INVALID_UTF8, 0));
+        event.process_command_line = dcom_str { ptr: std::ptr::null(), len: 3 };
+        assert_eq!(run(rules.ascii, &event), (DCOM_ERROR_NULL_ARGUMENT, 0));
+        event.process_command_line = ABSENT;
+        event.event_type_count = usize::MAX;
+        assert_eq!(run(rules.ascii, &event), (DCOM_ERROR_INVALID_LENGTH, 0));
+        event.event_type = typ.as_ptr().cast::<u8>().wrapping_add(1).cast();
+        assert_eq!(run(rules.ascii, &event), (DCOM_ERROR_MISALIGNED_POINTER, 0));
+    }
+
+    fn u(v: &str) -> Vec<u16> {
+        v.encode_utf16().collect()
+    }
+
+    fn s16(v: &[u16]) -> dcom_str16 {
+        dcom_str16 { ptr: v.as_ptr(), len: v.len() }
+    }
+
+    #[test]
+    fn utf16_branches_and_errors() {
+        let rules = Rules::new();
+        let (process, start_, cmd, word, line) =
+            (u("process"), u("start"), u("cmd.exe"), u("WINWORD.EXE"), u("x DCOM -Exec \u{1F600}"));
+        let cat = [s16(&process)];
+        let typ = [s16(&start_)];
+        let mut event = dcom_event16 {
+            event_category: cat.as_ptr(),
+            event_category_count: 1,
+            event_type: typ.as_ptr(),
+            event_type_count: 1,
+            process_name: s16(&cmd),
+            process_parent_name: s16(&word),
+            process_command_line: s16(&line),
+            other: std::ptr::null(),
+            other_count: 0,
+        };
+        assert_eq!(run16(rules.ascii, &event), (DCOM_OK, DCOM_BRANCH_OFFICE_CHILD | DCOM_BRANCH_DCOM_COMMAND_LINE));
+        let lone = [0x61u16, 0xD800, 0x62];
+        event.process_command_line = s16(&lone);
+        assert_eq!(run16(rules.ascii, &event), (DCOM_ERROR_INVALID_UTF16, 0));
+        let backwards = [0xDC00u16, 0xD800];
+        event.process_command_line = s16(&backwards);
+        assert_eq!(run16(rules.ascii, &event), (DCOM_ERROR_INVALID_UTF16, 0));
+        event.process_command_line = ABSENT16;
+        let padded = [0u16, 0x63, 0x6d, 0x64];
+        event.process_name = dcom_str16 { ptr: padded.as_ptr().cast::<u8>().wrapping_add(1).cast(), len: 1 };
+        assert_eq!(run16(rules.ascii, &event), (DCOM_ERROR_MISALIGNED_POINTER, 0));
+        event.process_name = dcom_str16 { ptr: padded.as_ptr(), len: usize::MAX / 2 };
+        assert_eq!(run16(rules.ascii, &event), (DCOM_ERROR_INVALID_LENGTH, 0));
+    }
+}

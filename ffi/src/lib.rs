@@ -35,13 +35,14 @@
 #![deny(missing_docs)]
 #![allow(non_camel_case_types)]
 
-mod args;
-pub mod buffer;
-pub mod event;
-pub mod json;
-pub mod metadata;
+// cbindgen emits functions in the order it reads them: this order is the header's.
 pub mod result;
 pub mod rule;
+pub mod metadata;
+pub mod event;
+pub mod json;
+pub mod buffer;
+mod args;
 
 pub use event::{
     dcom_event, dcom_event16, dcom_field, dcom_field16, dcom_rule_match, dcom_rule_match_utf16, dcom_str,

@@ -31,7 +31,7 @@ pub enum dcom_result {
     /// bytes.
     DCOM_ERROR_INVALID_LENGTH = 5,
     /// The JSON record was rejected (malformed JSON, not an object, a duplicate key, a
-    /// mapping conflict, too deep or too large). `dcom_scratch_last_error` says where and why.
+    /// mapping conflict, too deep or too large). `dcom_scratch_error_offset` and `dcom_scratch_error_message` say where and why.
     DCOM_ERROR_BAD_JSON = 6,
     /// A caller-provided output buffer is too small; the size needed was reported.
     DCOM_ERROR_BUFFER_TOO_SMALL = 7,
@@ -50,8 +50,10 @@ pub enum dcom_result {
 pub use dcom_result::*;
 
 impl dcom_result {
-    /// Every code, in value order.
-    pub const ALL: [dcom_result; 11] = [
+    /// Every code, in value order. (A function, not an associated constant, so that cbindgen
+    /// does not export it.)
+    pub fn all() -> [dcom_result; 11] {
+        [
         DCOM_OK,
         DCOM_ERROR_NULL_ARGUMENT,
         DCOM_ERROR_INVALID_UTF8,
@@ -63,7 +65,8 @@ impl dcom_result {
         DCOM_ERROR_INVALID_OPTION,
         DCOM_ERROR_SCRATCH_BUSY,
         DCOM_ERROR_INTERNAL,
-    ];
+        ]
+    }
 
     /// The code's message, NUL-terminated.
     const fn message_with_nul(self) -> &'static str {
@@ -74,7 +77,7 @@ impl dcom_result {
             DCOM_ERROR_INVALID_UTF16 => "invalid UTF-16: unpaired surrogate\0",
             DCOM_ERROR_MISALIGNED_POINTER => "pointer not aligned for its type\0",
             DCOM_ERROR_INVALID_LENGTH => "length too large for any object (over PTRDIFF_MAX bytes)\0",
-            DCOM_ERROR_BAD_JSON => "the JSON record was rejected (see dcom_scratch_last_error)\0",
+            DCOM_ERROR_BAD_JSON => "the JSON record was rejected (see dcom_scratch_error_message)\0",
             DCOM_ERROR_BUFFER_TOO_SMALL => "output buffer too small\0",
             DCOM_ERROR_INVALID_OPTION => "invalid or unknown option\0",
             DCOM_ERROR_SCRATCH_BUSY => "the scratch is in use by another call (one scratch per thread)\0",
@@ -98,7 +101,7 @@ const UNKNOWN_CODE: &str = "unknown dcom_result code\0";
 /// `dcom_result` converts implicitly). Thread-safe.
 #[no_mangle]
 pub extern "C" fn dcom_result_message(code: c_int) -> *const c_char {
-    let message = dcom_result::ALL
+    let message = dcom_result::all()
         .into_iter()
         .find(|r| *r as c_int == code)
         .map_or(UNKNOWN_CODE, dcom_result::message_with_nul);
@@ -132,16 +135,16 @@ mod tests {
 
     #[test]
     fn codes_are_dense_stable_and_described() {
-        for (value, code) in dcom_result::ALL.into_iter().enumerate() {
+        for (value, code) in dcom_result::all().into_iter().enumerate() {
             assert_eq!(code as usize, value, "{code:?}");
             let message = unsafe { CStr::from_ptr(dcom_result_message(code as c_int)) };
             assert_eq!(message.to_str().unwrap(), code.message());
             assert!(!code.message().is_empty() && !code.message().contains('\0'));
         }
-        let mut messages: Vec<_> = dcom_result::ALL.iter().map(|c| c.message()).collect();
+        let mut messages: Vec<_> = dcom_result::all().iter().map(|c| c.message()).collect();
         messages.sort_unstable();
         messages.dedup();
-        assert_eq!(messages.len(), dcom_result::ALL.len(), "messages are distinct");
+        assert_eq!(messages.len(), dcom_result::all().len(), "messages are distinct");
     }
 
     #[test]

@@ -1,0 +1,3 @@
+//! Integration tests of the C ABI, calling the exported functions as C would.
+
+mod header;
