@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# The C test suite of the C API (ffi/), as `make test` runs it.
+#
+#  1. builds libdcom_detect.a and libdcom_detect.so with cargo, in release mode;
+#  2. checks the library exports exactly the functions the header declares, and that the header
+#     compiles alone as C11 and as C++;
+#  3. writes the pkg-config files (dcom_detect.pc, dcom_detect-static.pc) for this build;
+#  4. compiles every test in ffi/tests/c with -std=c11 -Wall -Wextra -Werror -pedantic, linked
+#     statically and dynamically, plain and with -fsanitize=address,undefined;
+#  5. runs each: plain, under valgrind (memcheck, leaks), and the sanitizer builds;
+#  6. builds examples/sensor.c through pkg-config (static and shared) and checks its alerts.
+#
+# Output lands in $CARGO_TARGET_DIR (default: the workspace's target/), under ffi-c/.
+# Environment: CARGO, CC, CXX, VALGRIND, DCOM_GOLDEN_DIR (default core/tests/golden).
+# Needs: cargo, a C11 compiler with libasan/libubsan, a C++ compiler, valgrind, pkg-config.
+# Ends with "c-tests: N passed, M failed" (one per build-and-run step) and exits non-zero on any
+# failure.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+case $TARGET in /*) ;; *) TARGET=$ROOT/$TARGET ;; esac
+CARGO=${CARGO:-cargo}
+CC=${CC:-cc}
+CXX=${CXX:-c++}
+VALGRIND=${VALGRIND:-valgrind}
+GOLDEN=${DCOM_GOLDEN_DIR:-$ROOT/core/tests/golden}
+LIBDIR=$TARGET/release
+OUT=$TARGET/ffi-c
+TESTS=(test_api test_golden test_threads)
+
+die() { echo "ffi/tests/run.sh: $*" >&2; exit 1; }
+for tool in "$CARGO" "$CC" "$CXX" "$VALGRIND" pkg-config nm readelf; do
+    command -v "$tool" >/dev/null 2>&1 || die "missing tool: $tool (see .ci/run)"
+done
+[ -f "$GOLDEN/events.ndjson" ] && [ -f "$GOLDEN/expected.tsv" ] || die "golden corpus not found in $GOLDEN"
+
+passed=0
+failed=0
+failures=()
+step() { # step NAME COMMAND...: runs one step, records its outcome, never stops the script
+    local name=$1
+    shift
+    echo "== $name"
+    if "$@"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+        echo "!! FAILED: $name" >&2
+    fi
+}
+
+# ---- 1. build --------------------------------------------------------------------------------
+echo "== cargo build --release -p dcom-detect-ffi (target: $TARGET)"
+(cd "$ROOT" && CARGO_TARGET_DIR=$TARGET "$CARGO" build --release -p dcom-detect-ffi --lib)
+for lib in libdcom_detect.a libdcom_detect.so; do
+    [ -f "$LIBDIR/$lib" ] || die "cargo did not produce $LIBDIR/$lib"
+done
+mkdir -p "$OUT/pkgconfig"
+
+# ---- 2. exports and header ------------------------------------------------------------------
+check_exports() {
+    local declared exported
+    declared=$(grep -oE '\bdcom_[a-z0-9_]+\(' "$ROOT/include/dcom_detect.h" | tr -d '(' | sort -u)
+    exported=$(nm -D --defined-only "$LIBDIR/libdcom_detect.so" | awk '$2 == "T" { print $3 }' | sort -u)
+    if [ "$declared" != "$exported" ]; then
+        echo "header declares and library exports differ:"
+        diff <(echo "$declared") <(echo "$exported") || true
+        return 1
+    fi
+    echo "$(echo "$exported" | wc -l) functions, exactly as declared"
+}
+step "exports match include/dcom_detect.h" check_exports
+step "header compiles alone as C11" \
+    "$CC" -std=c11 -Wall -Wextra -Werror -pedantic -fsyntax-only -x c "$ROOT/include/dcom_detect.h"
+step "header compiles alone as C++11" \
+    "$CXX" -std=c++11 -Wall -Wextra -Werror -pedantic -fsyntax-only -x c++ "$ROOT/include/dcom_detect.h"
+
+# ---- 3. pkg-config --------------------------------------------------------------------------
+# The system libraries the Rust standard library needs when linked statically, as printed by
+# `cargo rustc --release -p dcom-detect-ffi --lib --crate-type staticlib -- --print
+# native-static-libs` on x86_64-linux-gnu. If Rust ever needs more, the static links below fail.
+NATIVE_STATIC_LIBS="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc"
+VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -n1)
+for pc in dcom_detect dcom_detect-static; do
+    sed -e "s|@PREFIX@|$TARGET|" -e "s|@LIBDIR@|$LIBDIR|" -e "s|@INCLUDEDIR@|$ROOT/include|" \
+        -e "s|@VERSION@|$VERSION|" -e "s|@NATIVE_STATIC_LIBS@|$NATIVE_STATIC_LIBS|" \
+        "$ROOT/ffi/$pc.pc.in" >"$OUT/pkgconfig/$pc.pc"
+done
+export PKG_CONFIG_PATH=$OUT/pkgconfig
+read -r -a PC_STATIC <<<"$(pkg-config --cflags --libs dcom_detect-static)"
+read -r -a PC_SHARED <<<"$(pkg-config --cflags --libs dcom_detect)"
+PC_SHARED+=("-Wl,-rpath,$(pkg-config --variable=libdir dcom_detect)")
+
+# ---- 4. compile -----------------------------------------------------------------------------
+CFLAGS=(-std=c11 -Wall -Wextra -Werror -pedantic -g -O1 -pthread -I"$ROOT/ffi/tests/c")
+SANITIZE=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+
+linked_as() { # linked_as static|shared BINARY: the binary does (not) need libdcom_detect.so
+    if readelf -d "$2" | grep -q 'NEEDED.*libdcom_detect'; then
+        [ "$1" = shared ] || { echo "$2 should not need libdcom_detect.so"; return 1; }
+    else
+        [ "$1" = static ] || { echo "$2 does not link libdcom_detect.so"; return 1; }
+    fi
+}
+compile() { # compile SOURCE OUTPUT static|shared [EXTRA FLAGS...]
+    local src=$1 out=$2 link=$3
+    shift 3
+    if [ "$link" = static ]; then
+        "$CC" "${CFLAGS[@]}" "$@" "$src" -o "$out" "${PC_STATIC[@]}"
+    else
+        "$CC" "${CFLAGS[@]}" "$@" "$src" -o "$out" "${PC_SHARED[@]}"
+    fi && linked_as "$link" "$out"
+}
+for t in "${TESTS[@]}"; do
+    for link in static shared; do
+        step "compile $t ($link)" compile "$ROOT/ffi/tests/c/$t.c" "$OUT/$t-$link" $link
+        step "compile $t ($link, asan+ubsan)" compile "$ROOT/ffi/tests/c/$t.c" "$OUT/$t-$link-asan" $link "${SANITIZE[@]}"
+    done
+done
+
+# ---- 5. run ---------------------------------------------------------------------------------
+args_of() { if [ "$1" != test_api ]; then echo "$GOLDEN"; fi; }
+VALGRIND_FLAGS=(-q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect)
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+for t in "${TESTS[@]}"; do
+    read -r -a args <<<"$(args_of "$t")"
+    for link in static shared; do
+        if [ -x "$OUT/$t-$link" ]; then
+            step "run $t ($link)" "$OUT/$t-$link" "${args[@]}"
+            step "run $t ($link) under valgrind" "$VALGRIND" "${VALGRIND_FLAGS[@]}" "$OUT/$t-$link" "${args[@]}"
+        fi
+        if [ -x "$OUT/$t-$link-asan" ]; then
+            step "run $t ($link, asan+ubsan)" "$OUT/$t-$link-asan" "${args[@]}"
+        fi
+    done
+done
+
+# ---- 6. the example sensor ------------------------------------------------------------------
+SENSOR_INPUT='{"event":{"category":["process"],"type":["start"]},"process":{"name":"rundll32.exe","parent":{"name":"OUTLOOK.EXE"}}}
+{"event":{"category":"process","type":"start"},"process":{"name":"svchost.exe"}}
+{"process":{"name":"a","name":"b"}}
+{"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,"Image":"C:\\Windows\\System32\\dcomcnfg.exe"}'
+check_sensor() { # check_sensor BINARY: runs it and checks every expected line is there
+    local output
+    output=$(printf '%s\n' "$SENSOR_INPUT" | "$@" 2>&1) || { echo "$output"; return 1; }
+    echo "$output"
+    local expected=(
+        'ALERT utf8-event #1 rule=3e8485db-ed53-542a-bdd7-0246bf43ff97 .* branches=office_child$'
+        'ok    utf8-event #2 no match'
+        'ALERT utf8-event #3 .* branches=dcomcnfg$'
+        'ok    utf16-event #1 no match'
+        'ALERT utf16-event #2 .* severity=high risk=73 TA0008/T1021.003 branches=office_child,dcom_command_line$'
+        'ALERT line #1 .* branches=office_child$'
+        'ok    line #2 no match'
+        'line 3: rejected at byte 23: duplicate key "name" in one object'
+        'ALERT line #4 .* branches=dcomcnfg$'
+        '^4 lines, 2 alerts, 1 rejected$'
+    )
+    local line
+    for line in "${expected[@]}"; do
+        grep -qE -- "$line" <<<"$output" || { echo "sensor output lacks: $line"; return 1; }
+    done
+}
+step "compile examples/sensor.c (static, pkg-config)" compile "$ROOT/examples/sensor.c" "$OUT/sensor-static" static
+step "compile examples/sensor.c (shared, pkg-config)" compile "$ROOT/examples/sensor.c" "$OUT/sensor-shared" shared
+if [ -x "$OUT/sensor-static" ]; then
+    step "run sensor (static) under valgrind" check_sensor "$VALGRIND" "${VALGRIND_FLAGS[@]}" "$OUT/sensor-static"
+fi
+if [ -x "$OUT/sensor-shared" ]; then
+    step "run sensor (shared)" check_sensor "$OUT/sensor-shared"
+fi
+
+# ---- summary --------------------------------------------------------------------------------
+for f in "${failures[@]+"${failures[@]}"}"; do
+    echo "FAILED: $f" >&2
+done
+echo "c-tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
