@@ -149,7 +149,7 @@ typedef struct dcom_scratch dcom_scratch;
  * };
  * ```
  *
- * Every field's zero value is its default. Later versions only append fields (the next one
+ * Every field's zero value is its default. Read only during `dcom_rule_create`; never kept. Later versions only append fields (the next one
  * will be the exceptions file or buffer for tuning). A program built against an older header
  * keeps working with a newer library; a program built against a newer header gets
  * `DCOM_ERROR_INVALID_OPTION` from an older library only if it sets a field that library does
@@ -190,7 +190,7 @@ typedef struct dcom_attack_ref {
  * NUL-terminated UTF-8, never NULL, and never needs freeing.
  *
  * Fields are only ever appended in later versions; `struct_size` says how many this library
- * fills.
+ * fills. Immutable: any thread may read it at any time.
  */
 typedef struct dcom_metadata {
     /**
@@ -267,6 +267,8 @@ typedef struct dcom_metadata {
  * `DCOM_ERROR_NULL_ARGUMENT`; a non-NULL `ptr` with `len` 0 is the empty string, which is a
  * value. The bytes must be valid UTF-8 (`DCOM_ERROR_INVALID_UTF8` otherwise) and stay
  * unchanged during the call that reads them; they are never kept after it.
+ *
+ * The library only reads strings and events, so threads may pass the same ones at once.
  */
 typedef struct dcom_str {
     /**
@@ -301,6 +303,8 @@ typedef struct dcom_field {
  * so a process-start callback passes those two constants. Arrays are `(pointer, count)`;
  * `{NULL, 0}` is an empty array (the field is absent), and absent elements are skipped
  * (like `null` inside a JSON array). Zero-initialise the struct and set what you have.
+ *
+ * Borrowed for one call and only read: threads may share an event.
  */
 typedef struct dcom_event {
     /**

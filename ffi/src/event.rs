@@ -19,6 +19,8 @@ use crate::rule::dcom_rule;
 /// `DCOM_ERROR_NULL_ARGUMENT`; a non-NULL `ptr` with `len` 0 is the empty string, which is a
 /// value. The bytes must be valid UTF-8 (`DCOM_ERROR_INVALID_UTF8` otherwise) and stay
 /// unchanged during the call that reads them; they are never kept after it.
+///
+/// The library only reads strings and events, so threads may pass the same ones at once.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct dcom_str {
@@ -71,6 +73,8 @@ pub struct dcom_field16 {
 /// so a process-start callback passes those two constants. Arrays are `(pointer, count)`;
 /// `{NULL, 0}` is an empty array (the field is absent), and absent elements are skipped
 /// (like `null` inside a JSON array). Zero-initialise the struct and set what you have.
+///
+/// Borrowed for one call and only read: threads may share an event.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct dcom_event {

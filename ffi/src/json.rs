@@ -20,7 +20,7 @@ use dcom_detect_core::{DecodeError, Decoder, ErrorKind};
 use crate::args::{input, output, slice};
 use crate::buffer::write_text;
 use crate::result::{
-    dcom_result, guard, DCOM_ERROR_BAD_JSON, DCOM_ERROR_INVALID_UTF8, DCOM_ERROR_SCRATCH_BUSY,
+    dcom_result, guard, guard_value, DCOM_ERROR_BAD_JSON, DCOM_ERROR_INVALID_UTF8, DCOM_ERROR_SCRATCH_BUSY,
 };
 use crate::rule::dcom_rule;
 
@@ -97,7 +97,7 @@ pub unsafe extern "C" fn dcom_scratch_create(scratch: *mut *mut dcom_scratch) ->
 /// `scratch` is NULL or a handle from `dcom_scratch_create` not yet destroyed.
 #[no_mangle]
 pub unsafe extern "C" fn dcom_scratch_destroy(scratch: *mut dcom_scratch) {
-    crate::result::guard_value((), || {
+    guard_value((), || {
         if !scratch.is_null() {
             drop(Box::from_raw(scratch));
         }

@@ -27,7 +27,7 @@ pub struct dcom_attack_ref {
 /// NUL-terminated UTF-8, never NULL, and never needs freeing.
 ///
 /// Fields are only ever appended in later versions; `struct_size` says how many this library
-/// fills.
+/// fills. Immutable: any thread may read it at any time.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct dcom_metadata {

@@ -101,10 +101,9 @@ const UNKNOWN_CODE: &str = "unknown dcom_result code\0";
 /// `dcom_result` converts implicitly). Thread-safe.
 #[no_mangle]
 pub extern "C" fn dcom_result_message(code: c_int) -> *const c_char {
-    let message = dcom_result::all()
-        .into_iter()
-        .find(|r| *r as c_int == code)
-        .map_or(UNKNOWN_CODE, dcom_result::message_with_nul);
+    let message = guard_value(UNKNOWN_CODE, || {
+        dcom_result::all().into_iter().find(|r| *r as c_int == code).map_or(UNKNOWN_CODE, dcom_result::message_with_nul)
+    });
     message.as_ptr().cast()
 }
 

@@ -37,7 +37,7 @@ pub const DCOM_CASE_FOLDING_UNICODE_SIMPLE: u32 = 1;
 /// };
 /// ```
 ///
-/// Every field's zero value is its default. Later versions only append fields (the next one
+/// Every field's zero value is its default. Read only during `dcom_rule_create`; never kept. Later versions only append fields (the next one
 /// will be the exceptions file or buffer for tuning). A program built against an older header
 /// keeps working with a newer library; a program built against a newer header gets
 /// `DCOM_ERROR_INVALID_OPTION` from an older library only if it sets a field that library does
@@ -179,14 +179,14 @@ static VERSION_C: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 /// Never NULL; never needs freeing. Thread-safe.
 #[no_mangle]
 pub extern "C" fn dcom_rule_eql() -> *const c_char {
-    EQL_SOURCE_C.as_ptr().cast()
+    guard_value(std::ptr::null(), || EQL_SOURCE_C.as_ptr().cast())
 }
 
 /// The library's version (`"MAJOR.MINOR.PATCH"`): static, NUL-terminated. Never NULL.
 /// Thread-safe.
 #[no_mangle]
 pub extern "C" fn dcom_version() -> *const c_char {
-    VERSION_C.as_ptr().cast()
+    guard_value(std::ptr::null(), || VERSION_C.as_ptr().cast())
 }
 
 /// The stable name of one branch bit (`"office_child"`, `"dcomcnfg"`,
@@ -194,13 +194,15 @@ pub extern "C" fn dcom_version() -> *const c_char {
 /// the `DCOM_BRANCH_*` bits. Thread-safe.
 #[no_mangle]
 pub extern "C" fn dcom_branch_name(branch: u32) -> *const c_char {
-    let name: &'static str = match branch {
-        DCOM_BRANCH_OFFICE_CHILD => "office_child\0",
-        DCOM_BRANCH_DCOMCNFG => "dcomcnfg\0",
-        DCOM_BRANCH_DCOM_COMMAND_LINE => "dcom_command_line\0",
-        _ => return std::ptr::null(),
-    };
-    name.as_ptr().cast()
+    guard_value(std::ptr::null(), || {
+        let name: &'static str = match branch {
+            DCOM_BRANCH_OFFICE_CHILD => "office_child\0",
+            DCOM_BRANCH_DCOMCNFG => "dcomcnfg\0",
+            DCOM_BRANCH_DCOM_COMMAND_LINE => "dcom_command_line\0",
+            _ => return std::ptr::null(),
+        };
+        name.as_ptr().cast()
+    })
 }
 
 #[cfg(test)]
