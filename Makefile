@@ -15,7 +15,7 @@ demo:
 test: test-rust test-c test-python
 
 test-rust:
-	$(CARGO) test --workspace --release
+	$(CARGO) test --workspace
 
 test-c:
 	@if [ -f ffi/tests/run.sh ]; then bash ffi/tests/run.sh; else echo "test-c: no C tests yet"; fi

@@ -316,6 +316,8 @@ struct LineChunks<R> {
     chunk_bytes: usize,
     max_record: usize,
     eof: bool,
+    /// A read error, reported once the data read before it has been handed out.
+    error: Option<io::Error>,
     at_start: bool,
 }
 
@@ -329,11 +331,13 @@ impl<R: Read> LineChunks<R> {
             chunk_bytes: chunk_bytes.max(1),
             max_record,
             eof: false,
+            error: None,
             at_start: true,
         }
     }
 
-    /// Reads until `buf` holds at least `want` bytes or the input ends.
+    /// Reads until `buf` holds at least `want` bytes or the input ends (or fails: the error is
+    /// kept for after the data).
     fn fill(&mut self, want: usize) -> io::Result<()> {
         if self.buf.len() < want {
             self.buf.resize(want, 0);
@@ -343,7 +347,10 @@ impl<R: Read> LineChunks<R> {
                 Ok(0) => self.eof = true,
                 Ok(n) => self.filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.error = Some(e);
+                    self.eof = true;
+                }
             }
         }
         Ok(())
@@ -371,7 +378,10 @@ impl<R: Read> LineChunks<R> {
                 }
             }
             if self.filled == 0 {
-                return Ok(None);
+                return match self.error.take() {
+                    Some(e) => Err(e),
+                    None => Ok(None),
+                };
             }
             if let Some(last_newline) = memchr::memrchr(b'\n', &self.buf[..self.filled]) {
                 self.consumed = last_newline + 1;
@@ -604,6 +614,9 @@ where
                 }
             });
         }
+        // Only the workers may hold the queue's receiving end: when they are gone, the
+        // reader's next send fails and it stops.
+        drop(work_rx);
         let reader_done = done_tx;
         let stop = &stop;
         let reading = scope.spawn(move || -> io::Result<()> {
