@@ -1,10 +1,13 @@
-//! Scans NDJSON files (plain or gzip) and prints each match with its branches, then a
-//! summary. `cargo run --release -p dcom-detect-core --example scan -- FILE... [--threads N] [--no-prefilter]`
+//! Scans files (NDJSON, plain or gzip, or EVTX) and writes one ECS alert per match to
+//! standard output as NDJSON; rejected records and a summary go to standard error.
+//!
+//! `cargo run --release -p dcom-detect-core --example scan -- FILE... [--threads N] [--no-prefilter]`
+use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use dcom_detect_core::scan::{scan_path, Found, ScanOptions};
-use dcom_detect_core::{Decoder, Rule};
+use dcom_detect_core::{AlertOptions, AlertWriter, Origin, Rule};
 
 fn main() {
     let mut options = ScanOptions::default();
@@ -18,37 +21,37 @@ fn main() {
         }
     }
     let rule = Rule::default();
-    let mut decoder = Decoder::new();
+    let mut alerts = AlertWriter::new(&rule, AlertOptions::default());
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut line = Vec::new();
+    let mut failed = false;
     for file in files {
-        
+        let name = file.display().to_string();
         let result = scan_path(&rule, &options, &file, |found| {
             match found {
-                Found::Match { position, record, branches } => {
-                    let doc = decoder.decode(rule.paths(), record).expect("matched records decode");
-                    let verdict = rule.evaluate(&doc);
-                    let names: Vec<_> = branches.iter().map(|b| b.name()).collect();
-                    let mut why = Vec::new();
-                    if let Some(o) = verdict.office_child {
-                        why.push(format!("{} -> {}", o.parent_name, o.name));
-                    }
-                    if let Some(d) = verdict.dcomcnfg {
-                        why.push(format!("process.name {d}"));
-                    }
-                    if let Some(c) = verdict.dcom_command_line {
-                        why.push(format!("command line {:?}", c.dcom.to_string()));
-                    }
-                    println!("{}:{position}: {} [{}]", file.display(), names.join(","), why.join("; "));
+                Found::Match { position, record, .. } => {
+                    line.clear();
+                    let origin = Origin { file: Some(&name), position: Some(position) };
+                    alerts.write(record, &origin, &mut line).expect("matched records decode");
+                    line.push(b'\n');
+                    out.write_all(&line).expect("stdout");
                 }
-                Found::Rejected { position, error } => eprintln!("{}:{position}: rejected: {error}", file.display()),
+                Found::Rejected { position, error } => eprintln!("{name}: {position}: rejected: {error}"),
             }
             ControlFlow::Continue(())
         });
         match result {
             Ok(s) => eprintln!(
-                "{}: {} records: {} matched, {} not matched ({} prefiltered), {} rejected, {} blank lines, {} bytes",
-                file.display(), s.records, s.matched, s.not_matched, s.prefiltered, s.rejected, s.blank_lines, s.bytes
+                "{name}: {} records: {} matched, {} not matched ({} prefiltered), {} rejected; {} blank lines, {} bytes",
+                s.records, s.matched, s.not_matched, s.prefiltered, s.rejected, s.blank_lines, s.bytes
             ),
-            Err(e) => eprintln!("{}: {e}", file.display()),
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                failed = true;
+            }
         }
     }
+    out.flush().expect("stdout");
+    std::process::exit(i32::from(failed));
 }

@@ -28,6 +28,7 @@
 
 #![deny(missing_docs)]
 
+pub mod alert;
 pub mod ecs;
 pub mod error;
 pub mod event;
@@ -42,6 +43,7 @@ pub mod scan;
 pub mod text;
 pub mod wildcard;
 
+pub use alert::{AlertOptions, AlertWriter, Origin};
 pub use ecs::{Decoder, Document, Limits, Schema};
 pub use error::{DecodeError, ErrorKind};
 pub use event::{Fields, ProcessEvent, Values};
