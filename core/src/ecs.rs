@@ -162,7 +162,8 @@ struct Node {
     segment: Box<str>,
     /// The full dotted path, for error messages.
     path: Box<str>,
-    children: Vec<NodeId>,
+    /// Children with the [`tag`] of their segment, for a quick scan.
+    children: Vec<(u64, NodeId)>,
     slots: Vec<Slot>,
     /// A path of the ECS namespace (the rule's or tuning fields, or their parents): shape
     /// conflicts here reject an ECS document.
@@ -196,7 +197,7 @@ impl Paths {
                 paths.nodes[leaf as usize].marks_ecs = true;
             }
         }
-        if let Some(process) = paths.child(ROOT, "process") {
+        if let Some(process) = paths.child(ROOT, b"process") {
             paths.nodes[process as usize].marks_ecs = true;
         }
         for wrapper in Wrapper::ALL {
@@ -220,7 +221,7 @@ impl Paths {
         let mut end = 0;
         for segment in path.split('.') {
             end += segment.len();
-            node = match self.child(node, segment) {
+            node = match self.child(node, segment.as_bytes()) {
                 Some(n) => n,
                 None => {
                     let id = NodeId::try_from(self.nodes.len()).expect("path trie fits u32");
@@ -232,7 +233,7 @@ impl Paths {
                         ecs,
                         marks_ecs: false,
                     });
-                    self.nodes[node as usize].children.push(id);
+                    self.nodes[node as usize].children.push((tag(segment.as_bytes()), id));
                     id
                 }
             };
@@ -246,12 +247,13 @@ impl Paths {
     }
 
     #[inline]
-    fn child(&self, node: NodeId, segment: &str) -> Option<NodeId> {
+    fn child(&self, node: NodeId, segment: &[u8]) -> Option<NodeId> {
+        let t = tag(segment);
         self.nodes[node as usize]
             .children
             .iter()
-            .copied()
-            .find(|&c| &*self.nodes[c as usize].segment == segment)
+            .find(|&&(ct, c)| ct == t && (segment.len() <= 7 || self.nodes[c as usize].segment.as_bytes() == segment))
+            .map(|&(_, c)| c)
     }
 
     #[inline]
@@ -281,6 +283,7 @@ struct Span {
 struct Key {
     span: Span,
     at: usize,
+    tag: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -416,11 +419,12 @@ impl Decoder {
         } else {
             Span { start: raw.start, end: raw.end, source: Source::Input }
         };
-        self.keys.push(Key { span, at });
-        match span.source {
+        let key = match span.source {
             Source::Input => &text[span.start..span.end],
             Source::Scratch => &self.key_scratch[span.start..span.end],
-        }
+        };
+        self.keys.push(Key { span, at, tag: tag(key.as_bytes()) });
+        key
     }
 
     /// Reads one value at `node` (None: a path nobody wants).
@@ -518,20 +522,29 @@ impl Decoder {
         }
         let Decoder { keys, key_scratch, .. } = self;
         let keys_of_object = &mut keys[top.keys_start..];
-        if keys_of_object.len() > 1 {
-            let bytes = |k: &Key| -> &[u8] {
-                let s = k.span;
-                match s.source {
-                    Source::Input => &text.as_bytes()[s.start..s.end],
-                    Source::Scratch => &key_scratch.as_bytes()[s.start..s.end],
-                }
-            };
-            keys_of_object.sort_unstable_by(|a, b| bytes(a).cmp(bytes(b)).then(a.at.cmp(&b.at)));
-            if let Some(w) = keys_of_object.windows(2).find(|w| bytes(&w[0]) == bytes(&w[1])) {
-                let key = String::from_utf8_lossy(bytes(&w[0])).into();
-                // Report the second occurrence: the one Elasticsearch trips on.
-                return Err(DecodeError::new(ErrorKind::DuplicateKey(key), w[1].at));
+        let bytes = |k: &Key| -> &[u8] {
+            let s = k.span;
+            match s.source {
+                Source::Input => &text.as_bytes()[s.start..s.end],
+                Source::Scratch => &key_scratch.as_bytes()[s.start..s.end],
             }
+        };
+        let same = |a: &Key, b: &Key| a.tag == b.tag && bytes(a) == bytes(b);
+        // Small objects: compare pairs of tags (k² / 2 integer comparisons beat a sort).
+        // Large ones: sort by tag, then compare neighbours.
+        let duplicate = if keys_of_object.len() <= 16 {
+            keys_of_object
+                .iter()
+                .enumerate()
+                .find_map(|(i, a)| keys_of_object[i + 1..].iter().find(|b| same(a, b)).map(|b| (*a, *b)))
+        } else {
+            keys_of_object.sort_unstable_by(|a, b| a.tag.cmp(&b.tag).then_with(|| bytes(a).cmp(bytes(b))).then(a.at.cmp(&b.at)));
+            keys_of_object.windows(2).find(|w| same(&w[0], &w[1])).map(|w| (w[0], w[1]))
+        };
+        if let Some((first, second)) = duplicate {
+            let key = String::from_utf8_lossy(bytes(&first)).into();
+            // Report the later occurrence: the one Elasticsearch trips on.
+            return Err(DecodeError::new(ErrorKind::DuplicateKey(key), first.at.max(second.at)));
         }
         keys.truncate(top.keys_start);
         Ok(())
@@ -578,20 +591,37 @@ impl Decoder {
 /// Follows a (possibly dotted) key from `parent`, checking its parts are not empty. Also
 /// tells whether the key makes the document ECS.
 fn resolve(paths: &Paths, parent: Option<NodeId>, key: &str, offset: usize) -> Result<(Option<NodeId>, bool), DecodeError> {
+    let bytes = key.as_bytes();
     let mut node = parent;
     let mut marks_ecs = false;
-    for segment in key.split('.') {
-        if segment.is_empty() {
+    let mut start = 0;
+    loop {
+        // Keys are short: a plain loop beats a call to memchr.
+        let end = bytes[start..].iter().position(|&b| b == b'.').map_or(bytes.len(), |i| start + i);
+        if end == start {
             return Err(DecodeError::new(ErrorKind::EmptyFieldName, offset));
         }
         if let Some(n) = node {
-            node = paths.child(n, segment);
+            node = paths.child(n, &bytes[start..end]);
             if let Some(n) = node {
                 marks_ecs |= paths.node(n).marks_ecs;
             }
         }
+        if end == bytes.len() {
+            return Ok((node, marks_ecs));
+        }
+        start = end + 1;
     }
-    Ok((node, marks_ecs))
+}
+
+/// A cheap fingerprint of a name: its length and first seven bytes. Equal names have equal
+/// tags; names of at most seven bytes are equal exactly when their tags are.
+#[inline]
+fn tag(name: &[u8]) -> u64 {
+    let mut prefix = [0u8; 8];
+    let n = name.len().min(7);
+    prefix[..n].copy_from_slice(&name[..n]);
+    (u64::from_le_bytes(prefix) & 0x00FF_FFFF_FFFF_FFFF) | ((name.len().min(255) as u64) << 56)
 }
 
 /// A decoded record: the values of the wanted fields, borrowed from the record and the

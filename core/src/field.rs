@@ -66,7 +66,7 @@ impl Mapping {
     pub fn indexes(self, value: Text<'_>) -> bool {
         match self {
             Mapping::Unlimited => true,
-            Mapping::Keyword { ignore_above } => value.utf16_len_capped(ignore_above) <= ignore_above,
+            Mapping::Keyword { ignore_above } => !value.exceeds_utf16_units(ignore_above),
         }
     }
 }

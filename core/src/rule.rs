@@ -27,7 +27,7 @@ use crate::event::Fields;
 use crate::field::{Field, FieldId, FieldSet};
 use crate::fold::CaseFolding;
 use crate::text::Text;
-use crate::wildcard::Pattern;
+use crate::wildcard::{LiteralSet, Pattern};
 
 /// The rule's EQL text, byte for byte as Elastic ships it.
 pub const EQL_SOURCE: &str = r#"process where event.type == "start" and
@@ -330,8 +330,8 @@ pub struct Rule {
     options: Options,
     fields: FieldSet,
     paths: Paths,
-    parents: [Pattern; 6],
-    children: [Pattern; 8],
+    parents: LiteralSet,
+    children: LiteralSet,
     dcom: Pattern,
     exec: Pattern,
 }
@@ -351,8 +351,8 @@ impl Rule {
             options,
             paths: Paths::new(&fields),
             fields,
-            parents: COM_HOST_PARENTS.map(|p| Pattern::literal(p, fold)),
-            children: SPAWNED_CHILDREN.map(|c| Pattern::literal(c, fold)),
+            parents: LiteralSet::new(&COM_HOST_PARENTS, fold),
+            children: LiteralSet::new(&SPAWNED_CHILDREN, fold),
             dcom: Pattern::wildcard(COMMAND_LINE_PATTERNS[0], fold),
             exec: Pattern::wildcard(COMMAND_LINE_PATTERNS[1], fold),
         }
@@ -393,10 +393,10 @@ impl Rule {
             return verdict;
         }
         if let Some(parent_name) = self.first(event, FieldId::PROCESS_PARENT_NAME, |v| {
-            self.parents.iter().any(|p| p.matches(v))
+            self.parents.matches(v)
         }) {
             if let Some(name) = self.first(event, FieldId::PROCESS_NAME, |v| {
-                self.children.iter().any(|c| c.matches(v))
+                self.children.matches(v)
             }) {
                 verdict.office_child = Some(OfficeChild { parent_name, name });
             }

@@ -66,6 +66,15 @@ impl<'a> Text<'a> {
         }
     }
 
+    /// The value's UTF-16 code units when it is UTF-16 (well-formed by the type's invariant).
+    #[inline]
+    pub fn as_utf16(&self) -> Option<&'a [u16]> {
+        match self.0 {
+            Repr::Utf8(_) => None,
+            Repr::Utf16(u) => Some(u),
+        }
+    }
+
     /// The value's code points.
     #[inline]
     pub fn chars(&self) -> Chars<'a> {
@@ -83,31 +92,22 @@ impl<'a> Text<'a> {
         }
     }
 
-    /// Length in UTF-16 code units, the unit of Elasticsearch's `ignore_above`.
+    /// Whether the value is longer than `limit` UTF-16 code units, the unit of
+    /// Elasticsearch's `ignore_above`.
     ///
-    /// O(1) for UTF-16 and for UTF-8 values no longer than `cap` bytes (a UTF-8 string never
-    /// has more UTF-16 units than bytes); otherwise O(n). The result is exact up to `cap` and
-    /// at least `cap + 1` beyond it.
+    /// O(1) for UTF-16 and for UTF-8 values of at most `limit` bytes (a UTF-8 string never
+    /// has more UTF-16 units than bytes); otherwise O(n), stopping once past the limit.
     #[inline]
-    pub fn utf16_len_capped(&self, cap: usize) -> usize {
+    pub fn exceeds_utf16_units(&self, limit: usize) -> bool {
         match self.0 {
-            Repr::Utf16(u) => u.len(),
-            Repr::Utf8(s) if s.len() <= cap => {
-                if s.is_ascii() {
-                    s.len()
-                } else {
-                    s.chars().map(char::len_utf16).sum()
-                }
-            }
+            Repr::Utf16(u) => u.len() > limit,
+            Repr::Utf8(s) if s.len() <= limit => false,
             Repr::Utf8(s) => {
                 let mut n = 0;
-                for c in s.chars() {
+                s.chars().any(|c| {
                     n += c.len_utf16();
-                    if n > cap {
-                        break;
-                    }
-                }
-                n
+                    n > limit
+                })
             }
         }
     }
@@ -207,10 +207,16 @@ mod tests {
 
     #[test]
     fn utf16_length_is_counted_in_code_units() {
-        assert_eq!(Text::utf8("a😀").utf16_len_capped(1024), 3);
+        assert!(!Text::utf8("a😀").exceeds_utf16_units(3));
+        assert!(Text::utf8("a😀").exceeds_utf16_units(2));
         let long = "é".repeat(600); // 1200 bytes, 600 units
-        assert_eq!(Text::utf8(&long).utf16_len_capped(1024), 600);
+        assert!(!Text::utf8(&long).exceeds_utf16_units(1024));
         let longer = "😀".repeat(600); // 2400 bytes, 1200 units
-        assert!(Text::utf8(&longer).utf16_len_capped(1024) > 1024);
+        assert!(Text::utf8(&longer).exceeds_utf16_units(1024));
+        assert!(!Text::utf8(&"x".repeat(1024)).exceeds_utf16_units(1024));
+        assert!(Text::utf8(&"x".repeat(1025)).exceeds_utf16_units(1024));
+        let units: Vec<u16> = "😀".repeat(512).encode_utf16().collect();
+        assert!(!Text::from_utf16(&units).unwrap().exceeds_utf16_units(1024));
+        assert!(Text::from_utf16(&units).unwrap().exceeds_utf16_units(1023));
     }
 }

@@ -27,6 +27,8 @@ pub struct Pattern {
     tokens: Box<[Token]>,
     folding: CaseFolding,
     fast: Fast,
+    /// The ASCII literal of a `*literal*` pattern (for UTF-16 values); empty otherwise.
+    contains: Box<[u8]>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,7 +78,13 @@ impl Pattern {
         // number of distinct runs.
         tokens.dedup_by(|a, b| *a == Token::AnyRun && *b == Token::AnyRun);
         let fast = Fast::for_tokens(&tokens, folding);
-        Pattern { source: source.into(), tokens: tokens.into(), folding, fast }
+        let contains = match (&fast, &tokens[..]) {
+            (Fast::Contains(_), [_, middle @ .., _]) => {
+                middle.iter().map(|t| if let Token::Char(c) = t { *c as u8 } else { 0 }).collect()
+            }
+            _ => Box::default(),
+        };
+        Pattern { source: source.into(), tokens: tokens.into(), folding, fast, contains }
     }
 
     /// The pattern as written.
@@ -104,6 +112,21 @@ impl Pattern {
                         && b[b.len() - lit.len()..].eq_ignore_ascii_case(lit)
                 }
                 Fast::Contains(finder) => return finder.is_match(b),
+                Fast::Everything => return true,
+                Fast::None => {}
+            }
+        } else if let Some(u) = value.as_utf16() {
+            // The same shortcuts on UTF-16 code units: a unit equals an ASCII pattern byte
+            // ignoring ASCII case only if it is that ASCII letter (surrogates and other
+            // non-ASCII units never are), so unit-wise comparison is exact here too.
+            match &self.fast {
+                Fast::Equal(lit) => return units_eq(u, lit),
+                Fast::Prefix(lit) => return u.len() >= lit.len() && units_eq(&u[..lit.len()], lit),
+                Fast::Suffix(lit) => return u.len() >= lit.len() && units_eq(&u[u.len() - lit.len()..], lit),
+                Fast::Contains(_) => {
+                    let lit = &*self.contains;
+                    return lit.is_empty() || u.windows(lit.len()).any(|w| units_eq(w, lit));
+                }
                 Fast::Everything => return true,
                 Fast::None => {}
             }
@@ -157,6 +180,51 @@ impl Pattern {
                 }
             }
         }
+    }
+}
+
+/// UTF-16 units equal to ASCII bytes, ignoring ASCII case.
+#[inline]
+fn units_eq(units: &[u16], ascii: &[u8]) -> bool {
+    units.len() == ascii.len()
+        && units.iter().zip(ascii).all(|(&u, &a)| u < 0x80 && (u as u8).eq_ignore_ascii_case(&a))
+}
+
+/// The right side of `in~ (…)`: literals compared ignoring case, whole value, no wildcards.
+///
+/// When every literal is ASCII and has only ASCII equivalents under the folding, a UTF-8
+/// value is first filtered by its byte length (one bit test), then compared with the
+/// literals of that length; otherwise each literal's [`Pattern`] is tried.
+#[derive(Clone, Debug)]
+pub struct LiteralSet {
+    patterns: Box<[Pattern]>,
+    /// Bit `n` is set when some literal is `n` bytes long; None when the shortcut is not exact.
+    ascii_lengths: Option<u64>,
+}
+
+impl LiteralSet {
+    /// Compiles `in~ (literals…)` under `folding`.
+    pub fn new(literals: &[&str], folding: CaseFolding) -> LiteralSet {
+        let patterns: Box<[Pattern]> = literals.iter().map(|l| Pattern::literal(l, folding)).collect();
+        let ascii_lengths = patterns
+            .iter()
+            .try_fold(0u64, |bits, p| match p.fast {
+                Fast::Equal(ref lit) if lit.len() < 64 => Some(bits | 1 << lit.len()),
+                _ => None,
+            });
+        LiteralSet { patterns, ascii_lengths }
+    }
+
+    /// Whether `value` equals one of the literals. Never allocates.
+    #[inline]
+    pub fn matches(&self, value: Text<'_>) -> bool {
+        if let (Some(lengths), Some(s)) = (self.ascii_lengths, value.as_str()) {
+            let n = s.len();
+            if n >= 64 || lengths & (1 << n) == 0 {
+                return false;
+            }
+        }
+        self.patterns.iter().any(|p| p.matches(value))
     }
 }
 
