@@ -174,6 +174,8 @@ pub struct Scanner<'r> {
     rule: &'r Rule,
     decoder: Decoder,
     prefilter: Option<Prefilter>,
+    /// The prefilter's lowercase copy of the current chunk.
+    folded: Vec<u8>,
 }
 
 impl<'r> Scanner<'r> {
@@ -183,6 +185,7 @@ impl<'r> Scanner<'r> {
             rule,
             decoder: Decoder::with_limits(options.limits),
             prefilter: options.prefilter.then(|| Prefilter::new(rule.options().case_folding)),
+            folded: Vec::new(),
         }
     }
 
@@ -193,17 +196,7 @@ impl<'r> Scanner<'r> {
 
     /// Evaluates one record (a JSON document). Does not consult the prefilter.
     pub fn evaluate(&mut self, record: &[u8]) -> Outcome {
-        match self.decoder.decode(self.rule.paths(), record) {
-            Ok(doc) => {
-                let branches = self.rule.evaluate(&doc).branches();
-                if branches.is_empty() {
-                    Outcome::NotMatched
-                } else {
-                    Outcome::Matched(branches)
-                }
-            }
-            Err(e) => Outcome::Rejected(e),
-        }
+        evaluate(self.rule, &mut self.decoder, record)
     }
 
     /// Scans a chunk of complete lines into `batch` (cleared first).
@@ -212,8 +205,9 @@ impl<'r> Scanner<'r> {
         batch.stats.bytes = chunk.len() as u64;
         let mut pos = 0;
         let mut line = 0u64;
-        let mut next_candidate = match &self.prefilter {
-            Some(p) => p.next_candidate(chunk, 0),
+        let mut candidates = self.prefilter.as_ref().map(|p| p.candidates(chunk, &mut self.folded));
+        let mut next_candidate = match &mut candidates {
+            Some(c) => c.next_from(0),
             None => Some(0),
         };
         while pos < chunk.len() {
@@ -223,9 +217,9 @@ impl<'r> Scanner<'r> {
                 batch.stats.blank_lines += 1;
             } else {
                 batch.stats.records += 1;
-                let candidate = self.prefilter.is_none() || next_candidate.is_some_and(|c| c < end);
+                let candidate = candidates.is_none() || next_candidate.is_some_and(|c| c < end);
                 if candidate {
-                    match self.evaluate(record) {
+                    match evaluate(self.rule, &mut self.decoder, record) {
                         Outcome::Matched(branches) => {
                             batch.stats.matched += 1;
                             let start = batch.records.len();
@@ -249,13 +243,27 @@ impl<'r> Scanner<'r> {
             }
             line += 1;
             pos = end + 1;
-            if let (Some(p), Some(c)) = (&self.prefilter, next_candidate) {
+            if let (Some(walk), Some(c)) = (&mut candidates, next_candidate) {
                 if c < pos {
-                    next_candidate = if pos < chunk.len() { p.next_candidate(chunk, pos) } else { None };
+                    next_candidate = if pos < chunk.len() { walk.next_from(pos) } else { None };
                 }
             }
         }
         batch.lines = line;
+    }
+}
+
+fn evaluate(rule: &Rule, decoder: &mut Decoder, record: &[u8]) -> Outcome {
+    match decoder.decode(rule.paths(), record) {
+        Ok(doc) => {
+            let branches = rule.evaluate(&doc).branches();
+            if branches.is_empty() {
+                Outcome::NotMatched
+            } else {
+                Outcome::Matched(branches)
+            }
+        }
+        Err(e) => Outcome::Rejected(e),
     }
 }
 
