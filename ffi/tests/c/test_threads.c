@@ -242,13 +242,14 @@ static void test_shared_scratch(void) {
     pthread_t ta, tb;
     CHECK(pthread_create(&ta, NULL, share, &a) == 0);
     CHECK(pthread_create(&tb, NULL, share, &b) == 0);
-    /* Runs until the big record has been matched and a call has been turned away (a
-       fraction of a second; seconds under valgrind), or 60 s have passed. The small record's
-       thread may starve under valgrind's serialised scheduling, so it is only required not
-       to go wrong here; both records are matched again afterwards. */
+    /* Runs until some call has worked and some call has been turned away (a fraction of a
+       second; seconds under valgrind), or 60 s have passed. Either thread may starve the
+       other under valgrind's serialised scheduling, so neither is required to succeed here;
+       every call must be right or busy, and both records are matched again afterwards. */
     double deadline = seconds() + 60;
     struct timespec pause = {0, 1000000};
-    while (seconds() < deadline && !(atomic_load(&a.ok) > 0 && atomic_load(&a.busy) + atomic_load(&b.busy) > 0)) {
+    while (seconds() < deadline &&
+           !(atomic_load(&a.ok) + atomic_load(&b.ok) > 0 && atomic_load(&a.busy) + atomic_load(&b.busy) > 0)) {
         nanosleep(&pause, NULL);
     }
     atomic_store(&stop, 1);
@@ -257,7 +258,7 @@ static void test_shared_scratch(void) {
     size_t ok_a = atomic_load(&a.ok), ok_b = atomic_load(&b.ok);
     size_t busy_a = atomic_load(&a.busy), busy_b = atomic_load(&b.busy);
     CHECK_EQ(atomic_load(&a.wrong) + atomic_load(&b.wrong), 0);
-    CHECK(ok_a > 0);
+    CHECK(ok_a + ok_b > 0);
     CHECK(busy_a + busy_b > 0);
     printf("shared scratch: %zu + %zu calls worked, %zu + %zu turned away as busy\n", ok_a, ok_b, busy_a, busy_b);
     /* The scratch is intact afterwards. */
