@@ -1,0 +1,82 @@
+"""The exceptions of dcom_detect.
+
+Every error the package raises on purpose is a :class:`DcomDetectError`; the subclasses say
+what went wrong, and also derive from the built-in exception a caller would expect
+(``ValueError`` for bad data, ``OSError`` for unreadable input), so existing ``except``
+clauses keep working. Passing an argument of the wrong type raises the built-in
+``TypeError``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DcomDetectError",
+    "BadEventError",
+    "ExceptionsFileError",
+    "UnreadableInputError",
+]
+
+
+class DcomDetectError(Exception):
+    """Base class of every error raised by dcom_detect."""
+
+
+class BadEventError(DcomDetectError, ValueError):
+    """An event could not be read as Elasticsearch would index it.
+
+    Raised for malformed JSON, a record that is not a JSON object, duplicate keys, invalid
+    UTF-8, a float that JSON cannot carry (NaN, infinity), nesting deeper than the limit,
+    and the other rejections of the engine's document model (see ``docs/semantics.md``).
+
+    Attributes:
+        reason: what is wrong, without the position.
+        offset: byte offset in the event's JSON text where it went wrong, when known.
+        index: position of the event in the iterable given to ``Rule.match_many``, when the
+            error came from there.
+    """
+
+    reason: str
+    offset: int | None
+    index: int | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        offset: int | None = None,
+        index: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason if reason is not None else message
+        self.offset = offset
+        self.index = index
+
+
+class ExceptionsFileError(DcomDetectError, ValueError):
+    """A rule-exceptions (tuning) file could not be loaded.
+
+    Reserved for the tuning feature (SPEC §5), which the engine does not have yet: nothing
+    raises it today. It is defined now so that code written against this package can
+    already catch it.
+
+    Attributes:
+        path: the file, when known.
+    """
+
+    path: str | None
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class UnreadableInputError(DcomDetectError, OSError):
+    """An input could not be opened or read: a missing file, a directory, a permission
+    problem, an I/O error or corrupt compressed data in the middle of a scan, or an
+    exception raised by a file object's ``read()`` or by an iterable of records (chained
+    as ``__cause__``).
+
+    It is an ``OSError``: ``errno``, ``strerror`` and ``filename`` are set when the
+    operating system reported the error.
+    """

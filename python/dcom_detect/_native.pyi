@@ -1,0 +1,348 @@
+"""The native core of dcom_detect (a thin binding of the Rust engine, dcom-detect-core).
+
+Import from :mod:`dcom_detect`, not from here.
+"""
+
+from collections.abc import Iterable, Iterator
+from types import TracebackType
+from typing import Any, final
+
+import pandas
+
+from ._types import BranchName, CaseFolding, Event, RuleMetadata, ScanSource, StatsDict
+
+__version__: str
+"""The package version."""
+
+EQL_SOURCE: str
+"""The rule's EQL text, byte for byte as Elastic ships it."""
+
+def rule_metadata() -> RuleMetadata:
+    """The rule's metadata as a new dict (the same as ``Rule().metadata``)."""
+
+@final
+class Rule:
+    """Elastic's DCOM lateral-movement rule (MITRE ATT&CK T1021.003), compiled.
+
+    Evaluation follows Elasticsearch exactly: ``==`` is case-sensitive, ``in~`` and ``:``
+    fold case as ``case_folding`` says, any value of a multi-valued field can satisfy a
+    comparison, dotted and nested keys name the same field, and raw Sysmon event 1 and
+    Security event 4688 documents are mapped as Winlogbeat would map them.
+
+    A rule is immutable, cheap to build, picklable, and may be shared by any number of
+    threads; ``match_many`` and ``scan`` release the interpreter while they work.
+
+    Args:
+        case_folding: ``"ascii"`` (the default, what Elasticsearch has long done) or
+            ``"unicode_simple"`` (Lucene 10.5 builds: KELVIN SIGN ≡ k, É ≡ é, …).
+
+    Raises:
+        TypeError: ``case_folding`` is not a str.
+        ValueError: ``case_folding`` is not one of the two names.
+    """
+
+    def __init__(self, *, case_folding: CaseFolding = "ascii") -> None: ...
+    @property
+    def source(self) -> str:
+        """The rule's EQL text, byte for byte as Elastic ships it."""
+    @property
+    def case_folding(self) -> CaseFolding:
+        """The case folding of ``in~`` and ``:``."""
+    @property
+    def metadata(self) -> RuleMetadata:
+        """The rule's metadata as a new dict: id, name, description, severity, risk score,
+        version, MITRE ATT&CK tactic / technique / sub-technique (ids, names, references),
+        references, data sources, known false positives and branch names."""
+    def evaluate(self, event: Event) -> Verdict:
+        """Evaluates the rule on one event.
+
+        Args:
+            event: a dict, or the event's JSON text as ``str`` / ``bytes``. All three give
+                the same verdict: a dict is serialised to JSON and read by the same decoder.
+
+        Returns:
+            The verdict: truthy when the rule matched, with the branches that fired and
+            the values that fired them.
+
+        Raises:
+            BadEventError: the event is not a valid JSON object as Elasticsearch would index
+                it (malformed JSON, duplicate keys, NaN, …); ``offset`` says where.
+            TypeError: ``event`` is not a dict, str or bytes, or a dict holds a key that is
+                not a str or a value JSON cannot represent (the message names its path).
+        """
+    def matches(self, event: Event) -> bool:
+        """Whether the rule fires on one event (``bool(evaluate(event))``, a little faster).
+
+        Raises the same errors as :meth:`evaluate`.
+        """
+    def match_many(self, events: Iterable[Event]) -> list[bool]:
+        """Whether the rule fires on each event, in order.
+
+        Events are converted to JSON with the interpreter held, then decoded and matched in
+        batches with it released, so other Python threads run meanwhile.
+
+        Raises:
+            BadEventError: an event could not be read; ``index`` is its position.
+            TypeError: ``events`` is not an iterable (or is a single event), or an event has
+                an unsupported type.
+        """
+    def scan(
+        self,
+        source: ScanSource,
+        *,
+        progress: bool = False,
+        threads: int = 0,
+        prefilter: bool = True,
+        include_original: bool = False,
+    ) -> Scan:
+        """Scans a stream of events and yields an :class:`Alert` per match, lazily.
+
+        Args:
+            source: a path (``str`` or ``os.PathLike``) to NDJSON (``.ndjson``,
+                ``.jsonl``, ``.json``; gzip is recognised by its magic bytes, whatever the
+                name) or to an EVTX file; ``"-"`` for standard input; a binary file object
+                (``read(n)`` returning bytes; gzip recognised too); or an iterable of
+                records, each item one event (a JSON line as str / bytes, or a dict),
+                numbered from 1.
+            progress: show a tqdm progress bar (bytes for files and streams, records for
+                iterables) with the number of alerts so far.
+            threads: worker threads for NDJSON and EVTX: 0 = one per core, 1 = the scan
+                thread alone.
+            prefilter: skip, without parsing them, lines that cannot match (sound; it
+                also means a malformed line that cannot match is counted as not matched
+                rather than rejected). Applies to byte streams, not iterables.
+            include_original: embed each matching record in its alert as
+                ``event.original``.
+
+        Returns:
+            A :class:`Scan`: iterate it for alerts; its ``stats`` and ``rejected`` tell
+            the rest. Records that cannot be read are listed, not raised.
+
+        Raises:
+            UnreadableInputError: the file does not exist, is a directory or cannot be
+                opened (raised here); an I/O error or corrupt gzip data later is raised by
+                the iteration, after the alerts found before it.
+            TypeError: ``source`` is none of the above (bytes data: wrap it in
+                ``io.BytesIO``; a text file object: open it in binary mode).
+        """
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+    def __getnewargs_ex__(self) -> tuple[tuple[()], dict[str, str]]: ...
+
+@final
+class OfficeChild:
+    """Why ``office_child`` fired: a COM host (MMC or an Office application) started a
+    script host or LOLBin."""
+
+    @property
+    def parent_name(self) -> str:
+        """The ``process.parent.name`` value found in the COM host list."""
+    @property
+    def name(self) -> str:
+        """The ``process.name`` value found in the child list."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class DcomCommandLine:
+    """Why ``dcom_command_line`` fired: command line values matching ``*DCOM*`` and
+    ``*-Exec*`` (two different values when the field has several)."""
+
+    @property
+    def dcom(self) -> str:
+        """The value that matched ``*DCOM*``."""
+    @property
+    def exec(self) -> str:
+        """The value that matched ``*-Exec*``."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Verdict:
+    """The rule's verdict on one event. Truthy when any branch fired.
+
+    For each branch that fired, the first value (in document order) that satisfied it is
+    reported.
+    """
+
+    @property
+    def matched(self) -> bool:
+        """Whether any branch fired."""
+    @property
+    def branches(self) -> tuple[BranchName, ...]:
+        """The branches that fired, in rule order."""
+    @property
+    def bits(self) -> int:
+        """The branches as a bit set: 1 = office_child, 2 = dcomcnfg, 4 = dcom_command_line."""
+    @property
+    def office_child(self) -> OfficeChild | None:
+        """The parent and child names that fired ``office_child``, or None."""
+    @property
+    def dcomcnfg(self) -> str | None:
+        """The ``process.name`` that fired ``dcomcnfg``, or None."""
+    @property
+    def dcom_command_line(self) -> DcomCommandLine | None:
+        """The command line values that fired ``dcom_command_line``, or None."""
+    @property
+    def schema(self) -> str:
+        """How the event was read: ``ecs``, or ``<event>/<wrapper>`` for a raw Windows event
+        (``sysmon_1/winlogbeat``, ``security_4688/flat``, ``sysmon_1/evtx``, …)."""
+    def __bool__(self) -> bool: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Scan(Iterator[Alert]):
+    """A scan in progress (see :meth:`Rule.scan`). Iterate it for alerts, in input order.
+
+    The scan runs on its own thread and pauses when 256 alerts wait unread, so memory
+    stays bounded. ``stats`` and ``rejected`` can be read at any time. Use it as a context
+    manager, or call :meth:`close`, to stop early. Iteration raises
+    :class:`UnreadableInputError` if the input fails mid-way (after the alerts before the
+    failure); Ctrl-C interrupts a waiting iteration.
+    """
+
+    def __iter__(self) -> Scan: ...
+    def __next__(self) -> Alert: ...
+    @property
+    def stats(self) -> ScanStats:
+        """The counts. Final once ``done`` (``complete`` says whether the whole input was
+        read). While a file or stream is being scanned, ``matched``, ``rejected`` and
+        ``bytes`` are current and the other counts arrive at the end; for an iterable,
+        every count is current."""
+    @property
+    def rejected(self) -> list[Rejected]:
+        """The records that could not be read so far, in input order (a new list)."""
+    @property
+    def done(self) -> bool:
+        """Whether the scan has finished (input read to its end, failed, or closed)."""
+    def close(self) -> None:
+        """Stops the scan (the rest of the input is not read) and closes the progress bar."""
+    def to_pandas(self) -> pandas.DataFrame:
+        """Runs the scan to its end and returns its alerts as a DataFrame (see
+        :func:`dcom_detect.alerts_to_frame`). Needs pandas.
+
+        Raises:
+            RuntimeError: some alerts were already taken from this scan.
+        """
+    def __enter__(self) -> Scan: ...
+    def __exit__(
+        self,
+        *_exc: type[BaseException] | BaseException | TracebackType | None,
+    ) -> bool: ...
+
+@final
+class Alert:
+    """One ECS alert (SPEC §4), written by the engine's ``AlertWriter``: byte for byte the
+    same JSON as the command line, the Rust API and the C API write for the same record.
+
+    Renders as a card in Jupyter.
+    """
+
+    @property
+    def json(self) -> str:
+        """The alert as one line of JSON (no newline)."""
+    def to_dict(self) -> dict[str, Any]:
+        """The alert as a new dict: ``@timestamp``, ``event``, ``rule``, ``threat``, the
+        event's ``host`` / ``user`` / ``process``, ``log`` and ``dcom_detect`` (branches,
+        evidence, severity, schema, source)."""
+    @property
+    def branches(self) -> tuple[BranchName, ...]:
+        """The branches that fired, in rule order."""
+    @property
+    def bits(self) -> int:
+        """The branches as a bit set: 1 = office_child, 2 = dcomcnfg, 4 = dcom_command_line."""
+    @property
+    def file(self) -> str | None:
+        """The file the event came from (``-`` for standard input, a file object's
+        ``name``), or None."""
+    @property
+    def position(self) -> str:
+        """Where the event is: ``line 3 (byte 1200)`` or ``record 7 (EventRecordID 9833)``."""
+    @property
+    def line(self) -> int | None:
+        """1-based line (NDJSON) or item number (iterables), or None for EVTX."""
+    @property
+    def offset(self) -> int | None:
+        """Byte offset of the line's start (decompressed), or None for EVTX."""
+    @property
+    def record(self) -> int | None:
+        """1-based position of the record in an EVTX file, or None."""
+    @property
+    def record_id(self) -> int | None:
+        """The EVTX record's ``EventRecordID``, or None."""
+    @property
+    def timestamp(self) -> str | None:
+        """The event's time (``@timestamp`` of the alert), or None."""
+    @property
+    def host(self) -> str | None:
+        """``host.name`` (or ``host.hostname``) of the event, or None."""
+    @property
+    def user(self) -> str | None:
+        """``domain\\name`` (or just the name) of the event's user, or None."""
+    def _repr_html_(self) -> str:
+        """An HTML card for Jupyter."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Rejected:
+    """A record a scan could not read, and why. ``str()`` gives a one-line report."""
+
+    @property
+    def file(self) -> str | None:
+        """The file (``-`` for standard input), or None."""
+    @property
+    def position(self) -> str:
+        """Where the record is, e.g. ``line 9 (byte 5120)``."""
+    @property
+    def line(self) -> int | None:
+        """1-based line (NDJSON) or item number (iterables), or None for EVTX."""
+    @property
+    def offset(self) -> int | None:
+        """Byte offset of the line's start, or None for EVTX."""
+    @property
+    def record(self) -> int | None:
+        """1-based position in an EVTX file, or None."""
+    @property
+    def record_id(self) -> int | None:
+        """The EVTX ``EventRecordID``, when it could be read, or None."""
+    @property
+    def reason(self) -> str:
+        """Why the record was rejected (malformed JSON, duplicate key, …)."""
+    @property
+    def error_offset(self) -> int | None:
+        """Byte offset inside the record where reading failed, when known."""
+
+@final
+class ScanStats:
+    """The counts of a scan. They add up: ``records == matched + not_matched + rejected``."""
+
+    @property
+    def records(self) -> int:
+        """Records read: non-blank lines, EVTX records or items."""
+    @property
+    def matched(self) -> int:
+        """Records on which the rule fired."""
+    @property
+    def not_matched(self) -> int:
+        """Records on which it did not."""
+    @property
+    def prefiltered(self) -> int:
+        """Of ``not_matched``: records the prefilter ruled out without parsing them."""
+    @property
+    def rejected(self) -> int:
+        """Records that could not be read."""
+    @property
+    def blank_lines(self) -> int:
+        """Blank lines (not records)."""
+    @property
+    def bytes(self) -> int:
+        """Input bytes (decompressed NDJSON; for EVTX, the JSON rendering of the records)."""
+    @property
+    def complete(self) -> bool:
+        """Whether the input was read to its end (False while running, after an input
+        error, or when the scan was closed early)."""
+    def to_dict(self) -> StatsDict:
+        """The counts as a dict."""
+    def __eq__(self, other: object) -> bool: ...

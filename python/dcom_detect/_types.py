@@ -1,0 +1,98 @@
+"""Typed shapes of the plain dicts dcom_detect returns (for type checkers and readers)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any, Literal, Protocol, TypedDict, Union
+
+__all__ = [
+    "CaseFolding",
+    "BranchName",
+    "AttackRef",
+    "Threat",
+    "DataSource",
+    "RuleMetadata",
+    "StatsDict",
+    "SupportsReadBytes",
+    "Event",
+    "ScanSource",
+]
+
+#: How ``in~`` and ``:`` compare letters: ASCII only (Elasticsearch's long-standing
+#: behaviour, the default) or Unicode simple case folding (Lucene 10.5 builds).
+CaseFolding = Literal["ascii", "unicode_simple"]
+
+#: The rule's three branches, in rule order.
+BranchName = Literal["office_child", "dcomcnfg", "dcom_command_line"]
+
+
+class AttackRef(TypedDict):
+    """One MITRE ATT&CK entry."""
+
+    id: str
+    name: str
+    reference: str
+
+
+class Threat(TypedDict):
+    """The rule's MITRE ATT&CK mapping."""
+
+    framework: str
+    tactic: AttackRef
+    technique: AttackRef
+    subtechnique: AttackRef
+
+
+class DataSource(TypedDict):
+    """A product whose events the rule reads, and the index pattern it writes to."""
+
+    name: str
+    index: str
+
+
+class RuleMetadata(TypedDict):
+    """``Rule.metadata``: what is known about the rule (SPEC §1)."""
+
+    id: str
+    name: str
+    description: str
+    version: int
+    ruleset: str
+    language: str
+    severity: str
+    risk_score: int
+    confidence: str
+    references: list[str]
+    threat: Threat
+    data_sources: list[DataSource]
+    false_positives: list[str]
+    branches: list[BranchName]
+
+
+class StatsDict(TypedDict):
+    """``ScanStats.to_dict()``."""
+
+    records: int
+    matched: int
+    not_matched: int
+    prefiltered: int
+    rejected: int
+    blank_lines: int
+    bytes: int
+    complete: bool
+
+
+class SupportsReadBytes(Protocol):
+    """A binary file object: ``read(n)`` returns at most ``n`` bytes, ``b""`` at the end."""
+
+    def read(self, n: int, /) -> bytes: ...
+
+
+#: One event: a dict (nested or dotted ECS, or a raw Sysmon / Security 4688 event in any
+#: common wrapper), or its JSON text as ``str`` or ``bytes``.
+Event = Union[dict[str, Any], str, bytes, bytearray]
+
+#: What ``Rule.scan`` reads: a path (``"-"`` for standard input), a binary file object, or an
+#: iterable of records (each item one event: a JSON line as ``str`` / ``bytes``, or a dict).
+ScanSource = Union[str, "os.PathLike[str]", SupportsReadBytes, Iterable[Event]]

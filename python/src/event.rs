@@ -1,0 +1,273 @@
+//! Python events → JSON bytes, so that every kind of event reaches core's `Decoder`.
+//!
+//! A `dict` is serialised the way `json.dumps` would serialise it (keys in insertion order,
+//! `str`, `int`, `float`, `bool`, `None`, `list` and `tuple` values; `str` and `int`
+//! subclasses such as enums as their values), then decoded like any other record, so a dict,
+//! its JSON text as `str` and as `bytes` get exactly the same semantics: dotted and nested
+//! keys, raw Sysmon / 4688 wrappers, numbers as their JSON text. Differences from
+//! `json.dumps`, all on purpose:
+//! - a key that is not a `str` is a `TypeError` (`json.dumps` would quietly turn `1` into
+//!   `"1"` and could create a duplicate key);
+//! - NaN and infinities are a `BadEventError` (they are not JSON; Elasticsearch rejects them);
+//! - a string holding an unpaired surrogate is written with U+FFFD in its place, which is
+//!   what the engine makes of the `\udXXX` escape `json.dumps` would write;
+//! - nesting deeper than the engine's limit (1000), which includes a container that holds
+//!   itself, is a `BadEventError` instead of a `RecursionError`.
+//!
+//! # Cost
+//! One pass over the dict, appending to a caller's reusable buffer: no allocation per event
+//! once the buffer has grown, except for floats (formatted by Python's `repr`) and integers
+//! beyond 64 bits.
+
+use std::cell::RefCell;
+
+use dcom_detect_core::{Decoder, Limits};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+use crate::errors;
+
+/// The deepest nesting accepted, as the engine's decoder (`Limits::max_depth`).
+fn max_depth() -> usize {
+    Limits::default().max_depth
+}
+
+/// Why an event could not be serialised, and where in it.
+pub(crate) struct EventError {
+    /// A `TypeError` (unsupported type) or a `BadEventError` (unsupported value).
+    type_error: bool,
+    message: String,
+    /// The path from the event to the offending value, innermost first.
+    path: Vec<String>,
+}
+
+impl EventError {
+    fn type_error(message: String) -> EventError {
+        EventError { type_error: true, message, path: Vec::new() }
+    }
+
+    fn bad_value(message: String) -> EventError {
+        EventError { type_error: false, message, path: Vec::new() }
+    }
+
+    fn within(mut self, segment: impl FnOnce() -> String) -> EventError {
+        self.path.push(segment());
+        self
+    }
+
+    /// The Python exception; `index` is the event's position in a batch, if any.
+    pub(crate) fn into_pyerr(self, py: Python<'_>, index: Option<usize>) -> PyErr {
+        let mut location = match index {
+            Some(i) => format!("event {i}"),
+            None => "event".to_owned(),
+        };
+        for segment in self.path.iter().rev() {
+            location.push_str(segment);
+        }
+        let message = format!("{location}: {}", self.message);
+        if self.type_error {
+            pyo3::exceptions::PyTypeError::new_err(message)
+        } else {
+            errors::bad_event_parts(py, &message, &self.message, None, index)
+        }
+    }
+}
+
+/// The kinds of Python objects an event may be.
+pub(crate) const EVENT_KINDS: &str = "a dict, a JSON str or JSON bytes";
+
+/// Appends the JSON text of one event (a `dict`, or a JSON `str`, `bytes` or `bytearray`) to
+/// `out`. `Ok(false)` when `event` is none of these (nothing is written).
+pub(crate) fn append_event(event: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> Result<bool, EventError> {
+    if let Ok(dict) = event.cast::<PyDict>() {
+        write_dict(dict, out, 1)?;
+    } else if let Ok(text) = event.cast::<PyString>() {
+        append_str_bytes(text, out);
+    } else if let Ok(bytes) = event.cast::<PyBytes>() {
+        out.extend_from_slice(bytes.as_bytes());
+    } else if let Ok(bytes) = event.cast::<PyByteArray>() {
+        out.extend_from_slice(&bytes.to_vec());
+    } else {
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// Like [`append_event`], with a `TypeError` for anything else.
+pub(crate) fn append_event_or_raise(py: Python<'_>, event: &Bound<'_, PyAny>, out: &mut Vec<u8>, index: Option<usize>) -> PyResult<()> {
+    match append_event(event, out) {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            let what = match index {
+                Some(i) => format!("event {i}"),
+                None => "event".to_owned(),
+            };
+            Err(errors::wrong_type(&what, EVENT_KINDS, event))
+        }
+        Err(e) => Err(e.into_pyerr(py, index)),
+    }
+}
+
+/// A `str`'s UTF-8 bytes; unpaired surrogates become U+FFFD.
+fn append_str_bytes(text: &Bound<'_, PyString>, out: &mut Vec<u8>) {
+    match text.to_str() {
+        Ok(s) => out.extend_from_slice(s.as_bytes()),
+        Err(_) => out.extend_from_slice(text.to_string_lossy().as_bytes()),
+    }
+}
+
+fn write_value(value: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> Result<(), EventError> {
+    if let Ok(text) = value.cast::<PyString>() {
+        match text.to_str() {
+            Ok(s) => write_json_string(s, out),
+            Err(_) => write_json_string(&text.to_string_lossy(), out),
+        }
+    } else if let Ok(dict) = value.cast::<PyDict>() {
+        write_dict(dict, out, depth + 1)?;
+    } else if value.is_none() {
+        out.extend_from_slice(b"null");
+    } else if let Ok(flag) = value.cast::<PyBool>() {
+        out.extend_from_slice(if flag.is_true() { b"true" } else { b"false" });
+    } else if let Ok(int) = value.cast::<PyInt>() {
+        write_int(int, out)?;
+    } else if let Ok(float) = value.cast::<PyFloat>() {
+        write_float(float, out)?;
+    } else if let Ok(list) = value.cast::<PyList>() {
+        write_array(list.iter(), out, depth + 1)?;
+    } else if let Ok(tuple) = value.cast::<PyTuple>() {
+        write_array(tuple.iter(), out, depth + 1)?;
+    } else {
+        return Err(EventError::type_error(format!(
+            "{} is not JSON serialisable (use dict, list, tuple, str, int, float, bool or None)",
+            errors::type_name(value)
+        )));
+    }
+    Ok(())
+}
+
+fn check_depth(depth: usize) -> Result<(), EventError> {
+    if depth > max_depth() {
+        return Err(EventError::bad_value(format!(
+            "nesting deeper than the limit of {} (or a container that contains itself)",
+            max_depth()
+        )));
+    }
+    Ok(())
+}
+
+fn write_dict(dict: &Bound<'_, PyDict>, out: &mut Vec<u8>, depth: usize) -> Result<(), EventError> {
+    check_depth(depth)?;
+    out.push(b'{');
+    for (i, (key, value)) in dict.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let Ok(key) = key.cast::<PyString>() else {
+            let repr = key.repr().map(|r| r.to_string()).unwrap_or_default();
+            return Err(EventError::type_error(format!(
+                "keys must be str, not {} (key {repr})",
+                errors::type_name(&key)
+            )));
+        };
+        let key = match key.to_str() {
+            Ok(k) => std::borrow::Cow::Borrowed(k),
+            Err(_) => key.to_string_lossy(),
+        };
+        write_json_string(&key, out);
+        out.push(b':');
+        write_value(&value, out, depth).map_err(|e| e.within(|| format!("[{key:?}]")))?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+fn write_array<'py>(items: impl Iterator<Item = Bound<'py, PyAny>>, out: &mut Vec<u8>, depth: usize) -> Result<(), EventError> {
+    check_depth(depth)?;
+    out.push(b'[');
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_value(&item, out, depth).map_err(|e| e.within(|| format!("[{i}]")))?;
+    }
+    out.push(b']');
+    Ok(())
+}
+
+fn write_int(int: &Bound<'_, PyInt>, out: &mut Vec<u8>) -> Result<(), EventError> {
+    use std::io::Write;
+    if let Ok(n) = int.extract::<i64>() {
+        let _ = write!(out, "{n}");
+    } else if let Ok(n) = int.extract::<u64>() {
+        let _ = write!(out, "{n}");
+    } else {
+        // Beyond 64 bits: int.__repr__, as json.dumps writes it.
+        let py = int.py();
+        let text = py.get_type::<PyInt>().call1((int,)).and_then(|n| n.repr()).map_err(py_failure)?;
+        out.extend_from_slice(text.to_string_lossy().as_bytes());
+    }
+    Ok(())
+}
+
+fn write_float(float: &Bound<'_, PyFloat>, out: &mut Vec<u8>) -> Result<(), EventError> {
+    let value = float.value();
+    if !value.is_finite() {
+        return Err(EventError::bad_value(format!("{value} is not a JSON number")));
+    }
+    // float.__repr__, as json.dumps writes it (shortest round trip, Python's exponent style).
+    let text = PyFloat::new(float.py(), value).repr().map_err(py_failure)?;
+    out.extend_from_slice(text.to_string_lossy().as_bytes());
+    Ok(())
+}
+
+fn py_failure(err: PyErr) -> EventError {
+    EventError::bad_value(err.to_string())
+}
+
+/// Writes `s` as a JSON string: `"`, `\` and control characters escaped, the rest as is.
+fn write_json_string(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if short.is_empty() {
+            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+        } else {
+            out.extend_from_slice(short);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// A decoder and a record buffer, reused by every single-event call on this thread.
+pub(crate) struct Workspace {
+    pub(crate) decoder: Decoder,
+    pub(crate) record: Vec<u8>,
+}
+
+thread_local! {
+    static WORKSPACE: RefCell<Workspace> = RefCell::new(Workspace { decoder: Decoder::new(), record: Vec::new() });
+}
+
+/// Runs `f` with this thread's workspace (or a fresh one if it is already in use higher up
+/// the stack).
+pub(crate) fn with_workspace<R>(f: impl FnOnce(&mut Workspace) -> R) -> R {
+    WORKSPACE.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut workspace) => f(&mut workspace),
+        Err(_) => f(&mut Workspace { decoder: Decoder::new(), record: Vec::new() }),
+    })
+}

@@ -1,0 +1,43 @@
+//! `dcom_detect._native`: the Python binding of dcom-detect's engine.
+//!
+//! Thin by design: it translates Python objects to core's inputs and core's results to Python
+//! objects, and core's errors to the package's exceptions; every behaviour (decoding, the
+//! document model, matching, scanning, alert contents) is `dcom-detect-core`'s. The Python
+//! package (`python/dcom_detect/`) re-exports these classes and adds presentation only
+//! (HTML cards, DataFrames, progress bars, the command line).
+//!
+//! | module | what |
+//! |---|---|
+//! | [`event`] | Python events (dict, JSON str, bytes) → JSON bytes for core's decoder |
+//! | [`rule`] | `Rule`, `Verdict` and its evidence; `match_many` with the interpreter released |
+//! | [`scan`] | `Scan` (core's scan on a thread, alerts through a bounded channel), `Alert`, `ScanStats`, `Rejected` |
+//! | [`errors`] | core errors → `BadEventError`, `UnreadableInputError`, `TypeError` |
+
+use pyo3::prelude::*;
+
+mod errors;
+mod event;
+mod rule;
+mod scan;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("EQL_SOURCE", dcom_detect_core::EQL_SOURCE)?;
+    m.add_class::<rule::PyRule>()?;
+    m.add_class::<rule::Verdict>()?;
+    m.add_class::<rule::OfficeChild>()?;
+    m.add_class::<rule::DcomCommandLine>()?;
+    m.add_class::<scan::Scan>()?;
+    m.add_class::<scan::Alert>()?;
+    m.add_class::<scan::Rejected>()?;
+    m.add_class::<scan::ScanStats>()?;
+    m.add_function(wrap_pyfunction!(rule_metadata, m)?)?;
+    Ok(())
+}
+
+/// The rule's metadata as a new dict (the same as `Rule().metadata`).
+#[pyfunction]
+fn rule_metadata(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
+    rule::rule_metadata(py)
+}

@@ -1,0 +1,375 @@
+//! `Rule` and `Verdict`: core's rule and its verdicts, as Python objects.
+
+use std::sync::Arc;
+
+use dcom_detect_core::alert::schema_name;
+use dcom_detect_core::{Branch, BranchSet, CaseFolding, DecodeError, Metadata, Options, Rule, Text, METADATA};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+
+use crate::errors;
+use crate::event::{self, with_workspace};
+use crate::scan::{Scan, ScanArgs};
+
+/// Events are converted to JSON in batches of about this many bytes before the interpreter
+/// is released to decode and match them (bounds memory for any iterable).
+const BATCH_BYTES: usize = 4 << 20;
+
+/// The compiled rule. Immutable; share it between threads.
+#[pyclass(frozen, module = "dcom_detect", name = "Rule")]
+pub struct PyRule {
+    pub(crate) rule: Arc<Rule>,
+}
+
+pub(crate) fn parse_case_folding(value: &Bound<'_, PyAny>) -> PyResult<CaseFolding> {
+    let Ok(name) = value.cast::<PyString>() else {
+        return Err(errors::wrong_type("case_folding", "'ascii' or 'unicode_simple'", value));
+    };
+    let name = name.to_cow()?;
+    CaseFolding::from_name(&name).ok_or_else(|| {
+        PyValueError::new_err(format!("case_folding must be 'ascii' or 'unicode_simple', not {name:?}"))
+    })
+}
+
+#[pymethods]
+impl PyRule {
+    #[new]
+    #[pyo3(signature = (*, case_folding = None))]
+    fn new(case_folding: Option<&Bound<'_, PyAny>>) -> PyResult<PyRule> {
+        let case_folding = match case_folding {
+            Some(value) => parse_case_folding(value)?,
+            None => CaseFolding::default(),
+        };
+        Ok(PyRule { rule: Arc::new(Rule::new(Options { case_folding })) })
+    }
+
+    /// The rule's EQL text, byte for byte as Elastic ships it.
+    #[getter]
+    fn source(&self) -> &'static str {
+        self.rule.source()
+    }
+
+    /// The case folding of `in~` and `:` (`"ascii"` or `"unicode_simple"`).
+    #[getter]
+    fn case_folding(&self) -> &'static str {
+        self.rule.options().case_folding.name()
+    }
+
+    /// The rule's metadata as a new dict.
+    #[getter]
+    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        metadata_dict(py, self.rule.metadata())
+    }
+
+    /// Evaluates the rule on one event.
+    fn evaluate(&self, py: Python<'_>, event: &Bound<'_, PyAny>) -> PyResult<Verdict> {
+        with_workspace(|ws| {
+            ws.record.clear();
+            event::append_event_or_raise(py, event, &mut ws.record, None)?;
+            let document = ws.decoder.decode(self.rule.paths(), &ws.record).map_err(|e| errors::bad_event(py, &e, None))?;
+            let verdict = self.rule.evaluate(&document);
+            Ok(Verdict::from_core(&verdict, schema_name(document.schema())))
+        })
+    }
+
+    /// Whether the rule fires on one event.
+    fn matches(&self, py: Python<'_>, event: &Bound<'_, PyAny>) -> PyResult<bool> {
+        with_workspace(|ws| {
+            ws.record.clear();
+            event::append_event_or_raise(py, event, &mut ws.record, None)?;
+            let document = ws.decoder.decode(self.rule.paths(), &ws.record).map_err(|e| errors::bad_event(py, &e, None))?;
+            Ok(self.rule.matches(&document))
+        })
+    }
+
+    /// Whether the rule fires on each event of an iterable.
+    fn match_many(&self, py: Python<'_>, events: &Bound<'_, PyAny>) -> PyResult<Vec<bool>> {
+        if events.is_instance_of::<PyDict>() || events.is_instance_of::<PyString>() || events.is_instance_of::<pyo3::types::PyBytes>() {
+            return Err(PyTypeError::new_err(format!(
+                "events must be an iterable of events, not a single {} (use Rule.matches for one event)",
+                errors::type_name(events)
+            )));
+        }
+        let iterator = events
+            .try_iter()
+            .map_err(|_| errors::wrong_type("events", "an iterable of dicts, JSON str or JSON bytes", events))?;
+        let mut results = Vec::new();
+        let mut batch = Batch::default();
+        for (index, item) in iterator.enumerate() {
+            event::append_event_or_raise(py, &item?, &mut batch.records, Some(index))?;
+            batch.ends.push(batch.records.len());
+            if batch.records.len() >= BATCH_BYTES {
+                self.match_batch(py, &mut batch, &mut results)?;
+            }
+        }
+        self.match_batch(py, &mut batch, &mut results)?;
+        Ok(results)
+    }
+
+    /// Scans a file, standard input, a binary file object or an iterable of records.
+    #[pyo3(signature = (source, *, progress = false, threads = 0, prefilter = true, include_original = false))]
+    fn scan(
+        &self,
+        py: Python<'_>,
+        source: &Bound<'_, PyAny>,
+        progress: bool,
+        threads: usize,
+        prefilter: bool,
+        include_original: bool,
+    ) -> PyResult<Scan> {
+        Scan::start(py, Arc::clone(&self.rule), source, ScanArgs { progress, threads, prefilter, include_original })
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Rule(case_folding={})", py_str(self.case_folding()))
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<PyRule>().is_ok_and(|o| o.get().rule.options() == self.rule.options())
+    }
+
+    fn __hash__(&self) -> u64 {
+        match self.rule.options().case_folding {
+            CaseFolding::Ascii => 0,
+            CaseFolding::UnicodeSimple => 1,
+        }
+    }
+
+    /// Pickling: a rule is rebuilt from its options.
+    fn __getnewargs_ex__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyTuple>, Bound<'py, PyDict>)> {
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("case_folding", self.case_folding())?;
+        Ok((PyTuple::empty(py), kwargs))
+    }
+}
+
+/// JSON records of a `match_many` batch, back to back.
+#[derive(Default)]
+struct Batch {
+    records: Vec<u8>,
+    /// End offset of each record in `records`.
+    ends: Vec<usize>,
+    /// Index of the batch's first event in the whole iterable.
+    first: usize,
+}
+
+impl PyRule {
+    /// Decodes and matches a batch with the interpreter released; clears the batch.
+    fn match_batch(&self, py: Python<'_>, batch: &mut Batch, results: &mut Vec<bool>) -> PyResult<()> {
+        let rule = &*self.rule;
+        let outcome: Result<(), (usize, DecodeError)> = py.detach(|| {
+            with_workspace(|ws| {
+                let mut start = 0;
+                for (i, &end) in batch.ends.iter().enumerate() {
+                    let record = &batch.records[start..end];
+                    start = end;
+                    match ws.decoder.decode(rule.paths(), record) {
+                        Ok(document) => results.push(rule.matches(&document)),
+                        Err(error) => return Err((batch.first + i, error)),
+                    }
+                }
+                Ok(())
+            })
+        });
+        batch.first += batch.ends.len();
+        batch.records.clear();
+        batch.ends.clear();
+        outcome.map_err(|(index, error)| errors::bad_event(py, &error, Some(index)))
+    }
+}
+
+/// The metadata of the rule as a dict (see `RuleMetadata` in `_types.py`).
+pub(crate) fn metadata_dict<'py>(py: Python<'py>, meta: &Metadata) -> PyResult<Bound<'py, PyDict>> {
+    let attack = |r: &dcom_detect_core::rule::AttackRef| -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("id", r.id)?;
+        d.set_item("name", r.name)?;
+        d.set_item("reference", r.reference)?;
+        Ok(d)
+    };
+    let threat = PyDict::new(py);
+    threat.set_item("framework", meta.threat.framework)?;
+    threat.set_item("tactic", attack(&meta.threat.tactic)?)?;
+    threat.set_item("technique", attack(&meta.threat.technique)?)?;
+    threat.set_item("subtechnique", attack(&meta.threat.subtechnique)?)?;
+    let sources = PyList::empty(py);
+    for source in meta.data_sources {
+        let d = PyDict::new(py);
+        d.set_item("name", source.name)?;
+        d.set_item("index", source.index)?;
+        sources.append(d)?;
+    }
+    let d = PyDict::new(py);
+    d.set_item("id", meta.id)?;
+    d.set_item("name", meta.name)?;
+    d.set_item("description", meta.description)?;
+    d.set_item("version", meta.version)?;
+    d.set_item("ruleset", meta.ruleset)?;
+    d.set_item("language", meta.language)?;
+    d.set_item("severity", meta.severity)?;
+    d.set_item("risk_score", meta.risk_score)?;
+    d.set_item("confidence", meta.confidence)?;
+    d.set_item("references", meta.references.to_vec())?;
+    d.set_item("threat", threat)?;
+    d.set_item("data_sources", sources)?;
+    d.set_item("false_positives", meta.false_positives.to_vec())?;
+    d.set_item("branches", Branch::ALL.map(Branch::name).to_vec())?;
+    Ok(d)
+}
+
+/// The module-level metadata (the same for every rule).
+pub(crate) fn rule_metadata(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    metadata_dict(py, &METADATA)
+}
+
+/// Why `office_child` fired: the COM host and the child it started.
+#[pyclass(frozen, eq, hash, get_all, module = "dcom_detect", name = "OfficeChild")]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct OfficeChild {
+    /// The `process.parent.name` value found in the COM host list.
+    parent_name: String,
+    /// The `process.name` value found in the child list.
+    name: String,
+}
+
+#[pymethods]
+impl OfficeChild {
+    fn __repr__(&self) -> String {
+        format!("OfficeChild(parent_name={}, name={})", py_str(&self.parent_name), py_str(&self.name))
+    }
+}
+
+/// Why `dcom_command_line` fired: the command line value(s) matching `*DCOM*` and `*-Exec*`.
+#[pyclass(frozen, eq, hash, get_all, module = "dcom_detect", name = "DcomCommandLine")]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DcomCommandLine {
+    /// The value that matched `*DCOM*`.
+    dcom: String,
+    /// The value that matched `*-Exec*` (the same value unless the field has several).
+    exec: String,
+}
+
+#[pymethods]
+impl DcomCommandLine {
+    fn __repr__(&self) -> String {
+        format!("DcomCommandLine(dcom={}, exec={})", py_str(&self.dcom), py_str(&self.exec))
+    }
+}
+
+/// The verdict of the rule on one event: the branches that fired and the values that fired
+/// them. Truthy when the rule matched.
+#[pyclass(frozen, eq, hash, module = "dcom_detect", name = "Verdict")]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Verdict {
+    office_child: Option<OfficeChild>,
+    dcomcnfg: Option<String>,
+    dcom_command_line: Option<DcomCommandLine>,
+    schema: &'static str,
+}
+
+fn text(t: Text<'_>) -> String {
+    t.to_string()
+}
+
+impl Verdict {
+    fn from_core(v: &dcom_detect_core::Verdict<'_>, schema: &'static str) -> Verdict {
+        Verdict {
+            office_child: v.office_child.map(|o| OfficeChild { parent_name: text(o.parent_name), name: text(o.name) }),
+            dcomcnfg: v.dcomcnfg.map(text),
+            dcom_command_line: v.dcom_command_line.map(|c| DcomCommandLine { dcom: text(c.dcom), exec: text(c.exec) }),
+            schema,
+        }
+    }
+
+    fn branch_set(&self) -> BranchSet {
+        let mut set = BranchSet::EMPTY;
+        if self.office_child.is_some() {
+            set.insert(Branch::OfficeChild);
+        }
+        if self.dcomcnfg.is_some() {
+            set.insert(Branch::Dcomcnfg);
+        }
+        if self.dcom_command_line.is_some() {
+            set.insert(Branch::DcomCommandLine);
+        }
+        set
+    }
+}
+
+/// The names of the branches in `set`, in rule order.
+pub(crate) fn branch_names(py: Python<'_>, set: BranchSet) -> PyResult<Bound<'_, PyTuple>> {
+    PyTuple::new(py, set.iter().map(Branch::name).collect::<Vec<_>>())
+}
+
+#[pymethods]
+impl Verdict {
+    /// `office_child` evidence, or None.
+    #[getter]
+    fn office_child(&self) -> Option<OfficeChild> {
+        self.office_child.clone()
+    }
+
+    /// The `process.name` that fired `dcomcnfg`, or None.
+    #[getter]
+    fn dcomcnfg(&self) -> Option<&str> {
+        self.dcomcnfg.as_deref()
+    }
+
+    /// `dcom_command_line` evidence, or None.
+    #[getter]
+    fn dcom_command_line(&self) -> Option<DcomCommandLine> {
+        self.dcom_command_line.clone()
+    }
+
+    /// How the event was read: `ecs`, or `<event>/<wrapper>` for raw Windows events.
+    #[getter]
+    fn schema(&self) -> &'static str {
+        self.schema
+    }
+
+    /// The branches that fired, in rule order.
+    #[getter]
+    fn branches<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        branch_names(py, self.branch_set())
+    }
+
+    /// The branches as a bit set: 1 = office_child, 2 = dcomcnfg, 4 = dcom_command_line.
+    #[getter]
+    fn bits(&self) -> u8 {
+        self.branch_set().bits()
+    }
+
+    /// Whether any branch fired.
+    #[getter]
+    fn matched(&self) -> bool {
+        !self.branch_set().is_empty()
+    }
+
+    fn __bool__(&self) -> bool {
+        self.matched()
+    }
+
+    fn __repr__(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(o) = &self.office_child {
+            parts.push(format!("office_child={}", o.__repr__()));
+        }
+        if let Some(name) = &self.dcomcnfg {
+            parts.push(format!("dcomcnfg={}", py_str(name)));
+        }
+        if let Some(c) = &self.dcom_command_line {
+            parts.push(format!("dcom_command_line={}", c.__repr__()));
+        }
+        if parts.is_empty() {
+            format!("Verdict(matched=False, schema={})", py_str(self.schema))
+        } else {
+            format!("Verdict(matched=True, {}, schema={})", parts.join(", "), py_str(self.schema))
+        }
+    }
+}
+
+/// A Python-style string literal for reprs.
+pub(crate) fn py_str(s: &str) -> String {
+    Python::attach(|py| PyString::new(py, s).repr().map(|r| r.to_string())).unwrap_or_else(|_| format!("{s:?}"))
+}

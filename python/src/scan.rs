@@ -1,0 +1,1003 @@
+//! `Scan`: core's streaming scan on a Rust thread, delivering `Alert`s to a Python iterator.
+//!
+//! ```text
+//!  source ──► scan thread (core: scan_path / scan_ndjson / Scanner, AlertWriter) ──► bounded
+//!  channel ──► Scan.__next__ (receives with the interpreter released) ──► Alert
+//! ```
+//! The thread runs without the interpreter except to pull data from Python sources (a file
+//! object's `read(n)`, an iterable's next record), which it does with the interpreter held
+//! for just that call. The channel holds at most [`CHANNEL_ALERTS`] alerts, so a consumer
+//! that stops reading pauses the scan and memory stays bounded. Counts and rejected records
+//! are shared through [`Shared`] and readable at any time. Dropping or closing the `Scan`
+//! asks the thread to stop at the next record.
+//!
+//! Everything a scan decides (what a record is, how it is numbered and decoded, what
+//! matches, what an alert contains) is core's; this module moves bytes and results across.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use dcom_detect_core::scan::{maybe_gzip, scan_ndjson, scan_path, Found, Outcome, Position, ScanError, ScanOptions, Scanner, Stats};
+use dcom_detect_core::{AlertOptions, AlertWriter, BranchSet, Origin, Rule};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::{PyBytes, PyDict, PyIterator, PyList, PyString, PyTuple};
+
+use crate::errors;
+use crate::event;
+use crate::rule::{branch_names, py_str};
+
+/// Alerts in flight between the scan thread and the iterator.
+const CHANNEL_ALERTS: usize = 256;
+
+/// How often a waiting iterator checks for Ctrl-C and refreshes the progress bar.
+const TICK: Duration = Duration::from_millis(100);
+
+/// The options of `Rule.scan` that reach the scan.
+pub(crate) struct ScanArgs {
+    pub(crate) progress: bool,
+    pub(crate) threads: usize,
+    pub(crate) prefilter: bool,
+    pub(crate) include_original: bool,
+}
+
+/// What a scan reads.
+enum Source {
+    /// A file, opened when the scan was created (so that a missing file fails at once).
+    File { path: PathBuf, file: File, evtx: bool },
+    /// The process's standard input.
+    Stdin,
+    /// A binary file object (anything whose `read(n)` returns bytes).
+    Reader(Py<PyAny>),
+    /// An iterator of records (`str`, `bytes` or `dict`), one record per item.
+    Records(Py<PyIterator>),
+}
+
+/// Why a scan stopped before the end of its input.
+enum Failure {
+    /// The input could not be read.
+    Io(io::Error),
+    /// Python code the scan called (a file object's `read`, an iterator) raised.
+    Python(PyErr),
+}
+
+/// State shared by the scan thread and the `Scan` object.
+struct Shared {
+    /// Set when the `Scan` is closed or dropped: the thread stops at the next record.
+    cancelled: AtomicBool,
+    /// Bytes read from the source as stored (compressed bytes of a gzip file): the progress.
+    source_bytes: AtomicU64,
+    /// Bytes of NDJSON read (after decompression), for live stats.
+    ndjson_bytes: AtomicU64,
+    live: Mutex<Live>,
+}
+
+#[derive(Default)]
+struct Live {
+    /// Live: `matched` and `rejected` (and, for iterables, every count); final when
+    /// `complete`.
+    stats: Stats,
+    complete: bool,
+    /// Stats are final (the thread has finished), whether or not the input was read to its end.
+    finished: bool,
+    rejected: Vec<Rejected>,
+    failure: Option<Failure>,
+}
+
+impl Shared {
+    fn live(&self) -> MutexGuard<'_, Live> {
+        // A panic while holding the lock leaves plain counters: still worth reading.
+        self.live.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+}
+
+/// An alert on its way to Python.
+struct AlertData {
+    json: String,
+    branches: BranchSet,
+    file: Option<Arc<str>>,
+    position: Position,
+    timestamp: Option<String>,
+    host: Option<String>,
+    user: Option<String>,
+}
+
+/// A progress bar (`dcom_detect._progress.Bar`).
+struct Progress {
+    bar: Py<PyAny>,
+    /// What the bar counts.
+    unit: ProgressUnit,
+    last: Instant,
+    total: Option<u64>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ProgressUnit {
+    Bytes,
+    Records,
+}
+
+/// A scan in progress: iterate it for `Alert`s.
+#[pyclass(frozen, module = "dcom_detect", name = "Scan")]
+pub struct Scan {
+    /// None once the scan has finished and its end has been reported.
+    receiver: Mutex<Option<Receiver<AlertData>>>,
+    shared: Arc<Shared>,
+    yielded: AtomicU64,
+    progress: Mutex<Option<Progress>>,
+    description: String,
+}
+
+impl Scan {
+    pub(crate) fn start(py: Python<'_>, rule: Arc<Rule>, source: &Bound<'_, PyAny>, args: ScanArgs) -> PyResult<Scan> {
+        let (source, file_name, description) = classify(py, source)?;
+        let shared = Arc::new(Shared {
+            cancelled: AtomicBool::new(false),
+            source_bytes: AtomicU64::new(0),
+            ndjson_bytes: AtomicU64::new(0),
+            live: Mutex::new(Live::default()),
+        });
+        let progress = if args.progress { Some(Progress::new(py, &source, &description)?) } else { None };
+        let options = ScanOptions { prefilter: args.prefilter, threads: args.threads, ..ScanOptions::default() };
+        let alert_options = AlertOptions { include_original: args.include_original };
+        let (sender, receiver) = mpsc::sync_channel(CHANNEL_ALERTS);
+        let job = Job { rule, options, alert_options, source, file_name: file_name.map(Arc::from), sender, shared: Arc::clone(&shared) };
+        std::thread::Builder::new()
+            .name("dcom-detect-scan".into())
+            .spawn(move || job.run())
+            .map_err(|e| PyRuntimeError::new_err(format!("could not start the scan thread: {e}")))?;
+        Ok(Scan { receiver: Mutex::new(Some(receiver)), shared, yielded: AtomicU64::new(0), progress: Mutex::new(progress), description })
+    }
+
+    fn progress(&self) -> MutexGuard<'_, Option<Progress>> {
+        self.progress.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Refreshes the progress bar (at most every [`TICK`] unless `force`).
+    fn tick(&self, py: Python<'_>, force: bool) -> PyResult<()> {
+        let mut guard = self.progress();
+        let Some(progress) = guard.as_mut() else { return Ok(()) };
+        if !force && progress.last.elapsed() < TICK {
+            return Ok(());
+        }
+        progress.last = Instant::now();
+        let done = match progress.unit {
+            ProgressUnit::Bytes => self.shared.source_bytes.load(Ordering::Relaxed),
+            ProgressUnit::Records => self.shared.live().stats.records,
+        };
+        let alerts = self.yielded.load(Ordering::Relaxed);
+        progress.bar.call_method1(py, "update_to", (done, alerts))?;
+        Ok(())
+    }
+
+    /// Brings the bar to its end and closes it.
+    fn close_progress(&self, py: Python<'_>) -> PyResult<()> {
+        let progress = self.progress().take();
+        if let Some(progress) = progress {
+            let finished = self.shared.live().complete;
+            let done = match (progress.unit, progress.total, finished) {
+                (ProgressUnit::Bytes, Some(total), true) => total,
+                (ProgressUnit::Bytes, _, _) => self.shared.source_bytes.load(Ordering::Relaxed),
+                (ProgressUnit::Records, _, _) => self.shared.live().stats.records,
+            };
+            let alerts = self.yielded.load(Ordering::Relaxed);
+            progress.bar.call_method1(py, "update_to", (done, alerts))?;
+            progress.bar.call_method0(py, "close")?;
+        }
+        Ok(())
+    }
+
+    fn next_alert(&self, py: Python<'_>) -> PyResult<Option<Alert>> {
+        loop {
+            let received = py.detach(|| {
+                let guard = self.receiver.lock().unwrap_or_else(|p| p.into_inner());
+                match guard.as_ref() {
+                    None => Err(RecvTimeoutError::Disconnected),
+                    Some(receiver) => receiver.recv_timeout(TICK),
+                }
+            });
+            match received {
+                Ok(data) => {
+                    self.yielded.fetch_add(1, Ordering::Relaxed);
+                    self.tick(py, false)?;
+                    return Ok(Some(Alert::from(data)));
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    py.check_signals()?;
+                    self.tick(py, false)?;
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    let was_running = self.receiver.lock().unwrap_or_else(|p| p.into_inner()).take().is_some();
+                    if !was_running {
+                        return Ok(None);
+                    }
+                    self.close_progress(py)?;
+                    let failure = self.shared.live().failure.take();
+                    return match failure {
+                        None => Ok(None),
+                        Some(failure) => Err(self.failure_error(py, failure)),
+                    };
+                }
+            }
+        }
+    }
+
+    fn failure_error(&self, py: Python<'_>, failure: Failure) -> PyErr {
+        match failure {
+            Failure::Io(error) => errors::unreadable(py, &self.description, &error),
+            Failure::Python(cause) => {
+                let error = errors::unreadable_message(py, &format!("{}: reading stopped: {cause}", self.description));
+                error.set_cause(py, Some(cause));
+                error
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl Scan {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Alert>> {
+        self.next_alert(py)
+    }
+
+    /// The scan's counts: final once `done`; while running, `matched`, `rejected` and
+    /// `bytes` are current.
+    #[getter]
+    fn stats(&self) -> ScanStats {
+        let live = self.shared.live();
+        let mut stats = live.stats;
+        if !live.finished {
+            stats.bytes = stats.bytes.max(self.shared.ndjson_bytes.load(Ordering::Relaxed));
+        }
+        ScanStats::new(stats, live.complete)
+    }
+
+    /// The records that could not be read so far, in input order.
+    #[getter]
+    fn rejected(&self) -> Vec<Rejected> {
+        self.shared.live().rejected.clone()
+    }
+
+    /// Whether the scan thread has finished (the input was read to its end, or failed, or the
+    /// scan was closed).
+    #[getter]
+    fn done(&self) -> bool {
+        self.shared.live().finished
+    }
+
+    /// Stops the scan (the rest of the input is not read) and closes the progress bar.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        self.shared.cancelled.store(true, Ordering::Relaxed);
+        self.receiver.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.close_progress(py)
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+
+    /// Runs the scan to its end and returns all its alerts as a pandas DataFrame.
+    fn to_pandas<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let this = slf.get();
+        if this.yielded.load(Ordering::Relaxed) > 0 {
+            return Err(PyRuntimeError::new_err(
+                "some alerts of this scan were already consumed; start a new scan, or collect the \
+                 alerts yourself and use dcom_detect.alerts_to_frame(alerts)",
+            ));
+        }
+        let alerts = PyList::empty(py);
+        while let Some(alert) = this.next_alert(py)? {
+            alerts.append(alert)?;
+        }
+        py.import("dcom_detect._frame")?.call_method1("alerts_to_frame", (alerts,))
+    }
+
+    fn __repr__(&self) -> String {
+        let live = self.shared.live();
+        let state = if live.finished { "done" } else { "running" };
+        format!(
+            "<Scan {} {state}: {} alerts yielded, {} records, {} rejected>",
+            py_str(&self.description),
+            self.yielded.load(Ordering::Relaxed),
+            live.stats.records,
+            live.stats.rejected
+        )
+    }
+}
+
+impl Drop for Scan {
+    fn drop(&mut self) {
+        self.shared.cancelled.store(true, Ordering::Relaxed);
+        if let Some(progress) = self.progress().take() {
+            Python::try_attach(|py| {
+                let _ = progress.bar.call_method0(py, "close");
+            });
+        }
+    }
+}
+
+impl Progress {
+    fn new(py: Python<'_>, source: &Source, description: &str) -> PyResult<Progress> {
+        let (unit, total) = match source {
+            Source::File { file, .. } => (ProgressUnit::Bytes, file.metadata().ok().map(|m| m.len())),
+            Source::Stdin | Source::Reader(_) => (ProgressUnit::Bytes, None),
+            Source::Records(_) => (ProgressUnit::Records, None),
+        };
+        let unit_name = match unit {
+            ProgressUnit::Bytes => "B",
+            ProgressUnit::Records => "records",
+        };
+        let bar = py.import("dcom_detect._progress")?.getattr("Bar")?.call1((total, unit_name, description))?;
+        Ok(Progress { bar: bar.unbind(), unit, last: Instant::now() - TICK, total })
+    }
+}
+
+/// Works out what kind of source `source` is; opens files.
+fn classify(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<(Source, Option<String>, String)> {
+    const EXPECTED: &str = "a path (str or os.PathLike), '-' for standard input, a binary file object or an iterable of records";
+    if source.is_instance_of::<PyString>() || source.hasattr("__fspath__")? {
+        let path: PathBuf = source.extract().map_err(|_| errors::wrong_type("source", EXPECTED, source))?;
+        let name = path.to_string_lossy().into_owned();
+        if name == "-" {
+            return Ok((Source::Stdin, Some(name.clone()), "<stdin>".into()));
+        }
+        let file = open_file(py, &path, &name)?;
+        let evtx = has_evtx_magic(&file);
+        return Ok((Source::File { path, file, evtx }, Some(name.clone()), name));
+    }
+    if source.is_instance_of::<PyBytes>() || source.is_instance_of::<pyo3::types::PyByteArray>() {
+        return Err(PyTypeError::new_err(format!(
+            "source must be {EXPECTED}, not {}: wrap data in io.BytesIO(...), or pass a path as str",
+            errors::type_name(source)
+        )));
+    }
+    if source.is_instance_of::<PyDict>() {
+        return Err(PyTypeError::new_err(format!(
+            "source must be {EXPECTED}, not dict: to evaluate one event use Rule.evaluate, or pass a list of dicts"
+        )));
+    }
+    if source.hasattr("read")? {
+        let io = py.import("io")?;
+        if source.is_instance(&io.getattr("TextIOBase")?)? {
+            return Err(PyTypeError::new_err(
+                "source is a text file object: open the file in binary mode ('rb'), or pass its path",
+            ));
+        }
+        let name = source.getattr("name").ok().and_then(|n| n.extract::<String>().ok());
+        let description = name.clone().unwrap_or_else(|| format!("<{}>", errors::type_name(source)));
+        return Ok((Source::Reader(source.clone().unbind()), name, description));
+    }
+    match source.try_iter() {
+        Ok(iterator) => Ok((Source::Records(iterator.unbind()), None, format!("<{}>", errors::type_name(source)))),
+        Err(_) => Err(errors::wrong_type("source", EXPECTED, source)),
+    }
+}
+
+fn open_file(py: Python<'_>, path: &PathBuf, name: &str) -> PyResult<File> {
+    let file = File::open(path).map_err(|e| errors::unreadable(py, name, &e))?;
+    let metadata = file.metadata().map_err(|e| errors::unreadable(py, name, &e))?;
+    if metadata.is_dir() {
+        return Err(errors::unreadable(py, name, &io::Error::new(io::ErrorKind::IsADirectory, "is a directory")));
+    }
+    Ok(file)
+}
+
+/// Whether the file starts with the EVTX magic (the check core's `scan_path` makes); the
+/// file position is left at the start.
+fn has_evtx_magic(file: &File) -> bool {
+    use std::io::{Seek, SeekFrom};
+    let mut magic = [0u8; 8];
+    let mut reader = file;
+    let read = reader.read_exact(&mut magic).is_ok();
+    let _ = reader.seek(SeekFrom::Start(0));
+    read && &magic == dcom_detect_core::evtx::MAGIC
+}
+
+/// Everything the scan thread needs.
+struct Job {
+    rule: Arc<Rule>,
+    options: ScanOptions,
+    alert_options: AlertOptions,
+    source: Source,
+    file_name: Option<Arc<str>>,
+    sender: SyncSender<AlertData>,
+    shared: Arc<Shared>,
+}
+
+impl Job {
+    fn run(self) {
+        let Job { rule, options, alert_options, source, file_name, sender, shared } = self;
+        let mut sink = Sink {
+            writer: AlertWriter::new(&rule, alert_options),
+            file: file_name,
+            sender,
+            shared: &shared,
+            line: Vec::new(),
+        };
+        let result: Result<Stats, (Failure, Stats)> = match source {
+            Source::File { path, evtx: true, .. } => {
+                scan_path(&rule, &options, &path, |found| sink.found(found)).map_err(io_failure)
+            }
+            Source::File { file, .. } => ndjson(&rule, &options, &shared, maybe_gzip(stored(file, &shared)), &mut sink),
+            Source::Stdin => ndjson(&rule, &options, &shared, maybe_gzip(stored(io::stdin(), &shared)), &mut sink),
+            Source::Reader(object) => {
+                let reader = PyReader { object: Some(object), shared: Arc::clone(&shared) };
+                ndjson(&rule, &options, &shared, maybe_gzip(stored(reader, &shared)), &mut sink)
+            }
+            Source::Records(iterator) => scan_records(&rule, &options, iterator, &mut sink),
+        };
+        let mut live = shared.live();
+        match result {
+            Ok(stats) => {
+                live.stats = stats;
+                live.complete = !shared.cancelled();
+            }
+            Err((failure, stats)) => {
+                live.stats = stats;
+                // A Python exception behind an I/O error says more than the I/O error.
+                if live.failure.is_none() {
+                    live.failure = Some(failure);
+                }
+            }
+        }
+        live.finished = true;
+        // The sender is dropped on return: the iterator sees the end.
+    }
+}
+
+fn io_failure(error: ScanError) -> (Failure, Stats) {
+    (Failure::Io(error.error), error.stats)
+}
+
+/// Scans NDJSON from `reader` (already wrapped for gzip); counts decompressed bytes.
+fn ndjson<R: Read + Send + 'static>(
+    rule: &Rule,
+    options: &ScanOptions,
+    shared: &Arc<Shared>,
+    reader: io::Result<R>,
+    sink: &mut Sink<'_>,
+) -> Result<Stats, (Failure, Stats)> {
+    let reader = reader.map_err(|e| (Failure::Io(e), Stats::default()))?;
+    let reader = Counted { inner: reader, counter: Arc::clone(shared), ndjson: true };
+    scan_ndjson(rule, options, reader, |found| sink.found(found)).map_err(io_failure)
+}
+
+/// Receives core's findings on the scan thread: alerts go to the channel, rejected records
+/// to the shared list.
+struct Sink<'s> {
+    writer: AlertWriter<'s>,
+    file: Option<Arc<str>>,
+    sender: SyncSender<AlertData>,
+    shared: &'s Shared,
+    /// The alert being written (reused).
+    line: Vec<u8>,
+}
+
+impl Sink<'_> {
+    fn found(&mut self, found: Found<'_>) -> ControlFlow<()> {
+        if self.shared.cancelled() {
+            return ControlFlow::Break(());
+        }
+        match found {
+            Found::Match { position, record, branches } => {
+                self.line.clear();
+                let origin = Origin { file: self.file.as_deref(), position: Some(position) };
+                match self.writer.write(record, &origin, &mut self.line) {
+                    Ok(true) => {}
+                    // A record core matched always yields an alert; if that ever breaks, the
+                    // record is reported rather than lost.
+                    Ok(false) => {
+                        self.reject(position, "internal error: a matched record gave no alert".into(), None);
+                        return ControlFlow::Continue(());
+                    }
+                    Err(error) => {
+                        self.reject(position, format!("internal error writing the alert: {error}"), Some(error.offset()));
+                        return ControlFlow::Continue(());
+                    }
+                }
+                self.shared.live().stats.matched += 1;
+                let alert = AlertData::new(String::from_utf8_lossy(&self.line).into_owned(), branches, self.file.clone(), position);
+                if self.sender.send(alert).is_err() {
+                    return ControlFlow::Break(());
+                }
+            }
+            Found::Rejected { position, error } => {
+                self.reject(position, error.kind().to_string(), Some(error.offset()));
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn reject(&self, position: Position, reason: String, error_offset: Option<usize>) {
+        let mut live = self.shared.live();
+        live.stats.rejected += 1;
+        live.rejected.push(Rejected { file: self.file.clone(), position, reason, error_offset: error_offset.map(|o| o as u64) });
+    }
+}
+
+impl AlertData {
+    fn new(json: String, branches: BranchSet, file: Option<Arc<str>>, position: Position) -> AlertData {
+        // A few fields, read back from the alert core wrote, for quick access from Python.
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        let string = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+        let timestamp = string(&value["@timestamp"]);
+        let host = string(&value["host"]["name"]).or_else(|| string(&value["host"]["hostname"]));
+        let user = match (string(&value["user"]["domain"]), string(&value["user"]["name"])) {
+            (Some(domain), Some(name)) => Some(format!("{domain}\\{name}")),
+            (_, name) => name,
+        };
+        AlertData { json, branches, file, position, timestamp, host, user }
+    }
+}
+
+/// One record per item of a Python iterator, through core's `Scanner::evaluate`.
+///
+/// Items are numbered from 1 (blank items too, so that iterating a file's lines numbers them
+/// as the file scan does); `offset` is the sum of the UTF-8 lengths of the items before.
+/// Blank items (only spaces, tabs, `\r` and `\n`) are counted as blank lines, as in a file.
+/// Every item is parsed: the prefilter applies to byte streams only.
+fn scan_records(rule: &Rule, options: &ScanOptions, iterator: Py<PyIterator>, sink: &mut Sink<'_>) -> Result<Stats, (Failure, Stats)> {
+    let mut scanner = Scanner::new(rule, options);
+    let mut record = Vec::new();
+    let mut stats = Stats::default();
+    let mut line = 0u64;
+    let mut offset = 0u64;
+    let iterator = Some(iterator);
+    let result = loop {
+        if sink.shared.cancelled() {
+            break Ok(());
+        }
+        record.clear();
+        let next = Python::try_attach(|py| -> PyResult<Option<Result<(), String>>> {
+            let Some(iterator) = iterator.as_ref() else { return Ok(None) };
+            let Some(item) = iterator.bind(py).clone().next() else { return Ok(None) };
+            let item = item?;
+            Ok(Some(match event::append_event(&item, &mut record) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(format!("the item is {}, not str, bytes or dict", errors::type_name(&item))),
+                Err(e) => Err(e.into_pyerr(py, None).to_string()),
+            }))
+        });
+        let item = match next {
+            None => break Err(Failure::Io(io::Error::other("the Python interpreter is shutting down"))),
+            Some(Err(err)) => break Err(Failure::Python(err)),
+            Some(Ok(None)) => break Ok(()),
+            Some(Ok(Some(item))) => item,
+        };
+        line += 1;
+        let position = Position::Line { line, offset };
+        offset += record.len() as u64;
+        stats.bytes += record.len() as u64;
+        if let Err(reason) = item {
+            stats.records += 1;
+            stats.rejected += 1;
+            sink.reject(position, reason, None);
+            sink.shared.live().stats = stats;
+            continue;
+        }
+        if record.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
+            stats.blank_lines += 1;
+            sink.shared.live().stats = stats;
+            continue;
+        }
+        stats.records += 1;
+        let flow = match scanner.evaluate(&record) {
+            Outcome::Matched(branches) => {
+                stats.matched += 1;
+                sink.found(Found::Match { position, record: &record, branches })
+            }
+            Outcome::NotMatched => {
+                stats.not_matched += 1;
+                ControlFlow::Continue(())
+            }
+            Outcome::Rejected(error) => {
+                stats.rejected += 1;
+                sink.found(Found::Rejected { position, error: &error })
+            }
+        };
+        // The sink counted too; the loop's own counts are the truth for this source.
+        sink.shared.live().stats = stats;
+        if flow.is_break() {
+            break Ok(());
+        }
+    };
+    // Release the iterator with the interpreter held.
+    Python::try_attach(move |_py| drop(iterator));
+    result.map(|()| stats).map_err(|failure| (failure, stats))
+}
+
+/// `reader`, counting the bytes read as stored (the progress of a scan).
+fn stored<R: Read>(reader: R, shared: &Arc<Shared>) -> Counted<R> {
+    Counted { inner: reader, counter: Arc::clone(shared), ndjson: false }
+}
+
+/// Counts the bytes read through it into [`Shared`].
+struct Counted<R> {
+    inner: R,
+    counter: Arc<Shared>,
+    /// Counts decompressed NDJSON (else bytes as stored).
+    ndjson: bool,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let counter = if self.ndjson { &self.counter.ndjson_bytes } else { &self.counter.source_bytes };
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// A Python binary file object as a `Read`: each read calls its `read(n)` with the
+/// interpreter held.
+struct PyReader {
+    /// None once released.
+    object: Option<Py<PyAny>>,
+    shared: Arc<Shared>,
+}
+
+impl Read for PyReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.shared.cancelled() || buf.is_empty() {
+            return Ok(0);
+        }
+        let Some(object) = self.object.as_ref() else { return Ok(0) };
+        let result = Python::try_attach(|py| -> PyResult<usize> {
+            let data = object.bind(py).call_method1("read", (buf.len(),))?;
+            if data.is_none() {
+                return Err(PyTypeError::new_err("read() returned None: non-blocking streams are not supported"));
+            }
+            if data.is_instance_of::<PyString>() {
+                return Err(PyTypeError::new_err("read() returned str: open the file in binary mode ('rb')"));
+            }
+            let bytes: PyBackedBytes = data.extract().map_err(|_| {
+                PyTypeError::new_err(format!("read() returned {}, not bytes", errors::type_name(&data)))
+            })?;
+            if bytes.len() > buf.len() {
+                return Err(PyTypeError::new_err(format!("read({}) returned {} bytes", buf.len(), bytes.len())));
+            }
+            buf[..bytes.len()].copy_from_slice(&bytes);
+            Ok(bytes.len())
+        });
+        match result {
+            Some(Ok(n)) => Ok(n),
+            Some(Err(err)) => {
+                let message = err.to_string();
+                let mut live = self.shared.live();
+                if live.failure.is_none() {
+                    live.failure = Some(Failure::Python(err));
+                }
+                Err(io::Error::other(message))
+            }
+            None => Err(io::Error::other("the Python interpreter is shutting down")),
+        }
+    }
+}
+
+impl Drop for PyReader {
+    fn drop(&mut self) {
+        if let Some(object) = self.object.take() {
+            Python::try_attach(move |_py| drop(object));
+        }
+    }
+}
+
+/// One ECS alert (SPEC §4), exactly as core's `AlertWriter` wrote it.
+#[pyclass(frozen, module = "dcom_detect", name = "Alert")]
+pub struct Alert {
+    json: String,
+    branches: BranchSet,
+    file: Option<Arc<str>>,
+    position: Position,
+    timestamp: Option<String>,
+    host: Option<String>,
+    user: Option<String>,
+}
+
+impl From<AlertData> for Alert {
+    fn from(a: AlertData) -> Alert {
+        Alert {
+            json: a.json,
+            branches: a.branches,
+            file: a.file,
+            position: a.position,
+            timestamp: a.timestamp,
+            host: a.host,
+            user: a.user,
+        }
+    }
+}
+
+/// Line, offset, EVTX ordinal and record id of a position.
+fn position_parts(position: Position) -> (Option<u64>, Option<u64>, Option<u64>, Option<u64>) {
+    match position {
+        Position::Line { line, offset } => (Some(line), Some(offset), None, None),
+        Position::Evtx { ordinal, record_id } => (None, None, Some(ordinal), record_id),
+    }
+}
+
+#[pymethods]
+impl Alert {
+    /// The alert as one line of JSON (no newline), byte for byte as every front end writes it.
+    #[getter]
+    fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// The alert as a new dict (parsed from `json`).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py.import("json")?.call_method1("loads", (&self.json,))
+    }
+
+    /// The branches that fired, in rule order.
+    #[getter]
+    fn branches<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        branch_names(py, self.branches)
+    }
+
+    /// The branches as a bit set: 1 = office_child, 2 = dcomcnfg, 4 = dcom_command_line.
+    #[getter]
+    fn bits(&self) -> u8 {
+        self.branches.bits()
+    }
+
+    /// The file the event came from (`-` for standard input), or None.
+    #[getter]
+    fn file(&self) -> Option<&str> {
+        self.file.as_deref()
+    }
+
+    /// Where the event is, e.g. `line 3 (byte 1200)` or `record 7 (EventRecordID 9833)`.
+    #[getter]
+    fn position(&self) -> String {
+        self.position.to_string()
+    }
+
+    /// 1-based line number (NDJSON inputs), or None.
+    #[getter]
+    fn line(&self) -> Option<u64> {
+        position_parts(self.position).0
+    }
+
+    /// Byte offset of the line (NDJSON inputs, decompressed), or None.
+    #[getter]
+    fn offset(&self) -> Option<u64> {
+        position_parts(self.position).1
+    }
+
+    /// 1-based position of the record in an EVTX file, or None.
+    #[getter]
+    fn record(&self) -> Option<u64> {
+        position_parts(self.position).2
+    }
+
+    /// The EVTX record's `EventRecordID`, or None.
+    #[getter]
+    fn record_id(&self) -> Option<u64> {
+        position_parts(self.position).3
+    }
+
+    /// The event's `@timestamp` as written in the alert, or None.
+    #[getter]
+    fn timestamp(&self) -> Option<&str> {
+        self.timestamp.as_deref()
+    }
+
+    /// `host.name` (or `host.hostname`) of the event, or None.
+    #[getter]
+    fn host(&self) -> Option<&str> {
+        self.host.as_deref()
+    }
+
+    /// `user.domain\user.name` (or `user.name`) of the event, or None.
+    #[getter]
+    fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    fn _repr_html_<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        slf.py().import("dcom_detect._render")?.call_method1("alert_html", (slf,))
+    }
+
+    fn __str__(&self) -> &str {
+        &self.json
+    }
+
+    fn __repr__(&self) -> String {
+        let branches: Vec<&str> = self.branches.iter().map(|b| b.name()).collect();
+        let mut out = format!("<Alert {}", branches.join("+"));
+        if let Some(host) = &self.host {
+            out.push_str(&format!(" host={}", py_str(host)));
+        }
+        if let Some(timestamp) = &self.timestamp {
+            out.push_str(&format!(" at {timestamp}"));
+        }
+        match &self.file {
+            Some(file) => out.push_str(&format!(" from {}:{}", file, self.position)),
+            None => out.push_str(&format!(" from {}", self.position)),
+        }
+        out.push('>');
+        out
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<Alert>().is_ok_and(|o| {
+            let o = o.get();
+            o.json == self.json && o.position == self.position && o.file == self.file
+        })
+    }
+
+    fn __hash__(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.json.hash(&mut h);
+        h.finish()
+    }
+}
+
+/// A record a scan could not read.
+#[pyclass(frozen, module = "dcom_detect", name = "Rejected")]
+#[derive(Clone)]
+pub struct Rejected {
+    file: Option<Arc<str>>,
+    position: Position,
+    reason: String,
+    error_offset: Option<u64>,
+}
+
+#[pymethods]
+impl Rejected {
+    /// The file (`-` for standard input), or None.
+    #[getter]
+    fn file(&self) -> Option<&str> {
+        self.file.as_deref()
+    }
+
+    /// Where the record is, e.g. `line 9 (byte 5120)`.
+    #[getter]
+    fn position(&self) -> String {
+        self.position.to_string()
+    }
+
+    /// 1-based line number (NDJSON and iterables), or None.
+    #[getter]
+    fn line(&self) -> Option<u64> {
+        position_parts(self.position).0
+    }
+
+    /// Byte offset of the line's start, or None.
+    #[getter]
+    fn offset(&self) -> Option<u64> {
+        position_parts(self.position).1
+    }
+
+    /// 1-based position in an EVTX file, or None.
+    #[getter]
+    fn record(&self) -> Option<u64> {
+        position_parts(self.position).2
+    }
+
+    /// The EVTX `EventRecordID`, when it could be read, or None.
+    #[getter]
+    fn record_id(&self) -> Option<u64> {
+        position_parts(self.position).3
+    }
+
+    /// Why the record was rejected.
+    #[getter]
+    fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// Byte offset inside the record where reading failed, when known.
+    #[getter]
+    fn error_offset(&self) -> Option<u64> {
+        self.error_offset
+    }
+
+    fn __str__(&self) -> String {
+        let at = match self.error_offset {
+            Some(o) => format!(" at byte {o} of the record"),
+            None => String::new(),
+        };
+        match &self.file {
+            Some(file) => format!("{file}: {}: {}{at}", self.position, self.reason),
+            None => format!("{}: {}{at}", self.position, self.reason),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Rejected {}>", self.__str__())
+    }
+}
+
+/// The counts of a scan. They add up: `records == matched + not_matched + rejected`.
+#[pyclass(frozen, eq, get_all, module = "dcom_detect", name = "ScanStats")]
+#[derive(Clone, PartialEq, Eq)]
+pub struct ScanStats {
+    /// Records read (non-blank lines, EVTX records, or items).
+    records: u64,
+    /// Records on which the rule fired.
+    matched: u64,
+    /// Records on which it did not.
+    not_matched: u64,
+    /// Of `not_matched`: records the prefilter ruled out without parsing them.
+    prefiltered: u64,
+    /// Records that could not be read.
+    rejected: u64,
+    /// Blank lines (not records).
+    blank_lines: u64,
+    /// Input bytes (decompressed).
+    bytes: u64,
+    /// Whether the input was read to its end (False while running, after an error, or when
+    /// the scan was closed early).
+    complete: bool,
+}
+
+impl ScanStats {
+    fn new(s: Stats, complete: bool) -> ScanStats {
+        ScanStats {
+            records: s.records,
+            matched: s.matched,
+            not_matched: s.not_matched,
+            prefiltered: s.prefiltered,
+            rejected: s.rejected,
+            blank_lines: s.blank_lines,
+            bytes: s.bytes,
+            complete,
+        }
+    }
+}
+
+#[pymethods]
+impl ScanStats {
+    /// The counts as a dict.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("records", self.records)?;
+        d.set_item("matched", self.matched)?;
+        d.set_item("not_matched", self.not_matched)?;
+        d.set_item("prefiltered", self.prefiltered)?;
+        d.set_item("rejected", self.rejected)?;
+        d.set_item("blank_lines", self.blank_lines)?;
+        d.set_item("bytes", self.bytes)?;
+        d.set_item("complete", self.complete)?;
+        Ok(d)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "ScanStats(records={}, matched={}, not_matched={}, prefiltered={}, rejected={}, blank_lines={}, bytes={}, complete={})",
+            self.records,
+            self.matched,
+            self.not_matched,
+            self.prefiltered,
+            self.rejected,
+            self.blank_lines,
+            self.bytes,
+            if self.complete { "True" } else { "False" }
+        )
+    }
+}
