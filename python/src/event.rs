@@ -108,19 +108,66 @@ pub(crate) fn append_event_or_raise(py: Python<'_>, event: &Bound<'_, PyAny>, ou
     }
 }
 
-/// A `str`'s UTF-8 bytes; unpaired surrogates become U+FFFD.
+/// A `str`'s UTF-8 bytes (see [`without_surrogates`] for a `str` holding surrogates).
 fn append_str_bytes(text: &Bound<'_, PyString>, out: &mut Vec<u8>) {
     match text.to_str() {
         Ok(s) => out.extend_from_slice(s.as_bytes()),
-        Err(_) => out.extend_from_slice(text.to_string_lossy().as_bytes()),
+        Err(_) => out.extend_from_slice(without_surrogates(text).as_bytes()),
     }
+}
+
+/// A `str` that holds surrogate code points, as a JSON decoder reads the `\uXXXX` escapes
+/// `json.dumps` writes for them: a high surrogate followed by a low one is the character
+/// they encode, any other surrogate is U+FFFD (as the engine decodes an unpaired escape).
+fn without_surrogates(text: &Bound<'_, PyString>) -> String {
+    let Ok(encoded) = text.call_method1("encode", ("utf-8", "surrogatepass")) else {
+        return text.to_string_lossy().into_owned();
+    };
+    let Ok(bytes) = encoded.cast::<PyBytes>() else { return text.to_string_lossy().into_owned() };
+    let mut rest = bytes.as_bytes();
+    let mut out = String::with_capacity(rest.len());
+    // A surrogate encoded with `surrogatepass`: ED A0..BF xx (high: A0..AF, low: B0..BF).
+    let surrogate = |b: &[u8]| -> Option<u32> {
+        (b.len() >= 3 && b[0] == 0xED && (0xA0..=0xBF).contains(&b[1]))
+            .then(|| 0xD000 | (u32::from(b[1] & 0x3F) << 6) | u32::from(b[2] & 0x3F))
+    };
+    while !rest.is_empty() {
+        match std::str::from_utf8(rest) {
+            Ok(valid) => {
+                out.push_str(valid);
+                break;
+            }
+            Err(error) => {
+                let (valid, tail) = rest.split_at(error.valid_up_to());
+                out.push_str(std::str::from_utf8(valid).unwrap_or_default());
+                let high = surrogate(tail);
+                let low = tail.get(3..).and_then(surrogate);
+                match (high, low) {
+                    (Some(h @ 0xD800..=0xDBFF), Some(l @ 0xDC00..=0xDFFF)) => {
+                        let c = 0x10000 + ((h - 0xD800) << 10) + (l - 0xDC00);
+                        out.push(char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER));
+                        rest = &tail[6..];
+                    }
+                    (Some(_), _) => {
+                        out.push(char::REPLACEMENT_CHARACTER);
+                        rest = &tail[3..];
+                    }
+                    (None, _) => {
+                        out.push(char::REPLACEMENT_CHARACTER);
+                        rest = &tail[error.error_len().unwrap_or(tail.len()).max(1).min(tail.len())..];
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 fn write_value(value: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> Result<(), EventError> {
     if let Ok(text) = value.cast::<PyString>() {
         match text.to_str() {
             Ok(s) => write_json_string(s, out),
-            Err(_) => write_json_string(&text.to_string_lossy(), out),
+            Err(_) => write_json_string(&without_surrogates(text), out),
         }
     } else if let Ok(dict) = value.cast::<PyDict>() {
         write_dict(dict, out, depth + 1)?;
@@ -162,20 +209,21 @@ fn write_dict(dict: &Bound<'_, PyDict>, out: &mut Vec<u8>, depth: usize) -> Resu
         if i > 0 {
             out.push(b',');
         }
-        let Ok(key) = key.cast::<PyString>() else {
+        let Ok(key_text) = key.cast::<PyString>() else {
             let repr = key.repr().map(|r| r.to_string()).unwrap_or_default();
             return Err(EventError::type_error(format!(
                 "keys must be str, not {} (key {repr})",
                 errors::type_name(&key)
             )));
         };
-        let key = match key.to_str() {
-            Ok(k) => std::borrow::Cow::Borrowed(k),
-            Err(_) => key.to_string_lossy(),
-        };
-        write_json_string(&key, out);
+        match key_text.to_str() {
+            Ok(k) => write_json_string(k, out),
+            Err(_) => write_json_string(&without_surrogates(key_text), out),
+        }
         out.push(b':');
-        write_value(&value, out, depth).map_err(|e| e.within(|| format!("[{key:?}]")))?;
+        write_value(&value, out, depth).map_err(|e| {
+            e.within(|| format!("[{}]", key.repr().map(|r| r.to_string()).unwrap_or_default()))
+        })?;
     }
     out.push(b'}');
     Ok(())
