@@ -1,26 +1,34 @@
 //! Scans files (NDJSON, plain or gzip, or EVTX) and writes one ECS alert per match to
 //! standard output as NDJSON; rejected records and a summary go to standard error.
 //!
-//! `cargo run --release -p dcom-detect-core --example scan -- FILE... [--threads N] [--no-prefilter]`
+//! `cargo run --release -p dcom-detect-core --example scan -- FILE... [--threads N] [--no-prefilter] [--exceptions FILE]`
 use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use dcom_detect_core::scan::{scan_path, Found, ScanOptions};
-use dcom_detect_core::{AlertOptions, AlertWriter, Origin, Rule};
+use dcom_detect_core::{AlertOptions, AlertWriter, Options, Origin, Rule};
 
 fn main() {
     let mut options = ScanOptions::default();
     let mut files = Vec::new();
+    let mut exceptions = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--exceptions" => exceptions = Some(std::fs::read(args.next().expect("--exceptions FILE")).expect("readable exceptions file")),
             "--threads" => options.threads = args.next().and_then(|n| n.parse().ok()).expect("--threads N"),
             "--no-prefilter" => options.prefilter = false,
             _ => files.push(PathBuf::from(arg)),
         }
     }
-    let rule = Rule::default();
+    let rule = match exceptions {
+        Some(json) => Rule::with_exceptions(Options::default(), &json).unwrap_or_else(|e| {
+            eprintln!("{e}");
+            std::process::exit(2)
+        }),
+        None => Rule::default(),
+    };
     let mut alerts = AlertWriter::new(&rule, AlertOptions::default());
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -37,14 +45,17 @@ fn main() {
                     line.push(b'\n');
                     out.write_all(&line).expect("stdout");
                 }
+                Found::Suppressed { position, item, .. } => {
+                    eprintln!("{name}: {position}: suppressed by exception {:?}", rule.exceptions().items()[item].name())
+                }
                 Found::Rejected { position, error } => eprintln!("{name}: {position}: rejected: {error}"),
             }
             ControlFlow::Continue(())
         });
         match result {
             Ok(s) => eprintln!(
-                "{name}: {} records: {} matched, {} not matched ({} prefiltered), {} rejected; {} blank lines, {} bytes",
-                s.records, s.matched, s.not_matched, s.prefiltered, s.rejected, s.blank_lines, s.bytes
+                "{name}: {} records: {} matched, {} suppressed, {} not matched ({} prefiltered), {} rejected; {} blank lines, {} bytes",
+                s.records, s.matched, s.suppressed, s.not_matched, s.prefiltered, s.rejected, s.blank_lines, s.bytes
             ),
             Err(e) => {
                 eprintln!("{name}: {e}");

@@ -76,6 +76,16 @@ pub enum Wrapper {
 impl Wrapper {
     const ALL: [Wrapper; 4] = [Wrapper::EvtxDump, Wrapper::Winlogbeat, Wrapper::Winlogbeat6, Wrapper::Flat];
 
+    /// Path of the computer name.
+    fn computer_path(self) -> &'static str {
+        match self {
+            Wrapper::EvtxDump => "Event.System.Computer",
+            Wrapper::Winlogbeat => "winlog.computer_name",
+            Wrapper::Winlogbeat6 => "computer_name",
+            Wrapper::Flat => "Hostname",
+        }
+    }
+
     /// Paths of the channel, the event id, an alternative event id path, and the record
     /// number.
     fn header_paths(self) -> [&'static str; 4] {
@@ -115,16 +125,23 @@ enum RawField {
     ParentCommandLine,
     NewProcessName,
     ParentProcessName,
+    Computer,
+    User,
+    SubjectUserName,
+    SubjectDomainName,
 }
 
 impl RawField {
-    const DATA: [(RawField, &'static str); 6] = [
+    const DATA: [(RawField, &'static str); 9] = [
         (RawField::Image, "Image"),
         (RawField::ParentImage, "ParentImage"),
         (RawField::CommandLine, "CommandLine"),
         (RawField::ParentCommandLine, "ParentCommandLine"),
         (RawField::NewProcessName, "NewProcessName"),
         (RawField::ParentProcessName, "ParentProcessName"),
+        (RawField::User, "User"),
+        (RawField::SubjectUserName, "SubjectUserName"),
+        (RawField::SubjectDomainName, "SubjectDomainName"),
     ];
 }
 
@@ -204,6 +221,7 @@ impl Paths {
             let [channel, id, id_text, record] = wrapper.header_paths();
             paths.insert(channel, Slot::Raw(wrapper, RawField::Channel), false);
             paths.insert(record, Slot::Raw(wrapper, RawField::RecordId), false);
+            paths.insert(wrapper.computer_path(), Slot::Raw(wrapper, RawField::Computer), false);
             paths.insert(id, Slot::Raw(wrapper, RawField::EventId), false);
             if id_text != id {
                 paths.insert(id_text, Slot::Raw(wrapper, RawField::EventId), false);
@@ -662,8 +680,30 @@ impl<'d> Document<'d> {
 enum Lookup {
     Nothing,
     Constant(&'static str),
-    Slot(Slot),
-    Basename(Slot),
+    Slot(Slot, Transform),
+}
+
+/// What of a stored value a mapped field takes.
+#[derive(Clone, Copy, Debug)]
+enum Transform {
+    Whole,
+    /// After the last `\` or `/` (an executable's name).
+    Basename,
+    /// After the first `\` (the name of `DOMAIN\name`).
+    AfterBackslash,
+    /// Before the first `\` (the domain of `DOMAIN\name`; nothing without one).
+    BeforeBackslash,
+}
+
+impl Transform {
+    fn apply(self, v: &str) -> Option<&str> {
+        match self {
+            Transform::Whole => Some(v),
+            Transform::Basename => Some(windows_basename(v)),
+            Transform::AfterBackslash => Some(v.split_once('\\').map_or(v, |(_, name)| name)),
+            Transform::BeforeBackslash => v.split_once('\\').map(|(domain, _)| domain),
+        }
+    }
 }
 
 /// Iterator over one field of a [`Document`].
@@ -679,23 +719,49 @@ impl<'s> Iterator for DocumentValues<'s> {
 
     #[inline]
     fn next(&mut self) -> Option<Text<'s>> {
-        let (want, basename) = match self.lookup {
+        let (want, transform) = match self.lookup {
             Lookup::Nothing => return None,
             Lookup::Constant(c) => {
                 self.lookup = Lookup::Nothing;
                 return Some(Text::utf8(c));
             }
-            Lookup::Slot(s) => (s, false),
-            Lookup::Basename(s) => (s, true),
+            Lookup::Slot(s, t) => (s, t),
         };
         while let Some((slot, span)) = self.doc.values.get(self.next) {
             self.next += 1;
             if *slot == want {
-                let v = self.doc.resolve(*span);
-                return Some(Text::utf8(if basename { windows_basename(v) } else { v }));
+                if let Some(v) = transform.apply(self.doc.resolve(*span)) {
+                    return Some(Text::utf8(v));
+                }
             }
         }
         None
+    }
+}
+
+/// How Winlogbeat's sysmon and security modules would fill the ECS field `path` from a raw
+/// process-creation event.
+fn raw_lookup(w: Wrapper, kind: RawKind, path: &str) -> Lookup {
+    let sysmon = kind == RawKind::Sysmon1;
+    let raw = |sysmon_field, security_field| Slot::Raw(w, if sysmon { sysmon_field } else { security_field });
+    let data = |field| Slot::Raw(w, field);
+    match path {
+        "event.category" => Lookup::Constant("process"),
+        "event.type" => Lookup::Constant("start"),
+        "process.name" => Lookup::Slot(raw(RawField::Image, RawField::NewProcessName), Transform::Basename),
+        "process.parent.name" => Lookup::Slot(raw(RawField::ParentImage, RawField::ParentProcessName), Transform::Basename),
+        "process.executable" => Lookup::Slot(raw(RawField::Image, RawField::NewProcessName), Transform::Whole),
+        "process.parent.executable" => {
+            Lookup::Slot(raw(RawField::ParentImage, RawField::ParentProcessName), Transform::Whole)
+        }
+        "process.command_line" => Lookup::Slot(data(RawField::CommandLine), Transform::Whole),
+        "process.parent.command_line" if sysmon => Lookup::Slot(data(RawField::ParentCommandLine), Transform::Whole),
+        "host.name" => Lookup::Slot(data(RawField::Computer), Transform::Whole),
+        "user.name" if sysmon => Lookup::Slot(data(RawField::User), Transform::AfterBackslash),
+        "user.domain" if sysmon => Lookup::Slot(data(RawField::User), Transform::BeforeBackslash),
+        "user.name" => Lookup::Slot(data(RawField::SubjectUserName), Transform::Whole),
+        "user.domain" => Lookup::Slot(data(RawField::SubjectDomainName), Transform::Whole),
+        _ => Lookup::Nothing,
     }
 }
 
@@ -712,28 +778,8 @@ impl<'d> Fields for Document<'d> {
 
     fn values<'s>(&'s self, field: &'s Field) -> DocumentValues<'s> {
         let lookup = match self.schema {
-            Schema::Ecs => Lookup::Slot(Slot::Ecs(field.id())),
-            Schema::Raw(w, kind) => {
-                let sysmon = kind == RawKind::Sysmon1;
-                let raw = |sysmon_field, security_field| Slot::Raw(w, if sysmon { sysmon_field } else { security_field });
-                match field.path() {
-                    "event.category" => Lookup::Constant("process"),
-                    "event.type" => Lookup::Constant("start"),
-                    "process.name" => Lookup::Basename(raw(RawField::Image, RawField::NewProcessName)),
-                    "process.parent.name" => {
-                        Lookup::Basename(raw(RawField::ParentImage, RawField::ParentProcessName))
-                    }
-                    "process.executable" => Lookup::Slot(raw(RawField::Image, RawField::NewProcessName)),
-                    "process.parent.executable" => {
-                        Lookup::Slot(raw(RawField::ParentImage, RawField::ParentProcessName))
-                    }
-                    "process.command_line" => Lookup::Slot(Slot::Raw(w, RawField::CommandLine)),
-                    "process.parent.command_line" if sysmon => {
-                        Lookup::Slot(Slot::Raw(w, RawField::ParentCommandLine))
-                    }
-                    _ => Lookup::Nothing,
-                }
-            }
+            Schema::Ecs => Lookup::Slot(Slot::Ecs(field.id()), Transform::Whole),
+            Schema::Raw(w, kind) => raw_lookup(w, kind, field.path()),
         };
         DocumentValues { doc: *self, next: 0, lookup }
     }

@@ -48,11 +48,7 @@ where
                 // The record header's id is renumbered in exported files; the event's own
                 // <EventRecordID> is what analysts see.
                 let (record_id, outcome) = match decoder.decode(rule.paths(), r.data.as_bytes()) {
-                    Ok(doc) => {
-                        let branches = rule.evaluate(&doc).branches();
-                        let outcome = if branches.is_empty() { Outcome::NotMatched } else { Outcome::Matched(branches) };
-                        (doc.record_id().unwrap_or(r.event_record_id), outcome)
-                    }
+                    Ok(doc) => (doc.record_id().unwrap_or(r.event_record_id), Outcome::of(&rule.evaluate(&doc))),
                     Err(e) => (r.event_record_id, Outcome::Rejected(e)),
                 };
                 (Position::Evtx { ordinal, record_id: Some(record_id) }, outcome, Some(r.data))
@@ -67,6 +63,11 @@ where
                 stats.matched += 1;
                 let record = data.as_deref().unwrap_or_default().as_bytes();
                 sink(Found::Match { position, record, branches })
+            }
+            Outcome::Suppressed(branches, item) => {
+                stats.suppressed += 1;
+                let record = data.as_deref().unwrap_or_default().as_bytes();
+                sink(Found::Suppressed { position, record, branches, item })
             }
             Outcome::NotMatched => {
                 stats.not_matched += 1;

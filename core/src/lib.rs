@@ -32,6 +32,7 @@ pub mod alert;
 pub mod ecs;
 pub mod error;
 pub mod event;
+pub mod exceptions;
 #[cfg(feature = "evtx")]
 pub mod evtx;
 pub mod field;
@@ -47,6 +48,7 @@ pub use alert::{AlertOptions, AlertWriter, Origin};
 pub use ecs::{Decoder, Document, Limits, Schema};
 pub use error::{DecodeError, ErrorKind};
 pub use event::{Fields, ProcessEvent, Values};
+pub use exceptions::{Exceptions, ExceptionsError};
 pub use field::{Field, FieldId, FieldSet, Mapping};
 pub use fold::CaseFolding;
 pub use prefilter::Prefilter;

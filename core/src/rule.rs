@@ -24,6 +24,7 @@ use std::fmt;
 
 use crate::ecs::Paths;
 use crate::event::Fields;
+use crate::exceptions::{Exceptions, ExceptionsError};
 use crate::field::{Field, FieldId, FieldSet};
 use crate::fold::CaseFolding;
 use crate::text::Text;
@@ -280,7 +281,8 @@ pub struct DcomCommandLine<'e> {
     pub exec: Text<'e>,
 }
 
-/// The result of evaluating the rule on one event: every branch that fired and its evidence.
+/// The result of evaluating the rule on one event: every branch that fired and its evidence,
+/// and the exception item that suppressed it, if any.
 ///
 /// The evidence borrows the event's values. The first value (in document order) that
 /// satisfies a comparison is reported.
@@ -292,6 +294,9 @@ pub struct Verdict<'e> {
     pub dcomcnfg: Option<Text<'e>>,
     /// `dcom_command_line` fired with these values.
     pub dcom_command_line: Option<DcomCommandLine<'e>>,
+    /// The index (in [`Rule::exceptions`]) of the exception item that suppressed the alert;
+    /// only set when some branch fired.
+    pub suppressed_by: Option<usize>,
 }
 
 impl Verdict<'_> {
@@ -310,9 +315,14 @@ impl Verdict<'_> {
         set
     }
 
-    /// Whether any branch fired.
-    pub fn is_match(&self) -> bool {
+    /// Whether some branch fired (whether or not an exception suppressed the alert).
+    pub fn fired(&self) -> bool {
         !self.branches().is_empty()
+    }
+
+    /// Whether the event raises an alert: some branch fired and no exception suppressed it.
+    pub fn is_match(&self) -> bool {
+        self.fired() && self.suppressed_by.is_none()
     }
 }
 
@@ -323,11 +333,12 @@ pub struct Options {
     pub case_folding: CaseFolding,
 }
 
-/// The compiled rule. Immutable once built, so one `Rule` may be shared by any number of
-/// threads (`Rule: Send + Sync`).
+/// The compiled rule, with its exceptions. Immutable once built, so one `Rule` may be shared
+/// by any number of threads (`Rule: Send + Sync`).
 #[derive(Clone, Debug)]
 pub struct Rule {
     options: Options,
+    exceptions: Exceptions,
     fields: FieldSet,
     paths: Paths,
     parents: LiteralSet,
@@ -345,10 +356,22 @@ impl Default for Rule {
 impl Rule {
     /// Compiles the rule with these options.
     pub fn new(options: Options) -> Rule {
+        Rule::compile(options, FieldSet::new(), Exceptions::default())
+    }
+
+    /// Compiles the rule with these options and an exceptions file (the JSON of
+    /// [`crate::exceptions`]); a bad file is refused with what is wrong and where.
+    pub fn with_exceptions(options: Options, exceptions: &[u8]) -> Result<Rule, ExceptionsError> {
+        let mut fields = FieldSet::new();
+        let exceptions = Exceptions::parse(exceptions, options.case_folding, &mut fields)?;
+        Ok(Rule::compile(options, fields, exceptions))
+    }
+
+    fn compile(options: Options, fields: FieldSet, exceptions: Exceptions) -> Rule {
         let fold = options.case_folding;
-        let fields = FieldSet::new();
         Rule {
             options,
+            exceptions,
             paths: Paths::new(&fields),
             fields,
             parents: LiteralSet::new(&COM_HOST_PARENTS, fold),
@@ -371,6 +394,11 @@ impl Rule {
     /// The rule's metadata ([`METADATA`]).
     pub fn metadata(&self) -> &'static Metadata {
         &METADATA
+    }
+
+    /// The exception items (empty without tuning).
+    pub fn exceptions(&self) -> &Exceptions {
+        &self.exceptions
     }
 
     /// The fields the rule reads (its own five, then tuning fields).
@@ -409,10 +437,14 @@ impl Rule {
                 verdict.dcom_command_line = Some(DcomCommandLine { dcom, exec });
             }
         }
+        if verdict.fired() && !self.exceptions.is_empty() {
+            verdict.suppressed_by = self.exceptions.suppressing_item(event, &self.fields);
+        }
         verdict
     }
 
-    /// Whether any branch fires on the event. Never allocates.
+    /// Whether the event raises an alert (some branch fires, no exception suppresses it).
+    /// Never allocates.
     pub fn matches<E: Fields + ?Sized>(&self, event: &E) -> bool {
         self.evaluate(event).is_match()
     }

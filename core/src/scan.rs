@@ -86,13 +86,15 @@ impl std::fmt::Display for Position {
     }
 }
 
-/// Counts for a scan; they add up: `records == matched + not_matched + rejected`.
+/// Counts for a scan; they add up: `records == matched + suppressed + not_matched + rejected`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Records read (non-blank lines, or EVTX records).
     pub records: u64,
-    /// Records on which the rule fired.
+    /// Records on which the rule fired and raised an alert.
     pub matched: u64,
+    /// Records on which the rule fired but an exception item suppressed the alert.
+    pub suppressed: u64,
     /// Records on which it did not.
     pub not_matched: u64,
     /// Of `not_matched`: records the prefilter ruled out without parsing.
@@ -109,6 +111,7 @@ impl Stats {
     fn add(&mut self, other: &Stats) {
         self.records += other.records;
         self.matched += other.matched;
+        self.suppressed += other.suppressed;
         self.not_matched += other.not_matched;
         self.prefiltered += other.prefiltered;
         self.rejected += other.rejected;
@@ -117,7 +120,7 @@ impl Stats {
     }
 }
 
-/// What a scan reports: a match or a rejected record, with its position.
+/// What a scan reports: a match, a suppressed match or a rejected record, with its position.
 #[derive(Debug)]
 pub enum Found<'a> {
     /// The rule fired on this record.
@@ -128,6 +131,17 @@ pub enum Found<'a> {
         record: &'a [u8],
         /// The branches that fired.
         branches: BranchSet,
+    },
+    /// The rule fired, but an exception item suppressed the alert.
+    Suppressed {
+        /// Where the record is.
+        position: Position,
+        /// The record's bytes.
+        record: &'a [u8],
+        /// The branches that fired.
+        branches: BranchSet,
+        /// The suppressing item's index in the rule's exceptions.
+        item: usize,
     },
     /// The record could not be read.
     Rejected {
@@ -159,12 +173,26 @@ impl std::error::Error for ScanError {}
 /// The outcome of evaluating one record.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// The rule fired.
+    /// The rule fired and raised an alert.
     Matched(BranchSet),
+    /// The rule fired; this exception item suppressed the alert.
+    Suppressed(BranchSet, usize),
     /// It did not.
     NotMatched,
     /// The record could not be read.
     Rejected(DecodeError),
+}
+
+impl Outcome {
+    /// The outcome a verdict stands for.
+    pub fn of(verdict: &crate::rule::Verdict<'_>) -> Outcome {
+        let branches = verdict.branches();
+        match (branches.is_empty(), verdict.suppressed_by) {
+            (true, _) => Outcome::NotMatched,
+            (false, Some(item)) => Outcome::Suppressed(branches, item),
+            (false, None) => Outcome::Matched(branches),
+        }
+    }
 }
 
 /// Evaluates records one at a time with reusable buffers: the single-record building block
@@ -230,6 +258,16 @@ impl<'r> Scanner<'r> {
                                 kind: HitKind::Match { record: start..batch.records.len(), branches },
                             });
                         }
+                        Outcome::Suppressed(branches, item) => {
+                            batch.stats.suppressed += 1;
+                            let start = batch.records.len();
+                            batch.records.extend_from_slice(record);
+                            batch.hits.push(Hit {
+                                line,
+                                offset: pos as u64,
+                                kind: HitKind::Suppressed { record: start..batch.records.len(), branches, item },
+                            });
+                        }
                         Outcome::NotMatched => batch.stats.not_matched += 1,
                         Outcome::Rejected(error) => {
                             batch.stats.rejected += 1;
@@ -255,14 +293,7 @@ impl<'r> Scanner<'r> {
 
 fn evaluate(rule: &Rule, decoder: &mut Decoder, record: &[u8]) -> Outcome {
     match decoder.decode(rule.paths(), record) {
-        Ok(doc) => {
-            let branches = rule.evaluate(&doc).branches();
-            if branches.is_empty() {
-                Outcome::NotMatched
-            } else {
-                Outcome::Matched(branches)
-            }
-        }
+        Ok(doc) => Outcome::of(&rule.evaluate(&doc)),
         Err(e) => Outcome::Rejected(e),
     }
 }
@@ -302,6 +333,7 @@ struct Hit {
 #[derive(Debug)]
 enum HitKind {
     Match { record: Range<usize>, branches: BranchSet },
+    Suppressed { record: Range<usize>, branches: BranchSet, item: usize },
     Rejected(DecodeError),
 }
 
@@ -508,6 +540,9 @@ impl<F: FnMut(Found<'_>) -> ControlFlow<()>> Collector<F> {
             let found = match &hit.kind {
                 HitKind::Match { record, branches } => {
                     Found::Match { position, record: &batch.records[record.clone()], branches: *branches }
+                }
+                HitKind::Suppressed { record, branches, item } => {
+                    Found::Suppressed { position, record: &batch.records[record.clone()], branches: *branches, item: *item }
                 }
                 HitKind::Rejected(error) => Found::Rejected { position, error },
             };

@@ -11,6 +11,7 @@ use proptest::prelude::*;
 enum Seen {
     Match { line: u64, offset: u64, bits: u8 },
     Rejected { line: u64, offset: u64, error: String },
+    Suppressed { line: u64, offset: u64, item: usize },
 }
 
 fn scan_with(rule: &Rule, options: &ScanOptions, input: impl Read + Send) -> (Vec<Seen>, Stats) {
@@ -19,12 +20,13 @@ fn scan_with(rule: &Rule, options: &ScanOptions, input: impl Read + Send) -> (Ve
         seen.push(match found {
             Found::Match { position: Position::Line { line, offset }, branches, .. } => Seen::Match { line, offset, bits: branches.bits() },
             Found::Rejected { position: Position::Line { line, offset }, error } => Seen::Rejected { line, offset, error: error.kind().to_string() },
+            Found::Suppressed { position: Position::Line { line, offset }, item, .. } => Seen::Suppressed { line, offset, item },
             other => panic!("unexpected {other:?}"),
         });
         ControlFlow::Continue(())
     })
     .expect("scan");
-    assert_eq!(stats.records, stats.matched + stats.not_matched + stats.rejected, "counts add up");
+    assert_eq!(stats.records, stats.matched + stats.suppressed + stats.not_matched + stats.rejected, "counts add up");
     (seen, stats)
 }
 
