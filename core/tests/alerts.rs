@@ -1,0 +1,117 @@
+//! Alerts: golden documents pin the format (`golden/alerts.ndjson`: the alert of every
+//! matching golden record, in order), and every field dcom-detect generates is checked
+//! against its ECS definition (`golden/ecs_fields.tsv`).
+//!
+//! After an intended format change: `DCOM_REGENERATE_GOLDEN=1 cargo test -p dcom-detect-core --test alerts`.
+
+use std::collections::HashMap;
+
+use dcom_detect_core::alert::expand_dotted;
+use dcom_detect_core::{AlertOptions, AlertWriter, Origin, Position, Rule};
+use serde_json::Value;
+
+const EVENTS: &[u8] = include_bytes!("golden/events.ndjson");
+const GOLDEN: &str = "tests/golden/alerts.ndjson";
+
+/// The alerts of the golden corpus, one line each, as every front end must write them.
+fn golden_alerts(rule: &Rule, include_original: bool) -> String {
+    let mut writer = AlertWriter::new(rule, AlertOptions { include_original });
+    let mut out = Vec::new();
+    let mut offset = 0u64;
+    for (i, record) in EVENTS.split(|&b| b == b'\n').enumerate() {
+        let position = Position::Line { line: i as u64 + 1, offset };
+        offset += record.len() as u64 + 1;
+        let origin = Origin { file: Some("events.ndjson"), position: Some(position) };
+        if let Ok(true) = writer.write(record, &origin, &mut out) {
+            out.push(b'\n');
+        }
+    }
+    String::from_utf8(out).expect("alerts are UTF-8")
+}
+
+#[test]
+fn golden_alert_documents() {
+    let got = golden_alerts(&Rule::default(), false);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(GOLDEN);
+    if std::env::var_os("DCOM_REGENERATE_GOLDEN").is_some() {
+        std::fs::write(&path, &got).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).expect("golden alerts exist");
+    assert_eq!(got.lines().count(), 98, "one alert per matching golden record");
+    for (n, (g, w)) in got.lines().zip(want.lines()).enumerate() {
+        assert_eq!(g, w, "alert {} differs from {GOLDEN}", n + 1);
+    }
+    assert_eq!(got, want);
+}
+
+fn ecs_types() -> HashMap<String, String> {
+    include_str!("golden/ecs_fields.tsv")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .skip(1)
+        .map(|l| {
+            let (f, t) = l.split_once('\t').unwrap();
+            (f.to_owned(), t.to_owned())
+        })
+        .collect()
+}
+
+fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, Value)>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                flatten(&path, v, out);
+            }
+        }
+        other => out.push((prefix.to_owned(), other.clone())),
+    }
+}
+
+fn type_ok(kind: &str, value: &Value) -> bool {
+    let each = |v: &Value| match kind {
+        "keyword" | "wildcard" => v.is_string(),
+        "long" => v.is_i64() || v.is_u64(),
+        "float" => v.is_number(),
+        "date" => v.as_str().is_some_and(|s| s.len() >= 20 && s.as_bytes()[4] == b'-' && s.contains('T') && (s.ends_with('Z') || s.contains('+'))),
+        _ => false,
+    };
+    match value {
+        Value::Array(items) => !items.is_empty() && items.iter().all(each),
+        v => each(v),
+    }
+}
+
+#[test]
+fn generated_fields_follow_ecs_definitions() {
+    let types = ecs_types();
+    let rule = Rule::default();
+    let alerts = golden_alerts(&rule, true);
+    let mut checked = 0;
+    for alert in alerts.lines() {
+        let alert: Value = serde_json::from_str(alert).unwrap();
+        // Fields copied from an ECS event are the producer's: skip what the event itself had.
+        let line = alert["dcom_detect"]["source"]["line"].as_u64().unwrap();
+        let source: Value = serde_json::from_slice(EVENTS.split(|&b| b == b'\n').nth(line as usize - 1).unwrap()).unwrap_or(Value::Null);
+        let mut from_event = Vec::new();
+        flatten("", &Value::Object(expand_dotted(&source)), &mut from_event);
+        let mut fields = Vec::new();
+        flatten("", &alert, &mut fields);
+        for (name, value) in fields {
+            if name.starts_with("dcom_detect.") {
+                continue;
+            }
+            if from_event.iter().any(|(n, v)| *n == name && *v == value) {
+                continue;
+            }
+            let kind = types.get(&name).unwrap_or_else(|| panic!("alert field {name} is not an ECS field dcom-detect knows"));
+            if value.is_null() {
+                assert_eq!(name, "@timestamp", "only a missing timestamp may be null");
+                continue;
+            }
+            assert!(type_ok(kind, &value), "{name} = {value} is not an ECS {kind}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 2000, "{checked} fields checked");
+}
