@@ -11,6 +11,20 @@ import pandas
 
 from ._types import BranchName, CaseFolding, Event, RuleMetadata, ScanSource, StatsDict
 
+__all__ = [
+    "__version__",
+    "EQL_SOURCE",
+    "Rule",
+    "Verdict",
+    "OfficeChild",
+    "DcomCommandLine",
+    "Scan",
+    "Alert",
+    "Rejected",
+    "ScanStats",
+    "rule_metadata",
+]
+
 __version__: str
 """The package version."""
 
@@ -41,7 +55,7 @@ class Rule:
         ValueError: ``case_folding`` is not one of the two names.
     """
 
-    def __init__(self, *, case_folding: CaseFolding = "ascii") -> None: ...
+    def __new__(cls, *, case_folding: CaseFolding = "ascii") -> Rule: ...
     @property
     def source(self) -> str:
         """The rule's EQL text, byte for byte as Elastic ships it."""
@@ -125,7 +139,7 @@ class Rule:
             TypeError: ``source`` is none of the above (bytes data: wrap it in
                 ``io.BytesIO``; a text file object: open it in binary mode).
         """
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
     def __getnewargs_ex__(self) -> tuple[tuple[()], dict[str, str]]: ...
 
@@ -140,7 +154,7 @@ class OfficeChild:
     @property
     def name(self) -> str:
         """The ``process.name`` value found in the child list."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -154,7 +168,7 @@ class DcomCommandLine:
     @property
     def exec(self) -> str:
         """The value that matched ``*-Exec*``."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -188,7 +202,7 @@ class Verdict:
         """How the event was read: ``ecs``, or ``<event>/<wrapper>`` for a raw Windows event
         (``sysmon_1/winlogbeat``, ``security_4688/flat``, ``sysmon_1/evtx``, …)."""
     def __bool__(self) -> bool: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -282,7 +296,7 @@ class Alert:
         """``domain\\name`` (or just the name) of the event's user, or None."""
     def _repr_html_(self) -> str:
         """An HTML card for Jupyter."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -345,4 +359,4 @@ class ScanStats:
         error, or when the scan was closed early)."""
     def to_dict(self) -> StatsDict:
         """The counts as a dict."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...

@@ -73,8 +73,8 @@ def alert_html(alert: Alert) -> str:
         rows.append(_row("host", f"<b>{_e(alert.host)}</b>"))
     if alert.user:
         rows.append(_row("user", _e(alert.user)))
-    parent = process.get("parent") if isinstance(process.get("parent"), dict) else {}
-    if parent:
+    parent = process.get("parent")
+    if isinstance(parent, dict) and parent:
         rows.append(_row("parent", f'<span style="{_CODE}">{_e(parent.get("executable") or parent.get("name"))}</span>'))
     if process:
         rows.append(_row("process", f'<span style="{_CODE}">{_e(process.get("executable") or process.get("name"))}</span>'))

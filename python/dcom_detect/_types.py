@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import Any, Literal, Protocol, TypedDict, Union
+from typing import Any, Literal, Protocol, TypeAlias, TypedDict, Union
 
 __all__ = [
     "CaseFolding",
@@ -21,10 +21,10 @@ __all__ = [
 
 #: How ``in~`` and ``:`` compare letters: ASCII only (Elasticsearch's long-standing
 #: behaviour, the default) or Unicode simple case folding (Lucene 10.5 builds).
-CaseFolding = Literal["ascii", "unicode_simple"]
+CaseFolding: TypeAlias = Literal["ascii", "unicode_simple"]
 
 #: The rule's three branches, in rule order.
-BranchName = Literal["office_child", "dcomcnfg", "dcom_command_line"]
+BranchName: TypeAlias = Literal["office_child", "dcomcnfg", "dcom_command_line"]
 
 
 class AttackRef(TypedDict):
@@ -91,8 +91,8 @@ class SupportsReadBytes(Protocol):
 
 #: One event: a dict (nested or dotted ECS, or a raw Sysmon / Security 4688 event in any
 #: common wrapper), or its JSON text as ``str`` or ``bytes``.
-Event = Union[dict[str, Any], str, bytes, bytearray]
+Event: TypeAlias = Union[dict[str, Any], str, bytes, bytearray]
 
 #: What ``Rule.scan`` reads: a path (``"-"`` for standard input), a binary file object, or an
 #: iterable of records (each item one event: a JSON line as ``str`` / ``bytes``, or a dict).
-ScanSource = Union[str, "os.PathLike[str]", SupportsReadBytes, Iterable[Event]]
+ScanSource: TypeAlias = Union[str, "os.PathLike[str]", SupportsReadBytes, Iterable[Event]]

@@ -194,7 +194,9 @@ class _Table:
     def write(self, alert: Alert) -> None:
         document = alert.to_dict()
         process = document.get("process") or {}
-        parent = process.get("parent") if isinstance(process.get("parent"), dict) else {}
+        parent = process.get("parent")
+        if not isinstance(parent, dict):
+            parent = {}
         names = f"{parent.get('name') or '?'} > {process.get('name') or '?'}"
         values = (alert.timestamp, alert.host, alert.user, "+".join(alert.branches), names)
         row = "".join(self._cell(value, width) for value, (_, width) in zip(values, self.COLUMNS))

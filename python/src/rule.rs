@@ -35,7 +35,7 @@ pub(crate) fn parse_case_folding(value: &Bound<'_, PyAny>) -> PyResult<CaseFoldi
 #[pymethods]
 impl PyRule {
     #[new]
-    #[pyo3(signature = (*, case_folding = None))]
+    #[pyo3(signature = (*, case_folding = None), text_signature = "(*, case_folding='ascii')")]
     fn new(case_folding: Option<&Bound<'_, PyAny>>) -> PyResult<PyRule> {
         let case_folding = match case_folding {
             Some(value) => parse_case_folding(value)?,

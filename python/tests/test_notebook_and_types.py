@@ -1,0 +1,46 @@
+"""The hunting notebook runs headless without errors; the hand-written stubs match the
+built module (mypy.stubtest) and the package type-checks under mypy --strict."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+NOTEBOOK = REPO / "examples" / "hunting.ipynb"
+
+
+def test_hunting_notebook_runs() -> None:
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    client = nbclient.NotebookClient(
+        notebook,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
+    )
+    client.execute()  # raises CellExecutionError if any cell fails
+    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
+    assert html.count("Distributed Component Object Model lateral movement") == 5, "five alert cards"
+    assert "ws-finance-07" in html and "office_child" in html
+
+
+def test_stubs_match_the_module() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", "dcom_detect", "--allowlist", str(REPO / "python" / "tests" / "stubtest-allowlist.txt")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_package_type_checks() -> None:
+    result = subprocess.run([sys.executable, "-m", "mypy"], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
