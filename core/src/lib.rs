@@ -42,6 +42,7 @@ pub mod prefilter;
 pub mod rule;
 pub mod scan;
 pub mod text;
+pub mod validate;
 pub mod wildcard;
 
 pub use alert::{AlertOptions, AlertWriter, Origin};
