@@ -12,8 +12,9 @@
 //! Memory is bounded by the chunk size plus the longest record allowed
 //! ([`Limits::max_record_bytes`]): a longer line is skipped while it is read, reported as
 //! rejected ([`ErrorKind::TooLarge`]), and never buffered whole. Nothing allocates per record
-//! in steady state. With `threads > 1`, one thread reads and decompresses while the others
-//! scan chunks; results are delivered in input order whatever the thread count.
+//! in steady state. With `threads > 1`, one extra thread reads (and decompresses) while
+//! `threads` others scan chunks; results are delivered in input order whatever the thread
+//! count.
 //!
 //! Records the prefilter rules out are counted as not matched without being parsed, so a
 //! malformed line that cannot match is not reported as rejected; disable the prefilter to
@@ -633,7 +634,8 @@ where
     F: FnMut(Found<'_>) -> ControlFlow<()>,
 {
     use std::sync::atomic::{AtomicBool, Ordering};
-    let workers = threads.saturating_sub(1).max(1);
+    // The reading thread mostly waits on I/O (or decompresses); every core scans.
+    let workers = threads.max(1);
     // Bounded queues keep memory constant: a few chunks in flight per worker.
     let (work_tx, work_rx) = mpsc::sync_channel::<Work>(workers * 2);
     let work_rx = Arc::new(Mutex::new(work_rx));
