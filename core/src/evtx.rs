@@ -37,7 +37,8 @@ where
         0 => 0, // evtx: one per core
         n => n,
     };
-    let mut parser = parser.with_configuration(ParserSettings::new().num_threads(threads));
+    // Compact JSON: less for `evtx` to write and for the decoder to read.
+    let mut parser = parser.with_configuration(ParserSettings::new().num_threads(threads).indent(false));
     let mut decoder = Decoder::with_limits(options.limits);
     for (i, record) in parser.records_json().enumerate() {
         let ordinal = i as u64 + 1;
