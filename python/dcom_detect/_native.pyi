@@ -330,14 +330,19 @@ class Rejected:
 
 @final
 class ScanStats:
-    """The counts of a scan. They add up: ``records == matched + not_matched + rejected``."""
+    """The counts of a scan. They add up:
+    ``records == matched + suppressed + not_matched + rejected``."""
 
     @property
     def records(self) -> int:
         """Records read: non-blank lines, EVTX records or items."""
     @property
     def matched(self) -> int:
-        """Records on which the rule fired."""
+        """Records on which the rule fired and raised an alert."""
+    @property
+    def suppressed(self) -> int:
+        """Records on which the rule fired but an exception item suppressed the alert
+        (always 0 until rules take exceptions)."""
     @property
     def not_matched(self) -> int:
         """Records on which it did not."""

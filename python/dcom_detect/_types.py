@@ -75,6 +75,7 @@ class StatsDict(TypedDict):
 
     records: int
     matched: int
+    suppressed: int
     not_matched: int
     prefiltered: int
     rejected: int

@@ -211,7 +211,7 @@ class _Table:
 def _describe(stats: ScanStats, seconds: float) -> str:
     rate = stats.bytes / seconds / 1e6 if seconds > 0 else 0.0
     return (
-        f"{stats.records} records: {stats.matched} matched, {stats.not_matched} not matched "
+        f"{stats.records} records: {stats.matched} matched, {stats.suppressed} suppressed, {stats.not_matched} not matched "
         f"({stats.prefiltered} prefiltered), {stats.rejected} rejected; {stats.blank_lines} blank lines, "
         f"{stats.bytes} bytes in {seconds:.3f} s ({rate:.1f} MB/s)"
     )

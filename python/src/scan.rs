@@ -526,10 +526,9 @@ impl Sink<'_> {
             Found::Rejected { position, error } => {
                 self.reject(position, error.kind().to_string(), Some(error.offset()));
             }
-            // Alerts suppressed by tuning (core's exceptions, which this binding does not
-            // offer yet) raise no alert.
-            #[allow(unreachable_patterns)]
-            _ => {}
+            // Suppressed by an exception item: no alert; core counts it in `suppressed`.
+            // (Only a rule with exceptions suppresses, and `Rule` does not take any yet.)
+            Found::Suppressed { .. } => {}
         }
         ControlFlow::Continue(())
     }
@@ -620,10 +619,8 @@ fn scan_records(rule: &Rule, options: &ScanOptions, iterator: Py<PyIterator>, si
                 stats.rejected += 1;
                 sink.found(Found::Rejected { position, error: &error })
             }
-            // Suppressed by tuning: unreachable until this binding offers exceptions.
-            #[allow(unreachable_patterns)]
-            _ => {
-                stats.not_matched += 1;
+            Outcome::Suppressed(..) => {
+                stats.suppressed += 1;
                 ControlFlow::Continue(())
             }
         };
@@ -943,14 +940,17 @@ impl Rejected {
     }
 }
 
-/// The counts of a scan. They add up: `records == matched + not_matched + rejected`.
+/// The counts of a scan. They add up:
+/// `records == matched + suppressed + not_matched + rejected`.
 #[pyclass(frozen, eq, get_all, module = "dcom_detect", name = "ScanStats")]
 #[derive(Clone, PartialEq, Eq)]
 pub struct ScanStats {
     /// Records read (non-blank lines, EVTX records, or items).
     records: u64,
-    /// Records on which the rule fired.
+    /// Records on which the rule fired and raised an alert.
     matched: u64,
+    /// Records on which the rule fired but an exception item suppressed the alert.
+    suppressed: u64,
     /// Records on which it did not.
     not_matched: u64,
     /// Of `not_matched`: records the prefilter ruled out without parsing them.
@@ -971,6 +971,7 @@ impl ScanStats {
         ScanStats {
             records: s.records,
             matched: s.matched,
+            suppressed: s.suppressed,
             not_matched: s.not_matched,
             prefiltered: s.prefiltered,
             rejected: s.rejected,
@@ -988,6 +989,7 @@ impl ScanStats {
         let d = PyDict::new(py);
         d.set_item("records", self.records)?;
         d.set_item("matched", self.matched)?;
+        d.set_item("suppressed", self.suppressed)?;
         d.set_item("not_matched", self.not_matched)?;
         d.set_item("prefiltered", self.prefiltered)?;
         d.set_item("rejected", self.rejected)?;
@@ -999,9 +1001,10 @@ impl ScanStats {
 
     fn __repr__(&self) -> String {
         format!(
-            "ScanStats(records={}, matched={}, not_matched={}, prefiltered={}, rejected={}, blank_lines={}, bytes={}, complete={})",
+            "ScanStats(records={}, matched={}, suppressed={}, not_matched={}, prefiltered={}, rejected={}, blank_lines={}, bytes={}, complete={})",
             self.records,
             self.matched,
+            self.suppressed,
             self.not_matched,
             self.prefiltered,
             self.rejected,

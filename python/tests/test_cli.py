@@ -101,7 +101,7 @@ def test_table_stats_and_options(tmp_path: pathlib.Path) -> None:
     assert rows[0].startswith("TIME") and "COMMAND LINE" in rows[0]
     assert len(rows) == 6
     assert "ws-finance-07" in rows[1] and "mmc.exe > powershell.exe" in rows[1] and "[examples/data/sample.ndjson:8]" in rows[1]
-    assert "15 records: 5 matched, 9 not matched (4 prefiltered), 1 rejected; 0 blank lines, 33959 bytes" in result.stderr
+    assert "15 records: 5 matched, 0 suppressed, 9 not matched (4 prefiltered), 1 rejected; 0 blank lines, 33959 bytes" in result.stderr
     original = run("scan", "--include-original", SAMPLE_NAME)
     assert all("original" in json.loads(line)["event"] for line in original.stdout.splitlines())
 

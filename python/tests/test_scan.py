@@ -49,7 +49,7 @@ def test_path_alerts_are_byte_identical_with_the_rust_api(in_repo: pathlib.Path,
     assert scan.done
     stats = scan.stats
     assert (stats.records, stats.matched, stats.rejected, stats.complete) == (15, 5, 1, True)
-    assert stats.records == stats.matched + stats.not_matched + stats.rejected
+    assert stats.records == stats.matched + stats.suppressed + stats.not_matched + stats.rejected
     assert stats.bytes == len(SAMPLE_BYTES)
 
 
@@ -261,6 +261,7 @@ def test_rejected_records_and_prefilter(tmp_path: pathlib.Path) -> None:
     assert scan.stats.to_dict() == {
         "records": 4,
         "matched": 2,
+        "suppressed": 0,
         "not_matched": 0,
         "prefiltered": 0,
         "rejected": 2,
