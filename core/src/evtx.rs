@@ -4,7 +4,9 @@
 //! `Event.EventData.*`) and then read by the same decoder as every other input, so Sysmon 1
 //! and Security 4688 records map exactly as in [`crate::ecs`]. Records are reported with their
 //! ordinal and `EventRecordID` ([`Position::Evtx`]); a record or chunk the parser cannot read
-//! is reported as rejected ([`ErrorKind::Evtx`]) and the scan goes on with the rest.
+//! is reported as rejected ([`ErrorKind::Evtx`]) and the scan goes on with the rest. A file
+//! cut short (an incomplete last chunk, or fewer chunks than its header announces), which the
+//! parser skips silently, is reported as one more rejected record at the end.
 //!
 //! # Cost
 //! Dominated by `evtx` itself, which allocates a JSON string per record; chunks are parsed
@@ -22,6 +24,32 @@ use crate::scan::{Found, Outcome, Position, ScanError, ScanOptions, Stats};
 
 /// The first bytes of every EVTX file.
 pub const MAGIC: &[u8; 8] = b"ElfFile\0";
+
+/// Size of the file header and of each chunk.
+const HEADER_BYTES: u64 = 4096;
+const CHUNK_BYTES: u64 = 65536;
+
+/// What the `evtx` parser skips without a word: chunks the header announces but the file does
+/// not hold whole (a truncated copy, a file cut while being written). Returns a message when
+/// some are missing.
+fn missing_chunks(path: &Path) -> std::io::Result<Option<String>> {
+    use std::io::Read;
+    let mut header = [0u8; 44];
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    file.read_exact(&mut header)?;
+    let announced = u64::from(u16::from_le_bytes([header[42], header[43]]));
+    let whole = len.saturating_sub(HEADER_BYTES) / CHUNK_BYTES;
+    let partial = len.saturating_sub(HEADER_BYTES) % CHUNK_BYTES;
+    Ok(match (announced > whole, partial > 0) {
+        (false, false) => None,
+        (_, true) => Some(format!(
+            "truncated EVTX file: the last {partial} bytes are an incomplete chunk (chunk {}); its records are lost",
+            whole + 1
+        )),
+        (true, false) => Some(format!("truncated EVTX file: the header announces {announced} chunks, the file holds {whole}")),
+    })
+}
 
 /// Scans an EVTX file, calling `sink` for every match and rejected record in file order.
 pub fn scan_evtx<F>(rule: &Rule, options: &ScanOptions, path: &Path, mut sink: F) -> Result<Stats, ScanError>
@@ -80,8 +108,14 @@ where
             }
         };
         if flow.is_break() {
-            break;
+            return Ok(stats);
         }
+    }
+    if let Ok(Some(message)) = missing_chunks(path) {
+        stats.records += 1;
+        stats.rejected += 1;
+        let error = DecodeError::new(ErrorKind::Evtx(message.into()), 0);
+        let _ = sink(Found::Rejected { position: Position::Evtx { ordinal: stats.records, record_id: None }, error: &error });
     }
     Ok(stats)
 }
