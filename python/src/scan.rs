@@ -472,6 +472,8 @@ fn io_failure(error: ScanError) -> (Failure, Stats) {
 }
 
 /// Scans NDJSON from `reader` (already wrapped for gzip); counts decompressed bytes.
+// The error is returned once per scan: its size does not matter.
+#[allow(clippy::result_large_err)]
 fn ndjson<R: Read + Send + 'static>(
     rule: &Rule,
     options: &ScanOptions,
@@ -561,6 +563,7 @@ impl AlertData {
 /// as the file scan does); `offset` is the sum of the UTF-8 lengths of the items before.
 /// Blank items (only spaces, tabs, `\r` and `\n`) are counted as blank lines, as in a file.
 /// Every item is parsed: the prefilter applies to byte streams only.
+#[allow(clippy::result_large_err)]
 fn scan_records(rule: &Rule, options: &ScanOptions, iterator: Py<PyIterator>, sink: &mut Sink<'_>) -> Result<Stats, (Failure, Stats)> {
     let mut scanner = Scanner::new(rule, options);
     let mut record = Vec::new();
