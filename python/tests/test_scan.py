@@ -128,6 +128,24 @@ def test_evtx(evtx_path: pathlib.Path) -> None:
     assert scan.stats.records == scan.stats.matched + scan.stats.not_matched + scan.stats.rejected
 
 
+def test_evtx_fixture_and_truncated_evtx(tmp_path: pathlib.Path) -> None:
+    """The repository's own EVTX fixture (Security 4688, no match), whole and cut short."""
+    fixture = REPO / "core" / "tests" / "data" / "dcomexec_4688.evtx"
+    scan = Rule().scan(fixture)
+    assert list(scan) == []
+    stats = scan.stats
+    assert stats.complete and stats.records == 12 and stats.not_matched == 12 and stats.rejected == 0
+    cut = tmp_path / "cut.evtx"
+    data = fixture.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    scan = Rule().scan(cut)
+    assert list(scan) == []
+    assert scan.stats.rejected >= 1
+    rejected = scan.rejected[-1]
+    assert rejected.record is not None and rejected.line is None
+    assert "truncated EVTX" in rejected.reason and str(cut) in str(rejected)
+
+
 # -- file objects and iterables -------------------------------------------------------------
 
 
