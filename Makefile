@@ -1,5 +1,5 @@
 # dcom-detect: one engine (core/), many doors (python/, ffi/).
-#   make demo   run the rule over the bundled sample data
+#   make demo   the dcom-detect command on the bundled sample data (alerts as NDJSON)
 #   make test   the whole test suite (Rust, C, Python)
 
 CARGO ?= cargo
@@ -7,10 +7,18 @@ PYTHON ?= python3
 VENV ?= .venv
 SAMPLE ?= examples/data/sample.ndjson
 
-.PHONY: demo test test-rust test-c test-python bench bench-c header clean
+.PHONY: demo venv test test-rust test-c test-python bench bench-c header clean
 
-demo:
-	$(CARGO) run --release -q -p dcom-detect-core --example scan -- $(SAMPLE)
+# The main job: the `dcom-detect` command (built into $(VENV)) on the bundled sample.
+# It exits 1 when it finds alerts, which is the point of the demo.
+demo: venv
+	$(VENV)/bin/dcom-detect scan --stats $(SAMPLE) || [ $$? -eq 1 ]
+
+# A virtual environment with the package built from this checkout (dev profile).
+venv:
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q 'maturin>=1.7,<2'
+	. $(VENV)/bin/activate && maturin develop -q
 
 test: test-rust test-c test-python
 
@@ -21,7 +29,7 @@ test-c:
 	bash ffi/tests/run.sh
 
 test-python:
-	@if [ -f pyproject.toml ]; then bash python/tests/run.sh; else echo "test-python: no Python package yet"; fi
+	bash python/tests/run.sh
 
 bench:
 	$(CARGO) bench -p dcom-detect-core
