@@ -12,6 +12,7 @@
 //! Dominated by `evtx` itself, which allocates a JSON string per record; chunks are parsed
 //! on `threads` threads and delivered in file order.
 
+use std::io::{Read, Seek, SeekFrom};
 use std::ops::ControlFlow;
 use std::path::Path;
 
@@ -32,32 +33,44 @@ const CHUNK_BYTES: u64 = 65536;
 /// What the `evtx` parser skips without a word: chunks the header announces but the file does
 /// not hold whole (a truncated copy, a file cut while being written). Returns a message when
 /// some are missing.
-fn missing_chunks(path: &Path) -> std::io::Result<Option<String>> {
-    use std::io::Read;
-    let mut header = [0u8; 44];
-    let mut file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len();
-    file.read_exact(&mut header)?;
-    let announced = u64::from(u16::from_le_bytes([header[42], header[43]]));
+fn missing_chunks(header: &[u8], len: u64) -> Option<String> {
+    let announced = header.get(42..44).map_or(0, |b| u64::from(u16::from_le_bytes([b[0], b[1]])));
     let whole = len.saturating_sub(HEADER_BYTES) / CHUNK_BYTES;
     let partial = len.saturating_sub(HEADER_BYTES) % CHUNK_BYTES;
-    Ok(match (announced > whole, partial > 0) {
+    match (announced > whole, partial > 0) {
         (false, false) => None,
         (_, true) => Some(format!(
             "truncated EVTX file: the last {partial} bytes are an incomplete chunk (chunk {}); its records are lost",
             whole + 1
         )),
         (true, false) => Some(format!("truncated EVTX file: the header announces {announced} chunks, the file holds {whole}")),
-    })
+    }
 }
 
 /// Scans an EVTX file, calling `sink` for every match and rejected record in file order.
-pub fn scan_evtx<F>(rule: &Rule, options: &ScanOptions, path: &Path, mut sink: F) -> Result<Stats, ScanError>
+pub fn scan_evtx<F>(rule: &Rule, options: &ScanOptions, path: &Path, sink: F) -> Result<Stats, ScanError>
 where
     F: FnMut(Found<'_>) -> ControlFlow<()>,
 {
+    let file = std::fs::File::open(path).map_err(|error| ScanError { error, stats: Stats::default() })?;
+    scan_evtx_reader(rule, options, file, sink)
+}
+
+/// Scans EVTX data from any seekable reader (a file, an in-memory buffer).
+pub fn scan_evtx_reader<R, F>(rule: &Rule, options: &ScanOptions, mut reader: R, mut sink: F) -> Result<Stats, ScanError>
+where
+    R: Read + Seek,
+    F: FnMut(Found<'_>) -> ControlFlow<()>,
+{
     let mut stats = Stats::default();
-    let parser = EvtxParser::from_path(path).map_err(|e| ScanError {
+    let io_error = |error: std::io::Error| ScanError { error, stats: Stats::default() };
+    let len = reader.seek(SeekFrom::End(0)).map_err(io_error)?;
+    reader.seek(SeekFrom::Start(0)).map_err(io_error)?;
+    let mut header = [0u8; 44];
+    let n = reader.read(&mut header).map_err(io_error)?;
+    let missing = missing_chunks(&header[..n], len);
+    reader.seek(SeekFrom::Start(0)).map_err(io_error)?;
+    let parser = EvtxParser::from_read_seek(reader).map_err(|e| ScanError {
         error: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
         stats,
     })?;
@@ -111,7 +124,7 @@ where
             return Ok(stats);
         }
     }
-    if let Ok(Some(message)) = missing_chunks(path) {
+    if let Some(message) = missing {
         stats.records += 1;
         stats.rejected += 1;
         let error = DecodeError::new(ErrorKind::Evtx(message.into()), 0);
