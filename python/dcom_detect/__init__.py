@@ -16,12 +16,30 @@ Scan files (NDJSON, gzip, EVTX), standard input, file objects or iterables of re
 >>> for alert in dcom_detect.scan("examples/data/sample.ndjson"):  # doctest: +SKIP
 ...     print(alert.host, alert.branches)
 
+Tune out known-good activity with an exceptions file (``docs/exceptions.md``); suppressed
+events raise no alert but are reported:
+
+>>> tuned = dcom_detect.Rule(exceptions=[{"name": "jump hosts", "entries": [
+...     {"field": "host.name", "operator": "is one of", "value": ["jump-01", "jump-02"]}]}])
+>>> verdict = tuned.evaluate({**event, "host": {"name": "jump-01"}})
+>>> bool(verdict), verdict.fired, verdict.suppressed_by
+(False, True, 'jump hosts')
+
+Check the rule against its testing methodology (and real recordings):
+
+>>> dcom_detect.validate().ok
+True
+
 The package re-exports the native classes (:class:`Rule`, :class:`Verdict`,
-:class:`Scan`, :class:`Alert`, …), the exceptions, and adds :func:`scan` and
-:func:`alerts_to_frame`. The ``dcom-detect`` command is :mod:`dcom_detect.cli`.
+:class:`Scan`, :class:`Alert`, …), the exceptions, and adds :func:`scan`,
+:func:`validate` and :func:`alerts_to_frame`. The ``dcom-detect`` command is
+:mod:`dcom_detect.cli`.
 """
 
 from __future__ import annotations
+
+import os
+from collections.abc import Iterable
 
 from ._errors import BadEventError, DcomDetectError, ExceptionsFileError, UnreadableInputError
 from ._frame import alerts_to_frame
@@ -29,11 +47,14 @@ from ._native import (
     EQL_SOURCE,
     Alert,
     DcomCommandLine,
+    ExceptionItem,
     OfficeChild,
     Rejected,
     Rule,
     Scan,
     ScanStats,
+    Suppressed,
+    ValidationReport,
     Verdict,
     __version__,
     rule_metadata,
@@ -44,6 +65,7 @@ from ._types import (
     CaseFolding,
     DataSource,
     Event,
+    ExceptionsSource,
     RuleMetadata,
     ScanSource,
     StatsDict,
@@ -59,8 +81,12 @@ __all__ = [
     "Scan",
     "Alert",
     "Rejected",
+    "Suppressed",
     "ScanStats",
+    "ExceptionItem",
+    "ValidationReport",
     "scan",
+    "validate",
     "alerts_to_frame",
     "rule_metadata",
     "EQL_SOURCE",
@@ -74,6 +100,7 @@ __all__ = [
     "CaseFolding",
     "DataSource",
     "Event",
+    "ExceptionsSource",
     "RuleMetadata",
     "ScanSource",
     "StatsDict",
@@ -89,20 +116,36 @@ BRANCHES: tuple[BranchName, ...] = ("office_child", "dcomcnfg", "dcom_command_li
 def scan(
     source: ScanSource,
     *,
+    exceptions: ExceptionsSource | None = None,
     case_folding: CaseFolding = "ascii",
     progress: bool = False,
     threads: int = 0,
     prefilter: bool = True,
     include_original: bool = False,
 ) -> Scan:
-    """Scans ``source`` with a new :class:`Rule`: ``Rule(case_folding=...).scan(source, ...)``.
+    """Scans ``source`` with a new :class:`Rule`:
+    ``Rule(exceptions=..., case_folding=...).scan(source, ...)``.
 
-    See :meth:`Rule.scan` for the sources and options.
+    See :class:`Rule` for ``exceptions`` and :meth:`Rule.scan` for the sources and options.
     """
-    return Rule(case_folding=case_folding).scan(
+    return Rule(exceptions=exceptions, case_folding=case_folding).scan(
         source,
         progress=progress,
         threads=threads,
         prefilter=prefilter,
         include_original=include_original,
     )
+
+
+def validate(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None,
+    *,
+    exceptions: ExceptionsSource | None = None,
+    case_folding: CaseFolding = "ascii",
+) -> ValidationReport:
+    """The validation report with a new :class:`Rule`:
+    ``Rule(exceptions=..., case_folding=...).validate(paths)``.
+
+    See :meth:`Rule.validate`.
+    """
+    return Rule(exceptions=exceptions, case_folding=case_folding).validate(paths)

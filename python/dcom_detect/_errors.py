@@ -54,21 +54,51 @@ class BadEventError(DcomDetectError, ValueError):
 
 
 class ExceptionsFileError(DcomDetectError, ValueError):
-    """A rule-exceptions (tuning) file could not be loaded.
+    """An exceptions (tuning) file was refused when the rule was built.
 
-    Reserved for the tuning feature (SPEC §5), which the engine does not have yet: nothing
-    raises it today. It is defined now so that code written against this package can
-    already catch it.
+    ``str(error)`` is the engine's message, which says what is wrong and where, prefixed
+    with the file's path when it was read from one::
+
+        rules/tuning.json: bad exceptions file: item 2 ("second"), entry 1 (field "host.name"):
+        unknown operator "equals"; expected one of "is", "is not", ...
+
+    An exceptions file that cannot be read at all raises :class:`UnreadableInputError`.
 
     Attributes:
-        path: the file, when known.
+        reason: what is wrong, without the location.
+        path: the file, when the exceptions came from a path.
+        item: 1-based number of the offending item, when the problem is in an item.
+        item_name: that item's name, when it has one.
+        entry: 1-based number of the offending entry within the item, when the problem is in
+            an entry.
+        field: that entry's ``field``, when known.
     """
 
+    reason: str
     path: str | None
+    item: int | None
+    item_name: str | None
+    entry: int | None
+    field: str | None
 
-    def __init__(self, message: str, *, path: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        path: str | None = None,
+        item: int | None = None,
+        item_name: str | None = None,
+        entry: int | None = None,
+        field: str | None = None,
+    ) -> None:
         super().__init__(message)
+        self.reason = reason if reason is not None else message
         self.path = path
+        self.item = item
+        self.item_name = item_name
+        self.entry = entry
+        self.field = field
 
 
 class UnreadableInputError(DcomDetectError, OSError):

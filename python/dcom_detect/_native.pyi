@@ -3,13 +3,14 @@
 Import from :mod:`dcom_detect`, not from here.
 """
 
+import os
 from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Any, final
 
 import pandas
 
-from ._types import BranchName, CaseFolding, Event, RuleMetadata, ScanSource, StatsDict
+from ._types import BranchName, CaseFolding, Event, ExceptionsSource, RuleMetadata, ScanSource, StatsDict
 
 __all__ = [
     "__version__",
@@ -21,7 +22,10 @@ __all__ = [
     "Scan",
     "Alert",
     "Rejected",
+    "Suppressed",
     "ScanStats",
+    "ExceptionItem",
+    "ValidationReport",
     "rule_metadata",
 ]
 
@@ -43,25 +47,49 @@ class Rule:
     comparison, dotted and nested keys name the same field, and raw Sysmon event 1 and
     Security event 4688 documents are mapped as Winlogbeat would map them.
 
-    A rule is immutable, cheap to build, picklable, and may be shared by any number of
-    threads; ``match_many`` and ``scan`` release the interpreter while they work.
+    Exceptions (tuning, ``docs/exceptions.md``) suppress the alerts of known-good activity:
+    an event on which the rule fires and which satisfies every entry of some exception item
+    raises no alert, but is never dropped silently: its verdict names the item
+    (:attr:`Verdict.suppressed_by`) and scans list it (:attr:`Scan.suppressed`) and count it
+    (``ScanStats.suppressed``).
+
+    A rule is immutable, cheap to build, picklable (with its exceptions), and may be shared
+    by any number of threads; ``match_many``, ``scan`` and ``validate`` release the
+    interpreter while they work. Two rules are equal when their case folding is the same and
+    their exceptions are the same JSON (however they were given).
 
     Args:
+        exceptions: an exceptions file, compiled once here: a path (``str`` or
+            ``os.PathLike``); its JSON as ``bytes``; its JSON as a ``str`` — a ``str`` is
+            JSON text when, after leading whitespace, it starts with ``{`` or ``[``, and a
+            path otherwise; or the structure ``json.load`` returns (a ``dict`` or a
+            ``list``, serialised to JSON exactly as events are). None (the default): no
+            exceptions.
         case_folding: ``"ascii"`` (the default, what Elasticsearch has long done) or
-            ``"unicode_simple"`` (Lucene 10.5 builds: KELVIN SIGN ≡ k, É ≡ é, …).
+            ``"unicode_simple"`` (Lucene 10.5 builds: KELVIN SIGN ≡ k, É ≡ é, …). It also
+            applies to the ``matches`` operator of exceptions.
 
     Raises:
-        TypeError: ``case_folding`` is not a str.
+        ExceptionsFileError: the exceptions are not a valid exceptions file; the message
+            (and the attributes) name the item, entry and field at fault.
+        UnreadableInputError: the exceptions file cannot be read (missing, a directory, no
+            permission).
+        TypeError: ``exceptions`` or ``case_folding`` has an unsupported type, or the
+            exceptions structure holds a value JSON cannot represent.
         ValueError: ``case_folding`` is not one of the two names.
     """
 
-    def __new__(cls, *, case_folding: CaseFolding = "ascii") -> Rule: ...
+    def __new__(cls, *, exceptions: ExceptionsSource | None = None, case_folding: CaseFolding = "ascii") -> Rule: ...
     @property
     def source(self) -> str:
         """The rule's EQL text, byte for byte as Elastic ships it."""
     @property
     def case_folding(self) -> CaseFolding:
         """The case folding of ``in~`` and ``:``."""
+    @property
+    def exceptions(self) -> tuple[ExceptionItem, ...]:
+        """The exception items (name and description), in file order; empty without
+        exceptions."""
     @property
     def metadata(self) -> RuleMetadata:
         """The rule's metadata as a new dict: id, name, description, severity, risk score,
@@ -75,8 +103,9 @@ class Rule:
                 the same verdict: a dict is serialised to JSON and read by the same decoder.
 
         Returns:
-            The verdict: truthy when the rule matched, with the branches that fired and
-            the values that fired them.
+            The verdict: truthy when the event raises an alert, with the branches that
+            fired, the values that fired them, and the exception item that suppressed the
+            alert (``suppressed_by``) if one did.
 
         Raises:
             BadEventError: the event is not a valid JSON object as Elasticsearch would index
@@ -85,12 +114,13 @@ class Rule:
                 not a str or a value JSON cannot represent (the message names its path).
         """
     def matches(self, event: Event) -> bool:
-        """Whether the rule fires on one event (``bool(evaluate(event))``, a little faster).
+        """Whether the event raises an alert: the rule fires and no exception item
+        suppresses it (``bool(evaluate(event))``, a little faster).
 
         Raises the same errors as :meth:`evaluate`.
         """
     def match_many(self, events: Iterable[Event]) -> list[bool]:
-        """Whether the rule fires on each event, in order.
+        """Whether each event raises an alert (as :meth:`matches`), in order.
 
         Events are converted to JSON with the interpreter held, then decoded and matched in
         batches with it released, so other Python threads run meanwhile.
@@ -129,8 +159,9 @@ class Rule:
                 ``event.original``.
 
         Returns:
-            A :class:`Scan`: iterate it for alerts; its ``stats`` and ``rejected`` tell
-            the rest. Records that cannot be read are listed, not raised.
+            A :class:`Scan`: iterate it for alerts; its ``stats``, ``rejected`` and
+            ``suppressed`` tell the rest. Records that cannot be read are listed, not
+            raised; records whose alert an exception item suppressed are listed too.
 
         Raises:
             UnreadableInputError: the file does not exist, is a directory or cannot be
@@ -139,9 +170,39 @@ class Rule:
             TypeError: ``source`` is none of the above (bytes data: wrap it in
                 ``io.BytesIO``; a text file object: open it in binary mode).
         """
+    def validate(self, paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None) -> ValidationReport:
+        """Runs the validation report with this rule (its case folding and exceptions).
+
+        The report evaluates the bundled validation events — the process starts each test of
+        the rule's testing methodology produces (MMC20.Application, ShellWindows,
+        ShellBrowserWindow, dcomcnfg, Excel.Application, …) in ECS, Sysmon 1 and Security
+        4688 form — against the verdict the rule as written must give, and explains what it
+        misses and why. Given paths (files, or folders searched for ``.ndjson``, ``.jsonl``,
+        ``.json``, ``.gz`` and ``.evtx`` files, such as ``../shared/realdata``), it scans
+        every record of them too and compares what fired with the folder's ``labels.json``
+        when there is one.
+
+        Raises:
+            UnreadableInputError: a path cannot be read (or its ``labels.json`` is not
+                valid JSON).
+            TypeError: ``paths`` is not a path or an iterable of paths.
+        """
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
-    def __getnewargs_ex__(self) -> tuple[tuple[()], dict[str, str]]: ...
+    def __getnewargs_ex__(self) -> tuple[tuple[()], dict[str, Any]]: ...
+
+@final
+class ExceptionItem:
+    """One item of a rule's exceptions (see :attr:`Rule.exceptions`)."""
+
+    @property
+    def name(self) -> str:
+        """The item's name, as verdicts, suppressed records and the command line report it."""
+    @property
+    def description(self) -> str | None:
+        """The item's description, or None."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
 
 @final
 class OfficeChild:
@@ -173,15 +234,25 @@ class DcomCommandLine:
 
 @final
 class Verdict:
-    """The rule's verdict on one event. Truthy when any branch fired.
+    """The rule's verdict on one event. Truthy when the event raises an alert: some branch
+    fired and no exception item suppressed it.
 
     For each branch that fired, the first value (in document order) that satisfied it is
-    reported.
+    reported, also when the alert was suppressed.
     """
 
     @property
     def matched(self) -> bool:
-        """Whether any branch fired."""
+        """Whether the event raises an alert (``bool(verdict)``): ``fired`` and not
+        suppressed."""
+    @property
+    def fired(self) -> bool:
+        """Whether any branch fired, whether or not an exception item suppressed the
+        alert."""
+    @property
+    def suppressed_by(self) -> str | None:
+        """The name of the exception item that suppressed the alert (the first item, in file
+        order, whose entries all hold), or None."""
     @property
     def branches(self) -> tuple[BranchName, ...]:
         """The branches that fired, in rule order."""
@@ -210,7 +281,7 @@ class Scan(Iterator[Alert]):
     """A scan in progress (see :meth:`Rule.scan`). Iterate it for alerts, in input order.
 
     The scan runs on its own thread and pauses when 256 alerts wait unread, so memory
-    stays bounded. ``stats`` and ``rejected`` can be read at any time. Use it as a context
+    stays bounded. ``stats``, ``rejected`` and ``suppressed`` can be read at any time. Use it as a context
     manager, or call :meth:`close`, to stop early. Iteration raises
     :class:`UnreadableInputError` if the input fails mid-way (after the alerts before the
     failure); Ctrl-C interrupts a waiting iteration.
@@ -221,12 +292,16 @@ class Scan(Iterator[Alert]):
     @property
     def stats(self) -> ScanStats:
         """The counts. Final once ``done`` (``complete`` says whether the whole input was
-        read). While a file or stream is being scanned, ``matched``, ``rejected`` and
-        ``bytes`` are current and the other counts arrive at the end; for an iterable,
-        every count is current."""
+        read). While a file or stream is being scanned, ``matched``, ``suppressed``,
+        ``rejected`` and ``bytes`` are current and the other counts arrive at the end; for
+        an iterable, every count is current."""
     @property
     def rejected(self) -> list[Rejected]:
         """The records that could not be read so far, in input order (a new list)."""
+    @property
+    def suppressed(self) -> list[Suppressed]:
+        """The records on which the rule fired but an exception item suppressed the alert,
+        so far, in input order (a new list). They raise no alert."""
     @property
     def done(self) -> bool:
         """Whether the scan has finished (input read to its end, failed, or closed)."""
@@ -329,6 +404,42 @@ class Rejected:
         """Byte offset inside the record where reading failed, when known."""
 
 @final
+class Suppressed:
+    """A record on which the rule fired but an exception item suppressed the alert. ``str()``
+    gives a one-line report: ``file: line 3 (byte 120): office_child suppressed by 'item'``."""
+
+    @property
+    def file(self) -> str | None:
+        """The file (``-`` for standard input), or None."""
+    @property
+    def position(self) -> str:
+        """Where the record is, e.g. ``line 9 (byte 5120)``."""
+    @property
+    def line(self) -> int | None:
+        """1-based line (NDJSON) or item number (iterables), or None for EVTX."""
+    @property
+    def offset(self) -> int | None:
+        """Byte offset of the line's start, or None for EVTX."""
+    @property
+    def record(self) -> int | None:
+        """1-based position in an EVTX file, or None."""
+    @property
+    def record_id(self) -> int | None:
+        """The EVTX ``EventRecordID``, or None."""
+    @property
+    def branches(self) -> tuple[BranchName, ...]:
+        """The branches that fired, in rule order."""
+    @property
+    def bits(self) -> int:
+        """The branches as a bit set: 1 = office_child, 2 = dcomcnfg, 4 = dcom_command_line."""
+    @property
+    def item(self) -> str:
+        """The name of the exception item that suppressed the alert."""
+    @property
+    def item_index(self) -> int:
+        """The item's index in :attr:`Rule.exceptions`."""
+
+@final
 class ScanStats:
     """The counts of a scan. They add up:
     ``records == matched + suppressed + not_matched + rejected``."""
@@ -342,7 +453,7 @@ class ScanStats:
     @property
     def suppressed(self) -> int:
         """Records on which the rule fired but an exception item suppressed the alert
-        (always 0 until rules take exceptions)."""
+        (listed in :attr:`Scan.suppressed`)."""
     @property
     def not_matched(self) -> int:
         """Records on which it did not."""
@@ -365,3 +476,26 @@ class ScanStats:
     def to_dict(self) -> StatsDict:
         """The counts as a dict."""
     def __eq__(self, other: object, /) -> bool: ...
+
+@final
+class ValidationReport:
+    """The validation report of :meth:`Rule.validate`: per methodology test and step what
+    was expected and what fired in each form, per recording what fired and what its labels
+    expected, and, for what the rule as written misses, why (for example: ShellWindows runs
+    its command through the already running explorer.exe, which is not a listed parent).
+    ``str()`` is the table."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether every verdict is the expected one (every step in every form, every
+        labelled recording) and no record was rejected."""
+    @property
+    def table(self) -> str:
+        """The report as a table for people."""
+    @property
+    def json(self) -> str:
+        """The report as one line of JSON, for CI: ``ok``, ``methodology`` (test, step,
+        expected, fired per form, agrees, why_not_fired) and ``recordings`` (file, records,
+        fired, expected, rejected, dcom_missed)."""
+    def to_dict(self) -> dict[str, Any]:
+        """The report as a new dict (parsed from ``json``)."""

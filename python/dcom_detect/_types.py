@@ -17,6 +17,7 @@ __all__ = [
     "SupportsReadBytes",
     "Event",
     "ScanSource",
+    "ExceptionsSource",
 ]
 
 #: How ``in~`` and ``:`` compare letters: ASCII only (Elasticsearch's long-standing
@@ -97,3 +98,9 @@ Event: TypeAlias = Union[dict[str, Any], str, bytes, bytearray]
 #: What ``Rule.scan`` reads: a path (``"-"`` for standard input), a binary file object, or an
 #: iterable of records (each item one event: a JSON line as ``str`` / ``bytes``, or a dict).
 ScanSource: TypeAlias = Union[str, "os.PathLike[str]", SupportsReadBytes, Iterable[Event]]
+
+#: What ``Rule(exceptions=...)`` takes: a path (``str`` or ``os.PathLike``) to an exceptions
+#: file; the file's JSON as ``bytes``, or as a ``str`` that starts with ``{`` or ``[`` (after
+#: leading whitespace; any other ``str`` is a path); or the structure ``json.load`` returns
+#: (a ``dict`` with an ``"exceptions"`` list, or the bare ``list`` of items).
+ExceptionsSource: TypeAlias = Union[str, "os.PathLike[str]", bytes, bytearray, dict[str, Any], list[Any]]

@@ -1,29 +1,38 @@
-"""The ``dcom-detect`` command: scan files for the rule, or print the rule.
+"""The ``dcom-detect`` command: scan files for the rule, validate the rule, or print it.
 
 Usage::
 
-    dcom-detect scan [options] FILE...     # alerts as NDJSON on stdout, summary on stderr
-    dcom-detect rule [--json]              # the EQL text and the rule's metadata
+    dcom-detect scan [options] [--exceptions FILE] FILE...  # alerts as NDJSON on stdout, summary on stderr
+    dcom-detect validate [--json] [--exceptions FILE] [PATH...]  # the validation report
+    dcom-detect rule [--json] [--exceptions FILE]           # the EQL text, metadata, exception items
 
-Exit codes (also in ``dcom-detect --help``):
+Exit codes of ``scan`` (also in ``dcom-detect scan --help``):
 
 ====  ==========================================================================
 0     every input was scanned; no alerts
 1     every input was scanned; at least one alert
-2     usage error (unknown option, missing argument)
+2     usage error (unknown option, missing argument), or the exceptions file is
+      invalid or cannot be read (nothing is scanned)
 3     an input could not be read (missing file, I/O error, corrupt gzip); the other
       inputs are still scanned, and their alerts written
 ====  ==========================================================================
 
-Records that cannot be read (malformed JSON, duplicate keys, …) are listed on stderr and
-counted, but do not change the exit code. The scanning itself is the native engine's
-(:meth:`dcom_detect.Rule.scan`); this module only parses arguments and formats output.
+Exit codes of ``validate`` (also in ``dcom-detect validate --help``): 0 every verdict is
+the expected one; 1 some verdict is not (the report says which); 2 usage error or bad
+exceptions file; 3 a path could not be read.
+
+Records that cannot be read (malformed JSON, duplicate keys, …) and records whose alert an
+exception item suppressed are listed on stderr and counted, but do not change the exit
+code. The scanning, tuning and validation are the native engine's
+(:meth:`dcom_detect.Rule.scan`, :class:`dcom_detect.Rule`, :meth:`dcom_detect.Rule.validate`);
+this module only parses arguments and formats output.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import pathlib
 import shutil
 import sys
 import textwrap
@@ -32,22 +41,38 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from . import __version__
-from ._errors import UnreadableInputError
+from ._errors import ExceptionsFileError, UnreadableInputError
 from ._native import Alert, Rule, Scan, ScanStats
 
 EXIT_NO_ALERTS = 0
 EXIT_ALERTS = 1
 EXIT_USAGE = 2
 EXIT_UNREADABLE = 3
+#: ``validate``: every verdict is the expected one / some is not.
+EXIT_VALID = 0
+EXIT_INVALID = 1
 
-_EPILOG = """\
+_SCAN_EPILOG = """\
 exit codes:
   0  every input was scanned, no alerts
   1  every input was scanned, alerts found
-  2  usage error
+  2  usage error, or the exceptions file is invalid or unreadable (nothing scanned)
   3  an input could not be read (the others were still scanned)
-Records that cannot be read are listed on stderr; they do not change the exit code.
+Records that cannot be read, and records whose alert an exception item suppressed, are
+listed on stderr and counted in the summary; they do not change the exit code.
 """
+
+_VALIDATE_EPILOG = """\
+exit codes:
+  0  every verdict is the expected one
+  1  some verdict is not (see DISAGREES / MISSING / rejected in the report)
+  2  usage error, or the exceptions file is invalid or unreadable
+  3  a path could not be read
+"""
+
+_EPILOG = f"""\
+scan {_SCAN_EPILOG}
+validate {_VALIDATE_EPILOG}"""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Scan NDJSON (plain or gzip), EVTX files or standard input ('-'). "
         "Writes one ECS alert per match to stdout as NDJSON (or a table with --table) and a "
         "summary to stderr.",
-        epilog=_EPILOG,
+        epilog=_SCAN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     scan.add_argument("files", nargs="+", metavar="FILE", help="an input file, or - for standard input")
@@ -89,16 +114,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     _case_folding_option(scan)
     scan.add_argument("--include-original", action="store_true", help="embed each matching record as event.original")
-    # Tuning (SPEC §5) goes here: `--exceptions FILE`, passed on to the Rule in `_rule()`,
-    # once the engine loads exception lists (load errors: ExceptionsFileError, exit code 2).
+    _exceptions_option(scan)
+
+    validate = commands.add_parser(
+        "validate",
+        help="check the rule against its testing methodology and against real recordings",
+        description="Evaluate the bundled validation events (the process starts of each test of "
+        "the rule's testing methodology, in ECS, Sysmon 1 and Security 4688 form) and, given "
+        "paths, every record of real recordings (files, or folders searched for .ndjson, "
+        ".jsonl, .json, .gz and .evtx files, compared with the folder's labels.json). Prints "
+        "what was expected, what fired, and why the rule as written misses what it misses.",
+        epilog=_VALIDATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    validate.add_argument("paths", nargs="*", metavar="PATH", help="a recording, or a folder of them (e.g. ../shared/realdata)")
+    validate.add_argument("--json", action="store_true", help="print the report as JSON (for CI) instead of a table")
+    _case_folding_option(validate)
+    _exceptions_option(validate)
 
     rule = commands.add_parser(
         "rule",
         help="print the rule's EQL text and metadata",
-        description="Print the rule's EQL text and metadata.",
+        description="Print the rule's EQL text and metadata (and the items of an exceptions file).",
     )
     rule.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     _case_folding_option(rule)
+    _exceptions_option(rule)
     return parser
 
 
@@ -121,8 +162,27 @@ def _case_folding_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _exceptions_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--exceptions",
+        metavar="FILE",
+        type=pathlib.Path,
+        help="an exceptions (tuning) file: matches that an item of it describes raise no alert "
+        "but are listed and counted (format: docs/exceptions.md)",
+    )
+
+
+class _BadExceptions(Exception):
+    """The exceptions file could not be loaded (already reported on stderr)."""
+
+
 def _rule(args: argparse.Namespace) -> Rule:
-    return Rule(case_folding=args.case_folding)
+    # A Path, never a str: a str starting with "{" would be taken for JSON text.
+    try:
+        return Rule(exceptions=args.exceptions, case_folding=args.case_folding)
+    except (ExceptionsFileError, UnreadableInputError) as error:
+        print(f"dcom-detect: error: {error}", file=sys.stderr)
+        raise _BadExceptions from error
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -131,17 +191,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "rule":
             return _print_rule(args, sys.stdout)
+        if args.command == "validate":
+            return _validate(args, sys.stdout)
         return _scan(args)
+    except _BadExceptions:
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("dcom-detect: interrupted", file=sys.stderr)
         return 130
 
 
+def _validate(args: argparse.Namespace, out: TextIO) -> int:
+    rule = _rule(args)
+    try:
+        report = rule.validate(args.paths)
+    except UnreadableInputError as error:
+        print(f"dcom-detect: error: {error}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    if args.json:
+        json.dump(report.to_dict(), out, indent=2, ensure_ascii=False)
+        out.write("\n")
+    else:
+        out.write(report.table)
+    return EXIT_VALID if report.ok else EXIT_INVALID
+
+
 def _print_rule(args: argparse.Namespace, out: TextIO) -> int:
     rule = _rule(args)
     meta = rule.metadata
+    exceptions = [{"name": item.name, "description": item.description} for item in rule.exceptions]
     if args.json:
-        json.dump({"source": rule.source, "case_folding": rule.case_folding, "metadata": meta}, out, indent=2)
+        document: dict[str, object] = {"source": rule.source, "case_folding": rule.case_folding, "metadata": meta}
+        if args.exceptions is not None:
+            document["exceptions"] = exceptions
+        json.dump(document, out, indent=2)
         out.write("\n")
         return EXIT_NO_ALERTS
     threat = meta["threat"]
@@ -169,6 +252,13 @@ def _print_rule(args: argparse.Namespace, out: TextIO) -> int:
         "description:",
         wrap.fill(meta["description"]),
     ]
+    if args.exceptions is not None:
+        lines.append(f"exceptions   {len(exceptions)} item{'' if len(exceptions) == 1 else 's'} from {args.exceptions}")
+        described = textwrap.TextWrapper(width=100, initial_indent="     ", subsequent_indent="     ")
+        for number, item in enumerate(exceptions, 1):
+            lines.append(f"  {number}. {item['name']}")
+            if item["description"]:
+                lines.append(described.fill(item["description"]))
     out.write("\n".join(lines) + "\n")
     return EXIT_NO_ALERTS
 
@@ -221,7 +311,7 @@ def _scan(args: argparse.Namespace) -> int:
     rule = _rule(args)
     out = sys.stdout
     table = _Table(out) if args.table else None
-    totals = {"records": 0, "matched": 0, "rejected": 0, "inputs": 0}
+    totals = {"records": 0, "matched": 0, "suppressed": 0, "rejected": 0, "inputs": 0}
     unreadable = False
     for name in args.files:
         started = time.perf_counter()
@@ -237,7 +327,7 @@ def _scan(args: argparse.Namespace) -> int:
             print(f"dcom-detect: error: {error}", file=sys.stderr)
             unreadable = True
             continue
-        reported = 0
+        reported = _Reported()
         try:
             with scan:
                 try:
@@ -247,7 +337,7 @@ def _scan(args: argparse.Namespace) -> int:
                         else:
                             out.write(alert.json)
                             out.write("\n")
-                        reported = _report_rejected(scan, reported)
+                        reported.report(scan)
                 except UnreadableInputError as error:
                     print(f"dcom-detect: error: {error}", file=sys.stderr)
                     unreadable = True
@@ -256,18 +346,20 @@ def _scan(args: argparse.Namespace) -> int:
             # The reader went away (`| head`): stop quietly, as other Unix tools do.
             _silence_stdout()
             return EXIT_ALERTS if scan.stats.matched else EXIT_NO_ALERTS
-        _report_rejected(scan, reported)
+        reported.report(scan)
         stats = scan.stats
         totals["inputs"] += 1
         totals["records"] += stats.records
         totals["matched"] += stats.matched
+        totals["suppressed"] += stats.suppressed
         totals["rejected"] += stats.rejected
         if args.stats:
             print(f"dcom-detect: {name}: {_describe(stats, time.perf_counter() - started)}", file=sys.stderr)
     inputs = totals["inputs"]
     print(
         f"dcom-detect: {totals['matched']} alert{'s' if totals['matched'] != 1 else ''} in {totals['records']} "
-        f"records from {inputs} input{'s' if inputs != 1 else ''}; {totals['rejected']} rejected"
+        f"records from {inputs} input{'s' if inputs != 1 else ''}; {totals['suppressed']} suppressed, "
+        f"{totals['rejected']} rejected"
         + ("; some inputs could not be read" if unreadable else ""),
         file=sys.stderr,
     )
@@ -276,13 +368,26 @@ def _scan(args: argparse.Namespace) -> int:
     return EXIT_ALERTS if totals["matched"] else EXIT_NO_ALERTS
 
 
-def _report_rejected(scan: Scan, reported: int) -> int:
-    """Lists on stderr the rejected records not reported yet; returns how many are reported."""
-    if scan.stats.rejected > reported:
-        for rejected in scan.rejected[reported:]:
-            print(f"dcom-detect: rejected: {rejected}", file=sys.stderr)
-        return len(scan.rejected)
-    return reported
+class _Reported:
+    """How many rejected and suppressed records of a scan are listed on stderr so far."""
+
+    def __init__(self) -> None:
+        self.rejected = 0
+        self.suppressed = 0
+
+    def report(self, scan: Scan) -> None:
+        """Lists on stderr the rejected and suppressed records not listed yet."""
+        stats = scan.stats
+        if stats.rejected > self.rejected:
+            rejected = scan.rejected
+            for record in rejected[self.rejected :]:
+                print(f"dcom-detect: rejected: {record}", file=sys.stderr)
+            self.rejected = len(rejected)
+        if stats.suppressed > self.suppressed:
+            suppressed = scan.suppressed
+            for match in suppressed[self.suppressed :]:
+                print(f"dcom-detect: suppressed: {match}", file=sys.stderr)
+            self.suppressed = len(suppressed)
 
 
 def _silence_stdout() -> None:

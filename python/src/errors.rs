@@ -6,7 +6,7 @@
 
 use std::io;
 
-use dcom_detect_core::DecodeError;
+use dcom_detect_core::{DecodeError, ExceptionsError};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -60,6 +60,42 @@ pub(crate) fn bad_event_parts(
         return err;
     }
     build(py, "BadEventError", (message,), Some(&kwargs))
+}
+
+/// `ExceptionsFileError` for an exceptions file core refused: core's message (which names
+/// the item, entry and field), prefixed with the file's path when it came from one, and its
+/// parts as attributes.
+pub(crate) fn bad_exceptions(py: Python<'_>, error: &ExceptionsError, path: Option<&str>) -> PyErr {
+    let message = match path {
+        Some(path) => format!("{path}: {error}"),
+        None => error.to_string(),
+    };
+    let kwargs = PyDict::new(py);
+    let (item, item_name) = match &error.item {
+        Some((n, name)) => (Some(*n), name.as_deref()),
+        None => (None, None),
+    };
+    let filled = kwargs
+        .set_item("path", path)
+        .and_then(|()| kwargs.set_item("reason", &error.message))
+        .and_then(|()| kwargs.set_item("item", item))
+        .and_then(|()| kwargs.set_item("item_name", item_name))
+        .and_then(|()| kwargs.set_item("entry", error.entry))
+        .and_then(|()| kwargs.set_item("field", error.field.as_deref()));
+    if let Err(err) = filled {
+        return err;
+    }
+    build(py, "ExceptionsFileError", (message,), Some(&kwargs))
+}
+
+/// `ExceptionsFileError` for an exceptions structure the binding could not serialise (a
+/// value JSON cannot carry, such as NaN); `reason` is what is wrong without the location.
+pub(crate) fn bad_exceptions_value(py: Python<'_>, message: &str, reason: &str) -> PyErr {
+    let kwargs = PyDict::new(py);
+    if let Err(err) = kwargs.set_item("reason", reason) {
+        return err;
+    }
+    build(py, "ExceptionsFileError", (message,), Some(&kwargs))
 }
 
 /// `UnreadableInputError` for an I/O error on `what` (a path or a description): with

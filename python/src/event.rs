@@ -1,5 +1,8 @@
 //! Python events → JSON bytes, so that every kind of event reaches core's `Decoder`.
 //!
+//! The same serialisation carries an exceptions file given as a `dict` or `list` to core's
+//! exceptions parser ([`append_json_container`]).
+//!
 //! A `dict` is serialised the way `json.dumps` would serialise it (keys in insertion order,
 //! `str`, `int`, `float`, `bool`, `None`, `list` and `tuple` values; `str` and `int`
 //! subclasses such as enums as their values), then decoded like any other record, so a dict,
@@ -55,16 +58,33 @@ impl EventError {
         self
     }
 
-    /// The Python exception; `index` is the event's position in a batch, if any.
-    pub(crate) fn into_pyerr(self, py: Python<'_>, index: Option<usize>) -> PyErr {
-        let mut location = match index {
-            Some(i) => format!("event {i}"),
-            None => "event".to_owned(),
-        };
+    /// Whether the value has a type JSON cannot represent (else a value it cannot carry).
+    pub(crate) fn is_type_error(&self) -> bool {
+        self.type_error
+    }
+
+    /// What is wrong, without the location.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// `root` followed by the path to the offending value, then what is wrong:
+    /// `event['process']['start']: datetime.datetime is not JSON serialisable`.
+    pub(crate) fn located(&self, root: &str) -> String {
+        let mut location = root.to_owned();
         for segment in self.path.iter().rev() {
             location.push_str(segment);
         }
-        let message = format!("{location}: {}", self.message);
+        format!("{location}: {}", self.message)
+    }
+
+    /// The Python exception; `index` is the event's position in a batch, if any.
+    pub(crate) fn into_pyerr(self, py: Python<'_>, index: Option<usize>) -> PyErr {
+        let root = match index {
+            Some(i) => format!("event {i}"),
+            None => "event".to_owned(),
+        };
+        let message = self.located(&root);
         if self.type_error {
             pyo3::exceptions::PyTypeError::new_err(message)
         } else {
@@ -108,8 +128,20 @@ pub(crate) fn append_event_or_raise(py: Python<'_>, event: &Bound<'_, PyAny>, ou
     }
 }
 
+/// Appends the JSON text of a `dict` or a `list` (an exceptions file given as the structure
+/// `json.load` returns), serialised exactly as an event is.
+pub(crate) fn append_json_container(value: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> Result<(), EventError> {
+    if let Ok(dict) = value.cast::<PyDict>() {
+        write_dict(dict, out, 1)
+    } else if let Ok(list) = value.cast::<PyList>() {
+        write_array(list.iter(), out, 1)
+    } else {
+        Err(EventError::type_error(format!("{} is not a dict or a list", errors::type_name(value))))
+    }
+}
+
 /// A `str`'s UTF-8 bytes (see [`without_surrogates`] for a `str` holding surrogates).
-fn append_str_bytes(text: &Bound<'_, PyString>, out: &mut Vec<u8>) {
+pub(crate) fn append_str_bytes(text: &Bound<'_, PyString>, out: &mut Vec<u8>) {
     match text.to_str() {
         Ok(s) => out.extend_from_slice(s.as_bytes()),
         Err(_) => out.extend_from_slice(without_surrogates(text).as_bytes()),

@@ -9,16 +9,20 @@
 //! | module | what |
 //! |---|---|
 //! | [`event`] | Python events (dict, JSON str, bytes) → JSON bytes for core's decoder |
+//! | [`exceptions`] | the `exceptions` argument (path, JSON, dict / list) → JSON bytes for core; `ExceptionItem` |
 //! | [`rule`] | `Rule`, `Verdict` and its evidence; `match_many` with the interpreter released |
-//! | [`scan`] | `Scan` (core's scan on a thread, alerts through a bounded channel), `Alert`, `ScanStats`, `Rejected` |
-//! | [`errors`] | core errors → `BadEventError`, `UnreadableInputError`, `TypeError` |
+//! | [`scan`] | `Scan` (core's scan on a thread, alerts through a bounded channel), `Alert`, `ScanStats`, `Rejected`, `Suppressed` |
+//! | [`validate`] | `ValidationReport`: core's validation report, run with the interpreter released |
+//! | [`errors`] | core errors → `BadEventError`, `ExceptionsFileError`, `UnreadableInputError`, `TypeError` |
 
 use pyo3::prelude::*;
 
 mod errors;
 mod event;
+mod exceptions;
 mod rule;
 mod scan;
+mod validate;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -32,6 +36,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<scan::Alert>()?;
     m.add_class::<scan::Rejected>()?;
     m.add_class::<scan::ScanStats>()?;
+    m.add_class::<scan::Suppressed>()?;
+    m.add_class::<exceptions::ExceptionItem>()?;
+    m.add_class::<validate::ValidationReport>()?;
     m.add_function(wrap_pyfunction!(rule_metadata, m)?)?;
     Ok(())
 }

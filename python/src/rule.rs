@@ -1,4 +1,5 @@
-//! `Rule` and `Verdict`: core's rule and its verdicts, as Python objects.
+//! `Rule` and `Verdict`: core's rule (with its exceptions) and its verdicts, as Python
+//! objects.
 
 use std::sync::Arc;
 
@@ -6,20 +7,28 @@ use dcom_detect_core::alert::schema_name;
 use dcom_detect_core::{Branch, BranchSet, CaseFolding, DecodeError, Metadata, Options, Rule, Text, METADATA};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::errors;
 use crate::event::{self, with_workspace};
+use crate::exceptions::{self, ExceptionItem};
 use crate::scan::{Scan, ScanArgs};
+use crate::validate::ValidationReport;
 
 /// Events are converted to JSON in batches of about this many bytes before the interpreter
 /// is released to decode and match them (bounds memory for any iterable).
 const BATCH_BYTES: usize = 4 << 20;
 
-/// The compiled rule. Immutable; share it between threads.
+/// The compiled rule and its exceptions. Immutable; share it between threads.
 #[pyclass(frozen, module = "dcom_detect", name = "Rule")]
 pub struct PyRule {
     pub(crate) rule: Arc<Rule>,
+    /// The exceptions file's JSON as given (kept for pickling); None without exceptions.
+    exceptions_json: Option<Arc<[u8]>>,
+    /// The list of items of the same JSON, parsed, when it has items: rules are equal when
+    /// their options and these values are (so a rule built from a file equals one built from
+    /// its `json.load`, or from its bare list of items).
+    exceptions_value: Option<serde_json::Value>,
 }
 
 pub(crate) fn parse_case_folding(value: &Bound<'_, PyAny>) -> PyResult<CaseFolding> {
@@ -35,13 +44,27 @@ pub(crate) fn parse_case_folding(value: &Bound<'_, PyAny>) -> PyResult<CaseFoldi
 #[pymethods]
 impl PyRule {
     #[new]
-    #[pyo3(signature = (*, case_folding = None), text_signature = "(*, case_folding='ascii')")]
-    fn new(case_folding: Option<&Bound<'_, PyAny>>) -> PyResult<PyRule> {
+    #[pyo3(signature = (*, exceptions = None, case_folding = None), text_signature = "(*, exceptions=None, case_folding='ascii')")]
+    fn new(py: Python<'_>, exceptions: Option<&Bound<'_, PyAny>>, case_folding: Option<&Bound<'_, PyAny>>) -> PyResult<PyRule> {
         let case_folding = match case_folding {
             Some(value) => parse_case_folding(value)?,
             None => CaseFolding::default(),
         };
-        Ok(PyRule { rule: Arc::new(Rule::new(Options { case_folding })) })
+        let options = Options { case_folding };
+        let Some(exceptions) = exceptions.filter(|e| !e.is_none()) else {
+            return Ok(PyRule { rule: Arc::new(Rule::new(options)), exceptions_json: None, exceptions_value: None });
+        };
+        let source = exceptions::read_source(py, exceptions)?;
+        let rule = Rule::with_exceptions(options, &source.json)
+            .map_err(|e| errors::bad_exceptions(py, &e, source.path.as_deref()))?;
+        // Core accepted the same bytes: they are `{"exceptions": [items]}` or `[items]`.
+        let exceptions_value = match serde_json::from_slice(&source.json) {
+            _ if rule.exceptions().is_empty() => None,
+            Ok(serde_json::Value::Object(mut top)) => top.remove("exceptions"),
+            Ok(items) => Some(items),
+            Err(_) => None,
+        };
+        Ok(PyRule { rule: Arc::new(rule), exceptions_json: Some(source.json.into()), exceptions_value })
     }
 
     /// The rule's EQL text, byte for byte as Elastic ships it.
@@ -54,6 +77,12 @@ impl PyRule {
     #[getter]
     fn case_folding(&self) -> &'static str {
         self.rule.options().case_folding.name()
+    }
+
+    /// The exception items, in file order (an empty tuple without exceptions).
+    #[getter]
+    fn exceptions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, self.rule.exceptions().items().iter().map(ExceptionItem::of))
     }
 
     /// The rule's metadata as a new dict.
@@ -69,11 +98,11 @@ impl PyRule {
             event::append_event_or_raise(py, event, &mut ws.record, None)?;
             let document = ws.decoder.decode(self.rule.paths(), &ws.record).map_err(|e| errors::bad_event(py, &e, None))?;
             let verdict = self.rule.evaluate(&document);
-            Ok(Verdict::from_core(&verdict, schema_name(document.schema())))
+            Ok(Verdict::from_core(&self.rule, &verdict, schema_name(document.schema())))
         })
     }
 
-    /// Whether the rule fires on one event.
+    /// Whether the event raises an alert (the rule fires and no exception item suppresses it).
     fn matches(&self, py: Python<'_>, event: &Bound<'_, PyAny>) -> PyResult<bool> {
         with_workspace(|ws| {
             ws.record.clear();
@@ -83,7 +112,7 @@ impl PyRule {
         })
     }
 
-    /// Whether the rule fires on each event of an iterable.
+    /// Whether each event of an iterable raises an alert.
     fn match_many(&self, py: Python<'_>, events: &Bound<'_, PyAny>) -> PyResult<Vec<bool>> {
         if events.is_instance_of::<PyDict>() || events.is_instance_of::<PyString>() || events.is_instance_of::<pyo3::types::PyBytes>() {
             return Err(PyTypeError::new_err(format!(
@@ -121,24 +150,47 @@ impl PyRule {
         Scan::start(py, Arc::clone(&self.rule), source, ScanArgs { progress, threads, prefilter, include_original })
     }
 
+    /// Runs the validation report with this rule (its case folding and exceptions).
+    #[pyo3(signature = (paths = None))]
+    fn validate(&self, py: Python<'_>, paths: Option<&Bound<'_, PyAny>>) -> PyResult<ValidationReport> {
+        ValidationReport::run(py, &self.rule, paths)
+    }
+
     fn __repr__(&self) -> String {
-        format!("Rule(case_folding={})", py_str(self.case_folding()))
+        let items = self.rule.exceptions().items();
+        if self.exceptions_json.is_none() {
+            return format!("Rule(case_folding={})", py_str(self.case_folding()));
+        }
+        let names: Vec<String> = items.iter().map(|i| py_str(i.name())).collect();
+        let plural = if items.len() == 1 { "item" } else { "items" };
+        let listed = if names.is_empty() { String::new() } else { format!(": {}", names.join(", ")) };
+        format!("Rule(exceptions=<{} {plural}{listed}>, case_folding={})", items.len(), py_str(self.case_folding()))
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other.cast::<PyRule>().is_ok_and(|o| o.get().rule.options() == self.rule.options())
+        other.cast::<PyRule>().is_ok_and(|o| {
+            let o = o.get();
+            o.rule.options() == self.rule.options() && o.exceptions_value == self.exceptions_value
+        })
     }
 
     fn __hash__(&self) -> u64 {
-        match self.rule.options().case_folding {
-            CaseFolding::Ascii => 0,
-            CaseFolding::UnicodeSimple => 1,
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.case_folding().hash(&mut h);
+        // Equal values have the same items: hash their names.
+        for item in self.rule.exceptions().items() {
+            item.name().hash(&mut h);
         }
+        h.finish()
     }
 
-    /// Pickling: a rule is rebuilt from its options.
+    /// Pickling: a rule is rebuilt from its options and its exceptions file's JSON.
     fn __getnewargs_ex__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyTuple>, Bound<'py, PyDict>)> {
         let kwargs = PyDict::new(py);
+        if let Some(json) = &self.exceptions_json {
+            kwargs.set_item("exceptions", PyBytes::new(py, json))?;
+        }
         kwargs.set_item("case_folding", self.case_folding())?;
         Ok((PyTuple::empty(py), kwargs))
     }
@@ -257,14 +309,17 @@ impl DcomCommandLine {
     }
 }
 
-/// The verdict of the rule on one event: the branches that fired and the values that fired
-/// them. Truthy when the rule matched.
+/// The verdict of the rule on one event: the branches that fired, the values that fired
+/// them, and the exception item that suppressed the alert. Truthy when the event raises an
+/// alert.
 #[pyclass(frozen, eq, hash, module = "dcom_detect", name = "Verdict")]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Verdict {
     office_child: Option<OfficeChild>,
     dcomcnfg: Option<String>,
     dcom_command_line: Option<DcomCommandLine>,
+    /// The name of the suppressing item.
+    suppressed_by: Option<String>,
     schema: &'static str,
 }
 
@@ -273,11 +328,12 @@ fn text(t: Text<'_>) -> String {
 }
 
 impl Verdict {
-    fn from_core(v: &dcom_detect_core::Verdict<'_>, schema: &'static str) -> Verdict {
+    fn from_core(rule: &Rule, v: &dcom_detect_core::Verdict<'_>, schema: &'static str) -> Verdict {
         Verdict {
             office_child: v.office_child.map(|o| OfficeChild { parent_name: text(o.parent_name), name: text(o.name) }),
             dcomcnfg: v.dcomcnfg.map(text),
             dcom_command_line: v.dcom_command_line.map(|c| DcomCommandLine { dcom: text(c.dcom), exec: text(c.exec) }),
+            suppressed_by: v.suppressed_by.map(|i| rule.exceptions().items()[i].name().to_owned()),
             schema,
         }
     }
@@ -340,10 +396,23 @@ impl Verdict {
         self.branch_set().bits()
     }
 
-    /// Whether any branch fired.
+    /// Whether any branch fired (whether or not an exception item suppressed the alert).
+    #[getter]
+    fn fired(&self) -> bool {
+        !self.branch_set().is_empty()
+    }
+
+    /// The name of the exception item that suppressed the alert, or None.
+    #[getter]
+    fn suppressed_by(&self) -> Option<&str> {
+        self.suppressed_by.as_deref()
+    }
+
+    /// Whether the event raises an alert: some branch fired and no exception item
+    /// suppressed it (core's `Verdict::is_match`).
     #[getter]
     fn matched(&self) -> bool {
-        !self.branch_set().is_empty()
+        self.fired() && self.suppressed_by.is_none()
     }
 
     fn __bool__(&self) -> bool {
@@ -352,6 +421,9 @@ impl Verdict {
 
     fn __repr__(&self) -> String {
         let mut parts: Vec<String> = Vec::new();
+        if let Some(item) = &self.suppressed_by {
+            parts.push(format!("suppressed_by={}", py_str(item)));
+        }
         if let Some(o) = &self.office_child {
             parts.push(format!("office_child={}", o.__repr__()));
         }
@@ -364,7 +436,8 @@ impl Verdict {
         if parts.is_empty() {
             format!("Verdict(matched=False, schema={})", py_str(self.schema))
         } else {
-            format!("Verdict(matched=True, {}, schema={})", parts.join(", "), py_str(self.schema))
+            let matched = if self.matched() { "True" } else { "False" };
+            format!("Verdict(matched={matched}, {}, schema={})", parts.join(", "), py_str(self.schema))
         }
     }
 }

@@ -7,8 +7,8 @@
 //! The thread runs without the interpreter except to pull data from Python sources (a file
 //! object's `read(n)`, an iterable's next record), which it does with the interpreter held
 //! for just that call. The channel holds at most [`CHANNEL_ALERTS`] alerts, so a consumer
-//! that stops reading pauses the scan and memory stays bounded. Counts and rejected records
-//! are shared through [`Shared`] and readable at any time. Dropping or closing the `Scan`
+//! that stops reading pauses the scan and memory stays bounded. Counts, rejected records and
+//! suppressed matches are shared through [`Shared`] and readable at any time. Dropping or closing the `Scan`
 //! asks the thread to stop at the next record.
 //!
 //! Everything a scan decides (what a record is, how it is numbered and decoded, what
@@ -81,13 +81,14 @@ struct Shared {
 
 #[derive(Default)]
 struct Live {
-    /// Live: `matched` and `rejected` (and, for iterables, every count); final when
-    /// `complete`.
+    /// Live: `matched`, `suppressed` and `rejected` (and, for iterables, every count); final
+    /// when `complete`.
     stats: Stats,
     complete: bool,
     /// Stats are final (the thread has finished), whether or not the input was read to its end.
     finished: bool,
     rejected: Vec<Rejected>,
+    suppressed: Vec<Suppressed>,
     failure: Option<Failure>,
 }
 
@@ -255,8 +256,8 @@ impl Scan {
         self.next_alert(py)
     }
 
-    /// The scan's counts: final once `done`; while running, `matched`, `rejected` and
-    /// `bytes` are current.
+    /// The scan's counts: final once `done`; while running, `matched`, `suppressed`,
+    /// `rejected` and `bytes` are current.
     #[getter]
     fn stats(&self) -> ScanStats {
         let live = self.shared.live();
@@ -271,6 +272,13 @@ impl Scan {
     #[getter]
     fn rejected(&self) -> Vec<Rejected> {
         self.shared.live().rejected.clone()
+    }
+
+    /// The records on which the rule fired but an exception item suppressed the alert, so
+    /// far, in input order.
+    #[getter]
+    fn suppressed(&self) -> Vec<Suppressed> {
+        self.shared.live().suppressed.clone()
     }
 
     /// Whether the scan thread has finished (the input was read to its end, or failed, or the
@@ -318,10 +326,11 @@ impl Scan {
         let live = self.shared.live();
         let state = if live.finished { "done" } else { "running" };
         format!(
-            "<Scan {} {state}: {} alerts yielded, {} records, {} rejected>",
+            "<Scan {} {state}: {} alerts yielded, {} records, {} suppressed, {} rejected>",
             py_str(&self.description),
             self.yielded.load(Ordering::Relaxed),
             live.stats.records,
+            live.stats.suppressed,
             live.stats.rejected
         )
     }
@@ -430,6 +439,7 @@ impl Job {
     fn run(self) {
         let Job { rule, options, alert_options, source, file_name, sender, shared } = self;
         let mut sink = Sink {
+            rule: &rule,
             writer: AlertWriter::new(&rule, alert_options),
             file: file_name,
             sender,
@@ -487,8 +497,9 @@ fn ndjson<R: Read + Send + 'static>(
 }
 
 /// Receives core's findings on the scan thread: alerts go to the channel, rejected records
-/// to the shared list.
+/// and suppressed matches to the shared lists.
 struct Sink<'s> {
+    rule: &'s Rule,
     writer: AlertWriter<'s>,
     file: Option<Arc<str>>,
     sender: SyncSender<AlertData>,
@@ -528,9 +539,19 @@ impl Sink<'_> {
             Found::Rejected { position, error } => {
                 self.reject(position, error.kind().to_string(), Some(error.offset()));
             }
-            // Suppressed by an exception item: no alert; core counts it in `suppressed`.
-            // (Only a rule with exceptions suppresses, and `Rule` does not take any yet.)
-            Found::Suppressed { .. } => {}
+            // Suppressed by an exception item: no alert, but listed and counted.
+            Found::Suppressed { position, branches, item, .. } => {
+                let suppressed = Suppressed {
+                    file: self.file.clone(),
+                    position,
+                    branches,
+                    item: self.rule.exceptions().items()[item].name().into(),
+                    item_index: item,
+                };
+                let mut live = self.shared.live();
+                live.stats.suppressed += 1;
+                live.suppressed.push(suppressed);
+            }
         }
         ControlFlow::Continue(())
     }
@@ -622,9 +643,9 @@ fn scan_records(rule: &Rule, options: &ScanOptions, iterator: Py<PyIterator>, si
                 stats.rejected += 1;
                 sink.found(Found::Rejected { position, error: &error })
             }
-            Outcome::Suppressed(..) => {
+            Outcome::Suppressed(branches, item) => {
                 stats.suppressed += 1;
-                ControlFlow::Continue(())
+                sink.found(Found::Suppressed { position, record: &record, branches, item })
             }
         };
         // The sink counted too; the loop's own counts are the truth for this source.
@@ -940,6 +961,95 @@ impl Rejected {
 
     fn __repr__(&self) -> String {
         format!("<Rejected {}>", self.__str__())
+    }
+}
+
+/// A record on which the rule fired but an exception item suppressed the alert.
+#[pyclass(frozen, module = "dcom_detect", name = "Suppressed")]
+#[derive(Clone)]
+pub struct Suppressed {
+    file: Option<Arc<str>>,
+    position: Position,
+    branches: BranchSet,
+    /// The suppressing item's name.
+    item: Arc<str>,
+    /// Its index in `Rule.exceptions`.
+    item_index: usize,
+}
+
+#[pymethods]
+impl Suppressed {
+    /// The file (`-` for standard input), or None.
+    #[getter]
+    fn file(&self) -> Option<&str> {
+        self.file.as_deref()
+    }
+
+    /// Where the record is, e.g. `line 9 (byte 5120)`.
+    #[getter]
+    fn position(&self) -> String {
+        self.position.to_string()
+    }
+
+    /// 1-based line number (NDJSON and iterables), or None.
+    #[getter]
+    fn line(&self) -> Option<u64> {
+        position_parts(self.position).0
+    }
+
+    /// Byte offset of the line's start, or None.
+    #[getter]
+    fn offset(&self) -> Option<u64> {
+        position_parts(self.position).1
+    }
+
+    /// 1-based position in an EVTX file, or None.
+    #[getter]
+    fn record(&self) -> Option<u64> {
+        position_parts(self.position).2
+    }
+
+    /// The EVTX `EventRecordID`, or None.
+    #[getter]
+    fn record_id(&self) -> Option<u64> {
+        position_parts(self.position).3
+    }
+
+    /// The branches that fired, in rule order.
+    #[getter]
+    fn branches<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        branch_names(py, self.branches)
+    }
+
+    /// The branches as a bit set: 1 = office_child, 2 = dcomcnfg, 4 = dcom_command_line.
+    #[getter]
+    fn bits(&self) -> u8 {
+        self.branches.bits()
+    }
+
+    /// The name of the exception item that suppressed the alert.
+    #[getter]
+    fn item(&self) -> &str {
+        &self.item
+    }
+
+    /// The item's index in `Rule.exceptions`.
+    #[getter]
+    fn item_index(&self) -> usize {
+        self.item_index
+    }
+
+    fn __str__(&self) -> String {
+        let branches: Vec<&str> = self.branches.iter().map(|b| b.name()).collect();
+        let what = format!("{} suppressed by {}", branches.join("+"), py_str(&self.item));
+        match &self.file {
+            Some(file) => format!("{file}: {}: {what}", self.position),
+            None => format!("{}: {what}", self.position),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Suppressed {}>", self.__str__())
     }
 }
 

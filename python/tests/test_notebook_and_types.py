@@ -44,3 +44,12 @@ def test_stubs_match_the_module() -> None:
 def test_package_type_checks() -> None:
     result = subprocess.run([sys.executable, "-m", "mypy"], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_package_docstring_examples_run() -> None:
+    import doctest
+
+    import dcom_detect
+
+    result = doctest.testmod(dcom_detect)
+    assert result.attempted >= 8 and result.failed == 0

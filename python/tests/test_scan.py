@@ -360,7 +360,7 @@ def test_progress_bar(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 def test_repr(in_repo: pathlib.Path) -> None:
     scan = Rule().scan(SAMPLE_NAME)
     list(scan)
-    assert repr(scan) == "<Scan 'examples/data/sample.ndjson' done: 5 alerts yielded, 15 records, 1 rejected>"
+    assert repr(scan) == "<Scan 'examples/data/sample.ndjson' done: 5 alerts yielded, 15 records, 0 suppressed, 1 rejected>"
     assert repr(scan.stats).startswith("ScanStats(records=15, matched=5,")
 
 
