@@ -479,3 +479,14 @@ def test_validate_real_recordings() -> None:
     assert sum(len(r["fired"]) for r in recordings) == 9
     assert sum(r["records"] for r in recordings) == 26_655
     assert any("evtx/dcom/LM_impacket_docmexec_mmc_sysmon_01.evtx" == r["file"] for r in recordings)
+
+
+def test_evtx_records_are_suppressed_with_their_record_ids(evtx_path: pathlib.Path) -> None:
+    tuning = [{"name": "whoami", "entries": [{"field": "process.command_line", "operator": "matches", "value": "*whoami*"}]}]
+    scan = Rule(exceptions=tuning).scan(evtx_path)
+    assert [a.record_id for a in scan] == [9833, 9838]
+    [suppressed] = scan.suppressed
+    assert (suppressed.record, suppressed.record_id, suppressed.line, suppressed.offset) == (8, 9839, None, None)
+    assert suppressed.item == "whoami" and suppressed.branches == ("office_child",)
+    assert str(suppressed) == f"{evtx_path}: record 8 (EventRecordID 9839): office_child suppressed by 'whoami'"
+    assert (scan.stats.matched, scan.stats.suppressed) == (2, 1)

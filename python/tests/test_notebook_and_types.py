@@ -29,6 +29,8 @@ def test_hunting_notebook_runs() -> None:
     html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
     assert html.count("Distributed Component Object Model lateral movement") == 5, "five alert cards"
     assert "ws-finance-07" in html and "office_child" in html
+    text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    assert "4 alerts, 1 suppressed" in text and "suppressed by 'IT workstations: admins open dcomcnfg'" in text
 
 
 def test_stubs_match_the_module() -> None:
