@@ -89,9 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     scan = commands.add_parser(
         "scan",
         help="scan NDJSON (plain or gzip) or EVTX files, or standard input, for the rule",
-        description="Scan NDJSON (plain or gzip), EVTX files or standard input ('-'). "
-        "Writes one ECS alert per match to stdout as NDJSON (or a table with --table) and a "
-        "summary to stderr.",
+        description="Scan NDJSON (plain or gzip), EVTX files or standard input ('-'). Writes one ECS\n"
+        "alert per match to stdout as NDJSON (or a table with --table) and a summary to stderr.",
         epilog=_SCAN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -119,18 +118,22 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser(
         "validate",
         help="check the rule against its testing methodology and against real recordings",
-        description="Evaluate the bundled validation events (the process starts of each test of "
-        "the rule's testing methodology, in ECS, Sysmon 1 and Security 4688 form) and, given "
-        "paths, every record of real recordings (files, or folders searched for .ndjson, "
-        ".jsonl, .json, .gz and .evtx files, compared with the folder's labels.json). Prints "
-        "what was expected, what fired, and why the rule as written misses what it misses.",
+        description="Evaluate the bundled validation events (the process starts of each test of the\n"
+        "rule's testing methodology, in ECS, Sysmon 1 and Security 4688 form) and, given paths,\n"
+        "every record of real recordings (files, or folders searched for .ndjson, .jsonl, .json,\n"
+        ".gz and .evtx files, compared with the folder's labels.json). Prints what was expected,\n"
+        "what fired, and why the rule as written misses what it misses.",
         epilog=_VALIDATE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     validate.add_argument("paths", nargs="*", metavar="PATH", help="a recording, or a folder of them (e.g. ../shared/realdata)")
     validate.add_argument("--json", action="store_true", help="print the report as JSON (for CI) instead of a table")
     _case_folding_option(validate)
-    _exceptions_option(validate)
+    _exceptions_option(
+        validate,
+        "an exceptions (tuning) file to load with the rule; the report shows what fired, "
+        "whether or not an item suppressed it",
+    )
 
     rule = commands.add_parser(
         "rule",
@@ -139,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     rule.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     _case_folding_option(rule)
-    _exceptions_option(rule)
+    _exceptions_option(rule, "an exceptions (tuning) file: checks it and lists its items")
     return parser
 
 
@@ -162,14 +165,14 @@ def _case_folding_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _exceptions_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--exceptions",
-        metavar="FILE",
-        type=pathlib.Path,
-        help="an exceptions (tuning) file: matches that an item of it describes raise no alert "
-        "but are listed and counted (format: docs/exceptions.md)",
-    )
+_EXCEPTIONS_HELP = (
+    "an exceptions (tuning) file: matches that an item of it describes raise no alert but are "
+    "listed and counted (format: docs/exceptions.md)"
+)
+
+
+def _exceptions_option(parser: argparse.ArgumentParser, text: str = _EXCEPTIONS_HELP) -> None:
+    parser.add_argument("--exceptions", metavar="FILE", type=pathlib.Path, help=text)
 
 
 class _BadExceptions(Exception):
