@@ -12,7 +12,11 @@
  *   never NUL-terminated, and {NULL, 0} means absent;
  * - a dcom_rule may be used by any number of threads at once; a dcom_scratch by one thread
  *   at a time;
- * - no function allocates on the struct paths; the JSON path reuses the scratch's memory.
+ * - no function allocates on the struct paths (with or without exceptions); the JSON path
+ *   reuses the scratch's memory; only dcom_rule_alert_json, when it writes an alert,
+ *   allocates (inside the library, freed before it returns);
+ * - tuning: a rule created with exceptions is evaluated with dcom_rule_evaluate*, whose
+ *   dcom_verdict says what fired and which exception item, if any, suppressed the alert.
  */
 
 #ifndef DCOM_DETECT_H
@@ -55,6 +59,33 @@
  * with Lucene 10.5 do (U+212A KELVIN SIGN matches `k`).
  */
 #define DCOM_CASE_FOLDING_UNICODE_SIMPLE 1
+
+/**
+ * `dcom_verdict.suppressed_by` when no exception item suppressed the match (or nothing
+ * fired).
+ */
+#define DCOM_NOT_SUPPRESSED -1
+
+/**
+ * `dcom_rule_alert_json` flag: embed the record as `event.original` (a JSON string).
+ */
+#define DCOM_ALERT_INCLUDE_ORIGINAL 1
+
+/**
+ * `dcom_origin.position`: no position (the alert has no `log.offset` and no line or record).
+ */
+#define DCOM_POSITION_NONE 0
+
+/**
+ * `dcom_origin.position`: an NDJSON line (`line`, `offset`).
+ */
+#define DCOM_POSITION_LINE 1
+
+/**
+ * `dcom_origin.position`: an EVTX record (`record`, and `event_record_id` when
+ * `has_event_record_id`).
+ */
+#define DCOM_POSITION_EVTX 2
 
 /**
  * The result of every function that can fail. `DCOM_OK` is 0; every failure has its own
@@ -101,9 +132,10 @@ typedef enum dcom_result {
      */
     DCOM_ERROR_BUFFER_TOO_SMALL = 7,
     /**
-     * A `dcom_rule_options` field holds an unknown value, or its `struct_size` is not one
-     * this library understands (including a newer struct with non-zero fields this library
-     * does not know).
+     * An option holds an unknown value: a `dcom_rule_options` field, or its `struct_size`
+     * is not one this library understands (including a newer struct with non-zero fields
+     * this library does not know); an unknown `DCOM_ALERT_*` flag; a `dcom_origin` with an
+     * unknown `position` or with fields set that its `position` does not use.
      */
     DCOM_ERROR_INVALID_OPTION = 8,
     /**
@@ -116,10 +148,22 @@ typedef enum dcom_result {
      * effect beyond its out-parameters; handles stay usable.
      */
     DCOM_ERROR_INTERNAL = 10,
+    /**
+     * The exceptions file given in `dcom_rule_options` was refused (not JSON, not the
+     * documented format, an unknown operator, a missing value...). `dcom_rule_create_ex`
+     * writes a message naming the item (number and name), entry and field.
+     */
+    DCOM_ERROR_BAD_EXCEPTIONS = 11,
+    /**
+     * An index is out of range (an exception item index not below
+     * `dcom_rule_exception_count`).
+     */
+    DCOM_ERROR_OUT_OF_RANGE = 12,
 } dcom_result;
 
 /**
- * The compiled rule. Opaque; create with `dcom_rule_create`, free with `dcom_rule_destroy`.
+ * The compiled rule, with its exceptions. Opaque; create with `dcom_rule_create`, free with
+ * `dcom_rule_destroy`.
  *
  * Thread safety: immutable once created, so one handle may be used by any number of threads
  * at once, with no locking, until it is destroyed (which must not race with any use).
@@ -127,7 +171,8 @@ typedef enum dcom_result {
 typedef struct dcom_rule dcom_rule;
 
 /**
- * Per-thread working memory for `dcom_rule_match_json`. Opaque; create with
+ * Per-thread working memory for the JSON functions (`dcom_rule_match_json`,
+ * `dcom_rule_evaluate_json`, `dcom_rule_alert_json`). Opaque; create with
  * `dcom_scratch_create`, free with `dcom_scratch_destroy`.
  *
  * Thread safety: use one scratch per thread. A scratch may move between threads, but only one
@@ -137,7 +182,7 @@ typedef struct dcom_rule dcom_rule;
 typedef struct dcom_scratch dcom_scratch;
 
 /**
- * How to build a rule: passed to `dcom_rule_create`.
+ * How to build a rule: passed to `dcom_rule_create` / `dcom_rule_create_ex`.
  *
  * Versioned by size, like Linux's `clone3`: set `struct_size` to `sizeof(dcom_rule_options)`
  * and zero every field you do not set (a designated initializer does both):
@@ -146,14 +191,19 @@ typedef struct dcom_scratch dcom_scratch;
  * dcom_rule_options options = {
  *     .struct_size = sizeof(dcom_rule_options),
  *     .case_folding = DCOM_CASE_FOLDING_UNICODE_SIMPLE,
+ *     .exceptions = json, .exceptions_len = json_len,   // tuning, optional
  * };
  * ```
  *
- * Every field's zero value is its default. Read only during `dcom_rule_create`; never kept. Later versions only append fields (the next one
- * will be the exceptions file or buffer for tuning). A program built against an older header
- * keeps working with a newer library; a program built against a newer header gets
+ * Every field's zero value is its default. Read only during `dcom_rule_create`; never kept
+ * (the exceptions are compiled into the rule, the buffer may be freed right after).
+ *
+ * Versions, by `struct_size`: 8 (version 1: `case_folding`) and
+ * `sizeof(dcom_rule_options)` (version 2, adds `exceptions`: 24 bytes on 64-bit targets).
+ * Later versions only append fields. A program built against an older header keeps working
+ * with a newer library; a program built against a newer header gets
  * `DCOM_ERROR_INVALID_OPTION` from an older library only if it sets a field that library does
- * not know.
+ * not know. Only 4-byte alignment is required of the pointer, as version 1 needed.
  */
 typedef struct dcom_rule_options {
     /**
@@ -162,10 +212,46 @@ typedef struct dcom_rule_options {
     uint32_t struct_size;
     /**
      * `DCOM_CASE_FOLDING_ASCII` (0, the default) or `DCOM_CASE_FOLDING_UNICODE_SIMPLE`: how
-     * `in~` and `:` compare letters.
+     * `in~` and `:` compare letters (and the exceptions' `matches`).
      */
     uint32_t case_folding;
+    /**
+     * Tuning (version 2): the exceptions file's JSON, `exceptions_len` bytes (the format of
+     * `examples/exceptions.json` and docs: named items, each an AND of conditions on any ECS
+     * field with Elastic's operators). `{NULL, 0}` = no exceptions (the default); a non-NULL
+     * pointer with length 0 is an empty file, which is refused. A file that is refused makes
+     * `dcom_rule_create` fail with `DCOM_ERROR_BAD_EXCEPTIONS`; `dcom_rule_create_ex` also
+     * says which item, entry and field is wrong. The library never reads files itself: load
+     * the bytes however the sensor loads its configuration.
+     */
+    const uint8_t *exceptions;
+    /**
+     * Length of `exceptions` in bytes.
+     */
+    size_t exceptions_len;
 } dcom_rule_options;
+
+/**
+ * A borrowed UTF-8 string: `len` bytes at `ptr`, not NUL-terminated (a NUL byte is an
+ * ordinary character).
+ *
+ * `{NULL, 0}` means absent (like JSON `null`); `{NULL, n > 0}` is
+ * `DCOM_ERROR_NULL_ARGUMENT`; a non-NULL `ptr` with `len` 0 is the empty string, which is a
+ * value. The bytes must be valid UTF-8 (`DCOM_ERROR_INVALID_UTF8` otherwise) and stay
+ * unchanged during the call that reads them; they are never kept after it.
+ *
+ * The library only reads strings and events, so threads may pass the same ones at once.
+ */
+typedef struct dcom_str {
+    /**
+     * First byte, or NULL.
+     */
+    const uint8_t *ptr;
+    /**
+     * Length in bytes.
+     */
+    size_t len;
+} dcom_str;
 
 /**
  * One MITRE ATT&CK entry.
@@ -260,28 +346,6 @@ typedef struct dcom_metadata {
 } dcom_metadata;
 
 /**
- * A borrowed UTF-8 string: `len` bytes at `ptr`, not NUL-terminated (a NUL byte is an
- * ordinary character).
- *
- * `{NULL, 0}` means absent (like JSON `null`); `{NULL, n > 0}` is
- * `DCOM_ERROR_NULL_ARGUMENT`; a non-NULL `ptr` with `len` 0 is the empty string, which is a
- * value. The bytes must be valid UTF-8 (`DCOM_ERROR_INVALID_UTF8` otherwise) and stay
- * unchanged during the call that reads them; they are never kept after it.
- *
- * The library only reads strings and events, so threads may pass the same ones at once.
- */
-typedef struct dcom_str {
-    /**
-     * First byte, or NULL.
-     */
-    const uint8_t *ptr;
-    /**
-     * Length in bytes.
-     */
-    size_t len;
-} dcom_str;
-
-/**
  * An extra field for `dcom_event.other`: an ECS path and one of its values.
  */
 typedef struct dcom_field {
@@ -338,7 +402,8 @@ typedef struct dcom_event {
     /**
      * Any other ECS fields, as `(path, value)` pairs; a path may repeat to give several
      * values, and entries for the five fields above add values to them. Read only by rule
-     * tuning (exceptions); `{NULL, 0}` when unused.
+     * tuning (the exceptions' conditions: `host.name`, `user.name`, ...); `{NULL, 0}` when
+     * unused.
      */
     const struct dcom_field *other;
     /**
@@ -424,6 +489,80 @@ typedef struct dcom_event16 {
     size_t other_count;
 } dcom_event16;
 
+/**
+ * The result of evaluating the rule on one event: what fired and what tuning did with it.
+ *
+ * | `branches` | `suppressed_by` | meaning |
+ * |---|---|---|
+ * | 0 | -1 | the rule did not fire: no alert |
+ * | non-zero | -1 | the rule fired and no exception applies: **alert** |
+ * | non-zero | n >= 0 | the rule fired, exception item n suppressed it: no alert, count it |
+ *
+ * So an event raises an alert exactly when `branches != 0 && suppressed_by < 0`. A
+ * suppressed event keeps its branch bits, so a sensor can count suppressions per item and
+ * branch (`dcom_rule_exception_name` names item n). A plain value: copy it freely.
+ */
+typedef struct dcom_verdict {
+    /**
+     * The branches that fired (`DCOM_BRANCH_*` bits; 0 = the rule did not fire), exactly as
+     * `dcom_rule_match` reports them, whether or not an exception suppressed the alert.
+     */
+    uint32_t branches;
+    /**
+     * The 0-based index (file order) of the first exception item whose conditions all hold
+     * on the event, when some branch fired; `DCOM_NOT_SUPPRESSED` (-1) otherwise. Exceptions
+     * are only evaluated when a branch fires, so this is -1 whenever `branches` is 0.
+     */
+    int32_t suppressed_by;
+} dcom_verdict;
+
+/**
+ * Where a record came from, as its alert reports it (`log.file.path`, `log.offset`,
+ * `dcom_detect.source`). Input to `dcom_rule_alert_json`, borrowed for the call only.
+ *
+ * Zero-initialise it and set what you know: a field that `position` does not use must stay
+ * 0 (`DCOM_ERROR_INVALID_OPTION` otherwise), so that a position set without its kind (say
+ * `line` with `position` left at `DCOM_POSITION_NONE`) is an error, not silently dropped.
+ *
+ * ```c
+ * dcom_origin origin = {
+ *     .file = {(const uint8_t *)"events.ndjson", 13},
+ *     .position = DCOM_POSITION_LINE, .line = 42, .offset = 81234,
+ * };
+ * ```
+ */
+typedef struct dcom_origin {
+    /**
+     * The file name or path as it should appear in the alert (UTF-8; `"-"` for standard
+     * input by convention); `{NULL, 0}` when the record did not come from a file.
+     */
+    struct dcom_str file;
+    /**
+     * `DCOM_POSITION_NONE` (0), `DCOM_POSITION_LINE` or `DCOM_POSITION_EVTX`.
+     */
+    uint32_t position;
+    /**
+     * `DCOM_POSITION_EVTX`: 1 when `event_record_id` is known, else 0.
+     */
+    uint32_t has_event_record_id;
+    /**
+     * `DCOM_POSITION_LINE`: the 1-based line number.
+     */
+    uint64_t line;
+    /**
+     * `DCOM_POSITION_LINE`: the byte offset of the line's first byte in the file.
+     */
+    uint64_t offset;
+    /**
+     * `DCOM_POSITION_EVTX`: the 1-based position of the record in the file.
+     */
+    uint64_t record;
+    /**
+     * `DCOM_POSITION_EVTX`: the record's `EventRecordID` (when `has_event_record_id`).
+     */
+    uint64_t event_record_id;
+} dcom_origin;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -438,21 +577,56 @@ extern "C" {
 const char *dcom_result_message(int code);
 
 /**
- * Compiles the rule.
+ * Compiles the rule (and its exceptions, if the options give some).
  *
- * `options` may be NULL for the defaults (ASCII case folding). On success `*rule` receives a
- * new handle, to be freed with `dcom_rule_destroy`; on failure `*rule` is set to NULL.
+ * `options` may be NULL for the defaults (ASCII case folding, no exceptions). On success
+ * `*rule` receives a new handle, to be freed with `dcom_rule_destroy`; on failure `*rule` is
+ * set to NULL. Equivalent to `dcom_rule_create_ex(options, rule, NULL, 0, NULL)`; use
+ * `dcom_rule_create_ex` to learn why an exceptions file or an option was refused.
  *
- * Errors: `DCOM_ERROR_NULL_ARGUMENT` (`rule` is NULL), `DCOM_ERROR_MISALIGNED_POINTER`,
- * `DCOM_ERROR_INVALID_OPTION`, `DCOM_ERROR_INTERNAL`.
+ * Errors: `DCOM_ERROR_NULL_ARGUMENT` (`rule` is NULL, or `exceptions` NULL with a length),
+ * `DCOM_ERROR_MISALIGNED_POINTER`, `DCOM_ERROR_INVALID_LENGTH`, `DCOM_ERROR_INVALID_OPTION`,
+ * `DCOM_ERROR_BAD_EXCEPTIONS`, `DCOM_ERROR_INTERNAL`.
  *
- * Cost: allocates (a few kilobytes); meant to be called once, not per event. Thread-safe.
+ * Cost: allocates (a few kilobytes, plus the compiled exceptions); meant to be called once,
+ * not per event. Thread-safe.
  *
  * # Safety
  * `options` is NULL or points to a `dcom_rule_options` whose `struct_size` bytes are
- * readable; `rule` is valid for a write.
+ * readable, with `exceptions` NULL or valid for `exceptions_len` bytes; `rule` is valid for
+ * a write.
  */
 enum dcom_result dcom_rule_create(const struct dcom_rule_options *options, struct dcom_rule **rule);
+
+/**
+ * `dcom_rule_create`, and on failure an English message saying why, written to `message`
+ * (`message_size` bytes; `*message_needed` receives the size the message needs).
+ *
+ * For a refused exceptions file (`DCOM_ERROR_BAD_EXCEPTIONS`) the message names the item
+ * (1-based number and name), the entry (1-based) and the field, for example
+ * `bad exceptions file: item 2 ("Finance"), entry 1 (field "host.name"): unknown operator
+ * "equals"; expected one of ...`. For an invalid option it names the field and the values
+ * accepted; for other failures it is `dcom_result_message`'s text. On success the message is
+ * the empty string.
+ *
+ * The message follows the library's text-output convention, except that the function's
+ * result is always the creation's: a message that does not fit is cut (at a UTF-8 boundary,
+ * NUL-terminated) and `*message_needed` (if not NULL) tells the size that would hold it all;
+ * `DCOM_ERROR_BUFFER_TOO_SMALL` is never returned. `{NULL, 0}` writes no message. The
+ * message arguments are checked first: `message` NULL with a non-zero `message_size` is
+ * `DCOM_ERROR_NULL_ARGUMENT` before anything else is done.
+ *
+ * Errors: as `dcom_rule_create`. Cost: as `dcom_rule_create`. Thread-safe.
+ *
+ * # Safety
+ * As `dcom_rule_create`; `message` is NULL or valid for `message_size` bytes of writes;
+ * `message_needed` is NULL or valid for a write.
+ */
+enum dcom_result dcom_rule_create_ex(const struct dcom_rule_options *options,
+                                     struct dcom_rule **rule,
+                                     char *message,
+                                     size_t message_size,
+                                     size_t *message_needed);
 
 /**
  * Frees a rule. NULL is allowed and does nothing. The handle must not be in use by any
@@ -462,6 +636,36 @@ enum dcom_result dcom_rule_create(const struct dcom_rule_options *options, struc
  * `rule` is NULL or a handle from `dcom_rule_create` not yet destroyed.
  */
 void dcom_rule_destroy(struct dcom_rule *rule);
+
+/**
+ * The number of exception items the rule was created with into `*count` (0 without
+ * exceptions). Items are numbered from 0 in file order, as `dcom_verdict.suppressed_by`
+ * reports them.
+ *
+ * Errors: `DCOM_ERROR_NULL_ARGUMENT`, `DCOM_ERROR_MISALIGNED_POINTER`. No allocation.
+ * Thread-safe.
+ *
+ * # Safety
+ * `rule` is NULL or a live handle; `count` is NULL or valid for a write.
+ */
+enum dcom_result dcom_rule_exception_count(const struct dcom_rule *rule, size_t *count);
+
+/**
+ * The name of exception item `index` (0-based, file order; the `suppressed_by` of a
+ * verdict) into `*name`: UTF-8, not NUL-terminated (print it with `"%.*s", (int)name.len,
+ * name.ptr`), borrowed from the rule and valid until `dcom_rule_destroy`. On failure
+ * `*name` is `{NULL, 0}`.
+ *
+ * Errors: `DCOM_ERROR_NULL_ARGUMENT`, `DCOM_ERROR_MISALIGNED_POINTER`,
+ * `DCOM_ERROR_OUT_OF_RANGE` (`index` is not below `dcom_rule_exception_count`). No
+ * allocation, no copy. Thread-safe.
+ *
+ * # Safety
+ * `rule` is NULL or a live handle; `name` is NULL or valid for a write.
+ */
+enum dcom_result dcom_rule_exception_name(const struct dcom_rule *rule,
+                                          size_t index,
+                                          struct dcom_str *name);
 
 /**
  * The case folding the rule was created with (`DCOM_CASE_FOLDING_*`) into `*case_folding`.
@@ -505,7 +709,9 @@ const struct dcom_metadata *dcom_rule_metadata(void);
  * Evaluates the rule on one process event given as UTF-8 strings: the sensor's hot path.
  *
  * On success `*branches` receives the branches that fired (`DCOM_BRANCH_*` bits; 0 = no
- * match). On failure it is set to 0.
+ * match). On failure it is set to 0. The bits say what fired even when an exception item
+ * suppresses the alert: a rule created with exceptions should be called through
+ * `dcom_rule_evaluate`, whose verdict also says whether the event raises an alert.
  *
  * Errors: `DCOM_ERROR_NULL_ARGUMENT` (`rule`, `event` or `branches` NULL, or a NULL pointer
  * with a non-zero length), `DCOM_ERROR_MISALIGNED_POINTER`, `DCOM_ERROR_INVALID_LENGTH`,
@@ -541,7 +747,47 @@ enum dcom_result dcom_rule_match_utf16(const struct dcom_rule *rule,
                                        uint32_t *branches);
 
 /**
- * Creates a scratch for `dcom_rule_match_json`. On success `*scratch` receives it (free it
+ * Evaluates the rule and its exceptions on one process event given as UTF-8 strings: the
+ * hot path of a tuned sensor.
+ *
+ * On success `*verdict` receives what fired and whether an exception item suppressed it
+ * (see `dcom_verdict`: alert exactly when `branches != 0 && suppressed_by < 0`). On failure
+ * it is set to `{0, DCOM_NOT_SUPPRESSED}`. The exceptions' conditions read their fields from
+ * the event: the five fields of `dcom_event`, and any other ECS field (`host.name`, `user.name`,
+ * `process.executable`, `process.code_signature.trusted`...) from `event->other` by path. A
+ * field the event does not give is absent, as in a document without it (`is not` and
+ * `does not exist` hold, `is` and `matches` do not).
+ *
+ * Errors: as `dcom_rule_match`.
+ *
+ * Cost: as `dcom_rule_match`, plus, only when a branch fires, the exceptions' conditions
+ * (each reads its field once; a path in `other` is found by a linear scan of `other`). No
+ * allocation, no lock, no copy, with or without exceptions. Thread-safe.
+ *
+ * # Safety
+ * `rule` is a live handle; every non-NULL pointer in `event` is valid for its length and
+ * unchanged during the call; `verdict` is valid for a write.
+ */
+enum dcom_result dcom_rule_evaluate(const struct dcom_rule *rule,
+                                    const struct dcom_event *event,
+                                    struct dcom_verdict *verdict);
+
+/**
+ * `dcom_rule_evaluate` for a `dcom_event16` (UTF-16 values, never converted; the paths in
+ * `other` are UTF-8).
+ *
+ * Errors: as `dcom_rule_match_utf16`. Cost: as `dcom_rule_evaluate`; no allocation, lock or
+ * copy. Thread-safe.
+ *
+ * # Safety
+ * As `dcom_rule_evaluate`.
+ */
+enum dcom_result dcom_rule_evaluate_utf16(const struct dcom_rule *rule,
+                                          const struct dcom_event16 *event,
+                                          struct dcom_verdict *verdict);
+
+/**
+ * Creates a scratch for the JSON functions. On success `*scratch` receives it (free it
  * with `dcom_scratch_destroy`); on failure `*scratch` is set to NULL.
  *
  * Errors: `DCOM_ERROR_NULL_ARGUMENT`, `DCOM_ERROR_MISALIGNED_POINTER`, `DCOM_ERROR_INTERNAL`.
@@ -567,10 +813,11 @@ void dcom_scratch_destroy(struct dcom_scratch *scratch);
  * Security 4688 event in any of the supported wrappers.
  *
  * On success `*branches` receives the branches that fired (`DCOM_BRANCH_*` bits; 0 = no
- * match). When the record is rejected the call returns `DCOM_ERROR_BAD_JSON` (or
- * `DCOM_ERROR_INVALID_UTF8`), `*branches` is 0, and `dcom_scratch_error_offset` /
- * `dcom_scratch_error_message` tell where and why. `{NULL, 0}` is an empty record (rejected:
- * truncated).
+ * match), whether or not an exception item suppresses the alert (use
+ * `dcom_rule_evaluate_json` with exceptions). When the record is rejected the call returns
+ * `DCOM_ERROR_BAD_JSON` (or `DCOM_ERROR_INVALID_UTF8`), `*branches` is 0, and
+ * `dcom_scratch_error_offset` / `dcom_scratch_error_message` tell where and why. `{NULL, 0}`
+ * is an empty record (rejected: truncated).
  *
  * Errors: `DCOM_ERROR_NULL_ARGUMENT`, `DCOM_ERROR_MISALIGNED_POINTER`,
  * `DCOM_ERROR_INVALID_LENGTH`, `DCOM_ERROR_INVALID_UTF8`, `DCOM_ERROR_BAD_JSON`,
@@ -591,8 +838,31 @@ enum dcom_result dcom_rule_match_json(const struct dcom_rule *rule,
                                       uint32_t *branches);
 
 /**
- * The byte offset, in the record, where the last record given to `dcom_rule_match_json`
- * with this scratch was found bad, into `*offset`; 0 if that record was not rejected.
+ * Evaluates the rule and its exceptions on one JSON record: `dcom_rule_match_json` with a
+ * `dcom_verdict` (what fired, and the exception item that suppressed the alert, if any).
+ *
+ * The exceptions' conditions read any ECS field of the record (`host.name`, `user.name`,
+ * ...; for raw Sysmon / 4688 events, the ECS fields Winlogbeat would map them to). On
+ * failure `*verdict` is `{0, DCOM_NOT_SUPPRESSED}` and, for a rejected record,
+ * `dcom_scratch_error_*` tell where and why.
+ *
+ * Errors: as `dcom_rule_match_json`. Cost: as `dcom_rule_match_json`, plus the exceptions'
+ * conditions when a branch fires; no allocation in steady state. Thread-safe for the rule;
+ * the scratch is per thread.
+ *
+ * # Safety
+ * As `dcom_rule_match_json`; `verdict` is valid for a write.
+ */
+enum dcom_result dcom_rule_evaluate_json(const struct dcom_rule *rule,
+                                         struct dcom_scratch *scratch,
+                                         const uint8_t *json,
+                                         size_t json_len,
+                                         struct dcom_verdict *verdict);
+
+/**
+ * The byte offset, in the record, where the last record given to a JSON function
+ * (`dcom_rule_match_json`, `dcom_rule_evaluate_json`, `dcom_rule_alert_json`) with this
+ * scratch was found bad, into `*offset`; 0 if that record was not rejected.
  *
  * Errors: `DCOM_ERROR_NULL_ARGUMENT`, `DCOM_ERROR_MISALIGNED_POINTER`,
  * `DCOM_ERROR_SCRATCH_BUSY`, `DCOM_ERROR_INTERNAL`. Per thread, like the scratch.
@@ -603,7 +873,7 @@ enum dcom_result dcom_rule_match_json(const struct dcom_rule *rule,
 enum dcom_result dcom_scratch_error_offset(const struct dcom_scratch *scratch, size_t *offset);
 
 /**
- * Why the last record given to `dcom_rule_match_json` with this scratch was rejected, as an
+ * Why the last record given to a JSON function with this scratch was rejected, as an
  * English, NUL-terminated UTF-8 message without the offset (for example
  * `duplicate key "name" in one object`); the empty string if that record was not rejected.
  *
@@ -625,6 +895,62 @@ enum dcom_result dcom_scratch_error_message(const struct dcom_scratch *scratch,
                                             char *buffer,
                                             size_t size,
                                             size_t *needed);
+
+/**
+ * Evaluates the rule and its exceptions on one JSON record and, when it raises an alert,
+ * writes the ECS alert document (one line of JSON, no newline, NUL-terminated) to `alert`.
+ *
+ * The document is exactly the line every front end writes for this record and origin
+ * (core's `AlertWriter`): `@timestamp`, `event.kind: "alert"`, `rule.*`, `threat.*`, the
+ * event's `host`, `user` and `process`, `log.file.path` / `log.offset` and
+ * `dcom_detect.source` from `origin`, and `dcom_detect.branches` / `evidence`. `origin` may
+ * be NULL (no source fields). `flags`: 0 or `DCOM_ALERT_INCLUDE_ORIGINAL`.
+ *
+ * Outcomes, all `DCOM_OK`:
+ * - the record raises an alert: the document is written, `*alert_needed` is its length + 1;
+ * - the rule did not fire, or an exception item suppressed it: no alert; `*alert_needed`
+ *   is **0** and `alert` (if `alert_size` > 0) holds the empty string.
+ *
+ * `*verdict` (if `verdict` is not NULL) tells which (see `dcom_verdict`), including which
+ * item suppressed the record. So one call per record gives the verdict and the alert.
+ *
+ * Buffer: the library's text-output convention. If the alert does not fit,
+ * `DCOM_ERROR_BUFFER_TOO_SMALL` is returned, `*alert_needed` holds the size needed, the
+ * buffer holds a cut prefix (not valid JSON) and `*verdict` is neutral: call again with a
+ * buffer of `*alert_needed` bytes (the record is evaluated again; the result is the same).
+ * `{NULL, 0}` asks for the size only. On any other failure `*alert_needed` is 0, the buffer
+ * (if `alert_size` > 0) holds the empty string and `*verdict` is `{0, DCOM_NOT_SUPPRESSED}`;
+ * a rejected record is described by `dcom_scratch_error_*`.
+ *
+ * Errors: `DCOM_ERROR_NULL_ARGUMENT` (`rule` or `scratch` NULL, `json` NULL with a length,
+ * `alert` NULL with a size), `DCOM_ERROR_MISALIGNED_POINTER`, `DCOM_ERROR_INVALID_LENGTH`,
+ * `DCOM_ERROR_INVALID_UTF8` (the record or `origin->file`), `DCOM_ERROR_BAD_JSON`,
+ * `DCOM_ERROR_INVALID_OPTION` (unknown flag, inconsistent `origin`),
+ * `DCOM_ERROR_BUFFER_TOO_SMALL`, `DCOM_ERROR_SCRATCH_BUSY`, `DCOM_ERROR_INTERNAL`.
+ *
+ * Cost: a record without an alert costs what `dcom_rule_evaluate_json` costs, with no
+ * allocation in steady state. An alert is built by core: the record is decoded a second
+ * time and parsed into a JSON value, and the document is assembled and serialised, which
+ * allocates (on the order of a hundred small allocations, freed before the call returns);
+ * the text is kept in the scratch, whose buffer keeps its capacity. Thread-safe for the
+ * rule; the scratch is per thread.
+ *
+ * # Safety
+ * `rule` and `scratch` are live handles; `json` is NULL or valid for `json_len` bytes and
+ * `origin` NULL or a valid `dcom_origin` (its `file` valid for its length), both unchanged
+ * during the call; `verdict` is NULL or valid for a write; `alert` is NULL or valid for
+ * `alert_size` bytes of writes; `alert_needed` is NULL or valid for a write.
+ */
+enum dcom_result dcom_rule_alert_json(const struct dcom_rule *rule,
+                                      struct dcom_scratch *scratch,
+                                      const uint8_t *json,
+                                      size_t json_len,
+                                      const struct dcom_origin *origin,
+                                      uint32_t flags,
+                                      struct dcom_verdict *verdict,
+                                      char *alert,
+                                      size_t alert_size,
+                                      size_t *alert_needed);
 
 #ifdef __cplusplus
 }  // extern "C"

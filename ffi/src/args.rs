@@ -62,6 +62,19 @@ pub(crate) unsafe fn output<'a, T>(ptr: *mut T) -> Result<Out<'a, T>, dcom_resul
     Ok(Out { ptr, _lifetime: std::marker::PhantomData })
 }
 
+/// An optional out-parameter: `None` for NULL.
+///
+/// # Safety
+/// As [`output`].
+#[inline]
+pub(crate) unsafe fn optional_output<'a, T>(ptr: *mut T) -> Result<Option<Out<'a, T>>, dcom_result> {
+    if ptr.is_null() {
+        Ok(None)
+    } else {
+        output(ptr).map(Some)
+    }
+}
+
 /// A checked out-parameter.
 pub(crate) struct Out<'a, T> {
     ptr: *mut T,

@@ -2,7 +2,8 @@
 //! fit.
 //!
 //! The convention, shared by every function that returns variable-length text
-//! (`dcom_scratch_error_message` today, the alert JSON later):
+//! (`dcom_scratch_error_message`, `dcom_rule_alert_json`, and `dcom_rule_create_ex`'s message
+//! with the difference its documentation states):
 //! - the caller passes `(char *buffer, size_t size, size_t *needed)`;
 //! - `*needed` (when `needed` is not NULL) always receives the size the text needs,
 //!   **including** its terminating NUL;
@@ -13,12 +14,15 @@
 //! - `(NULL, 0)` is the way to ask for the size only; `(NULL, n > 0)` is
 //!   `DCOM_ERROR_NULL_ARGUMENT`.
 //!
+//! `dcom_rule_alert_json` adds one case: when there is no alert at all, `*needed` is 0 (a
+//! text always needs at least 1) and the buffer, if it has room, holds the empty string.
+//!
 //! Formatting writes straight into the caller's buffer: no allocation.
 
 use std::ffi::c_char;
 use std::fmt::{self, Write};
 
-use crate::args::{optional_slice_mut, output};
+use crate::args::{optional_slice_mut, output, Out};
 use crate::result::{dcom_result, DCOM_ERROR_BUFFER_TOO_SMALL};
 
 /// A `fmt::Write` into a fixed buffer that keeps one byte for the NUL and counts the full
@@ -50,6 +54,65 @@ impl Write for Truncating<'_> {
     }
 }
 
+/// A caller's `(buffer, size, needed)` triple, checked: where text goes out.
+pub(crate) struct TextOut<'a> {
+    buffer: &'a mut [u8],
+    needed: Option<Out<'a, usize>>,
+}
+
+impl<'a> TextOut<'a> {
+    /// Checks the triple (before any work is done, so that a bad one is reported first), and
+    /// sets `*needed` to 0.
+    ///
+    /// # Safety
+    /// `buffer` must be NULL or valid for `size` bytes of writes; `needed` must be NULL or
+    /// valid for a write; both for `'a`, with no other access.
+    pub(crate) unsafe fn new(buffer: *mut c_char, size: usize, needed: *mut usize) -> Result<TextOut<'a>, dcom_result> {
+        let mut needed = if needed.is_null() { None } else { Some(output(needed)?) };
+        // Neutral until something is written, even if the buffer itself is refused below.
+        if let Some(needed) = &mut needed {
+            needed.write(0);
+        }
+        let buffer = optional_slice_mut(buffer.cast::<u8>(), size)?.unwrap_or(&mut []);
+        Ok(TextOut { buffer, needed })
+    }
+
+    /// Writes `text` following the module's convention: `Err(DCOM_ERROR_BUFFER_TOO_SMALL)`
+    /// when it had to be cut.
+    pub(crate) fn write(self, text: impl fmt::Display) -> Result<(), dcom_result> {
+        let mut out = Truncating { buffer: self.buffer, written: 0, len: 0, truncated: false };
+        write!(out, "{text}").expect("writing to a slice never fails");
+        if let Some(nul) = out.buffer.get_mut(out.written) {
+            *nul = 0;
+        }
+        if let Some(mut needed) = self.needed {
+            needed.write(out.len + 1);
+        }
+        if out.len + 1 > out.buffer.len() {
+            return Err(DCOM_ERROR_BUFFER_TOO_SMALL);
+        }
+        Ok(())
+    }
+
+    /// Writes `text` if it fits, else as much as fits; never an error (for outputs that are
+    /// a side channel of another result, such as `dcom_rule_create_ex`'s message).
+    pub(crate) fn write_if_room(self, text: impl fmt::Display) {
+        let _ = self.write(text);
+    }
+
+    /// No text at all (as opposed to the empty string): `*needed` is 0 and the buffer, if it
+    /// has room, holds the empty string. Used for "no alert" and as the neutral value of a
+    /// failed call.
+    pub(crate) fn nothing(&mut self) {
+        if let Some(first) = self.buffer.first_mut() {
+            *first = 0;
+        }
+        if let Some(needed) = &mut self.needed {
+            needed.write(0);
+        }
+    }
+}
+
 /// Writes `text` to the caller's buffer following the module's convention.
 ///
 /// # Safety
@@ -61,24 +124,7 @@ pub(crate) unsafe fn write_text(
     size: usize,
     needed: *mut usize,
 ) -> Result<(), dcom_result> {
-    let needed = if needed.is_null() { None } else { Some(output(needed)?) };
-    let mut out = Truncating {
-        buffer: optional_slice_mut(buffer.cast::<u8>(), size)?.unwrap_or(&mut []),
-        written: 0,
-        len: 0,
-        truncated: false,
-    };
-    write!(out, "{text}").expect("writing to a slice never fails");
-    if let Some(nul) = out.buffer.get_mut(out.written) {
-        *nul = 0;
-    }
-    if let Some(mut needed) = needed {
-        needed.write(out.len + 1);
-    }
-    if out.len + 1 > size {
-        return Err(DCOM_ERROR_BUFFER_TOO_SMALL);
-    }
-    Ok(())
+    TextOut::new(buffer, size, needed)?.write(text)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use dcom_detect_core::{Field, FieldId, Fields, Text};
 use crate::args::{input, optional_slice, output, slice};
 use crate::result::{dcom_result, guard, DCOM_ERROR_INVALID_UTF16, DCOM_ERROR_INVALID_UTF8, DCOM_ERROR_NULL_ARGUMENT};
 use crate::rule::dcom_rule;
+use crate::verdict::dcom_verdict;
 
 /// A borrowed UTF-8 string: `len` bytes at `ptr`, not NUL-terminated (a NUL byte is an
 /// ordinary character).
@@ -94,7 +95,8 @@ pub struct dcom_event {
     pub process_command_line: dcom_str,
     /// Any other ECS fields, as `(path, value)` pairs; a path may repeat to give several
     /// values, and entries for the five fields above add values to them. Read only by rule
-    /// tuning (exceptions); `{NULL, 0}` when unused.
+    /// tuning (the exceptions' conditions: `host.name`, `user.name`, ...); `{NULL, 0}` when
+    /// unused.
     pub other: *const dcom_field,
     /// Number of `other` entries.
     pub other_count: usize,
@@ -305,16 +307,63 @@ impl<F: CField> Fields for Checked<'_, F> {
     }
 }
 
-/// Evaluates the rule on a checked event and returns the branch bits.
+/// A borrowed UTF-8 string, checked: `None` when absent.
+///
+/// # Safety
+/// A non-NULL `s.ptr` points to `s.len` readable bytes, unchanged while the result is used.
+pub(crate) unsafe fn checked_str(s: &dcom_str) -> Result<Option<&str>, dcom_result> {
+    s.check()?;
+    Ok(s.text().and_then(|t| t.as_str()))
+}
+
+impl dcom_event {
+    /// Every pointer and string checked.
+    ///
+    /// # Safety
+    /// The caller's promise on `dcom_event` (valid for its lengths, unchanged during `'a`).
+    #[inline]
+    unsafe fn checked(&self) -> Result<Checked<'_, dcom_field>, dcom_result> {
+        Checked::new(
+            (self.event_category, self.event_category_count),
+            (self.event_type, self.event_type_count),
+            &self.process_name,
+            &self.process_parent_name,
+            &self.process_command_line,
+            (self.other, self.other_count),
+        )
+    }
+}
+
+impl dcom_event16 {
+    /// Every pointer and string checked.
+    ///
+    /// # Safety
+    /// As [`dcom_event::checked`].
+    #[inline]
+    unsafe fn checked(&self) -> Result<Checked<'_, dcom_field16>, dcom_result> {
+        Checked::new(
+            (self.event_category, self.event_category_count),
+            (self.event_type, self.event_type_count),
+            &self.process_name,
+            &self.process_parent_name,
+            &self.process_command_line,
+            (self.other, self.other_count),
+        )
+    }
+}
+
+/// Evaluates the rule on a checked event.
 #[inline]
-fn branches<F: CField>(rule: &dcom_rule, event: &Checked<'_, F>) -> u32 {
-    u32::from(rule.rule.evaluate(event).branches().bits())
+fn evaluate<F: CField>(rule: &dcom_rule, event: &Checked<'_, F>) -> dcom_verdict {
+    dcom_verdict::from_core(&rule.rule.evaluate(event))
 }
 
 /// Evaluates the rule on one process event given as UTF-8 strings: the sensor's hot path.
 ///
 /// On success `*branches` receives the branches that fired (`DCOM_BRANCH_*` bits; 0 = no
-/// match). On failure it is set to 0.
+/// match). On failure it is set to 0. The bits say what fired even when an exception item
+/// suppresses the alert: a rule created with exceptions should be called through
+/// `dcom_rule_evaluate`, whose verdict also says whether the event raises an alert.
 ///
 /// Errors: `DCOM_ERROR_NULL_ARGUMENT` (`rule`, `event` or `branches` NULL, or a NULL pointer
 /// with a non-zero length), `DCOM_ERROR_MISALIGNED_POINTER`, `DCOM_ERROR_INVALID_LENGTH`,
@@ -333,16 +382,8 @@ pub unsafe extern "C" fn dcom_rule_match(rule: *const dcom_rule, event: *const d
         let mut out = output(branches)?;
         out.write(0);
         let rule = input(rule)?;
-        let e = input(event)?;
-        let event = Checked::<dcom_field>::new(
-            (e.event_category, e.event_category_count),
-            (e.event_type, e.event_type_count),
-            &e.process_name,
-            &e.process_parent_name,
-            &e.process_command_line,
-            (e.other, e.other_count),
-        )?;
-        out.write(self::branches(rule, &event));
+        let event = input(event)?.checked()?;
+        out.write(evaluate(rule, &event).branches);
         Ok(())
     })
 }
@@ -368,16 +409,68 @@ pub unsafe extern "C" fn dcom_rule_match_utf16(
         let mut out = output(branches)?;
         out.write(0);
         let rule = input(rule)?;
-        let e = input(event)?;
-        let event = Checked::<dcom_field16>::new(
-            (e.event_category, e.event_category_count),
-            (e.event_type, e.event_type_count),
-            &e.process_name,
-            &e.process_parent_name,
-            &e.process_command_line,
-            (e.other, e.other_count),
-        )?;
-        out.write(self::branches(rule, &event));
+        let event = input(event)?.checked()?;
+        out.write(evaluate(rule, &event).branches);
+        Ok(())
+    })
+}
+
+/// Evaluates the rule and its exceptions on one process event given as UTF-8 strings: the
+/// hot path of a tuned sensor.
+///
+/// On success `*verdict` receives what fired and whether an exception item suppressed it
+/// (see `dcom_verdict`: alert exactly when `branches != 0 && suppressed_by < 0`). On failure
+/// it is set to `{0, DCOM_NOT_SUPPRESSED}`. The exceptions' conditions read their fields from
+/// the event: the five fields of `dcom_event`, and any other ECS field (`host.name`, `user.name`,
+/// `process.executable`, `process.code_signature.trusted`...) from `event->other` by path. A
+/// field the event does not give is absent, as in a document without it (`is not` and
+/// `does not exist` hold, `is` and `matches` do not).
+///
+/// Errors: as `dcom_rule_match`.
+///
+/// Cost: as `dcom_rule_match`, plus, only when a branch fires, the exceptions' conditions
+/// (each reads its field once; a path in `other` is found by a linear scan of `other`). No
+/// allocation, no lock, no copy, with or without exceptions. Thread-safe.
+///
+/// # Safety
+/// `rule` is a live handle; every non-NULL pointer in `event` is valid for its length and
+/// unchanged during the call; `verdict` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn dcom_rule_evaluate(
+    rule: *const dcom_rule,
+    event: *const dcom_event,
+    verdict: *mut dcom_verdict,
+) -> dcom_result {
+    guard(|| {
+        let mut out = output(verdict)?;
+        out.write(dcom_verdict::NONE);
+        let rule = input(rule)?;
+        let event = input(event)?.checked()?;
+        out.write(evaluate(rule, &event));
+        Ok(())
+    })
+}
+
+/// `dcom_rule_evaluate` for a `dcom_event16` (UTF-16 values, never converted; the paths in
+/// `other` are UTF-8).
+///
+/// Errors: as `dcom_rule_match_utf16`. Cost: as `dcom_rule_evaluate`; no allocation, lock or
+/// copy. Thread-safe.
+///
+/// # Safety
+/// As `dcom_rule_evaluate`.
+#[no_mangle]
+pub unsafe extern "C" fn dcom_rule_evaluate_utf16(
+    rule: *const dcom_rule,
+    event: *const dcom_event16,
+    verdict: *mut dcom_verdict,
+) -> dcom_result {
+    guard(|| {
+        let mut out = output(verdict)?;
+        out.write(dcom_verdict::NONE);
+        let rule = input(rule)?;
+        let event = input(event)?.checked()?;
+        out.write(evaluate(rule, &event));
         Ok(())
     })
 }
@@ -403,7 +496,12 @@ mod tests {
     impl Rules {
         fn new() -> Rules {
             let mut r = Rules { ascii: std::ptr::null_mut(), unicode: std::ptr::null_mut() };
-            let unicode = dcom_rule_options { struct_size: 8, case_folding: DCOM_CASE_FOLDING_UNICODE_SIMPLE };
+            let unicode = dcom_rule_options {
+                struct_size: 8, // version 1
+                case_folding: DCOM_CASE_FOLDING_UNICODE_SIMPLE,
+                exceptions: std::ptr::null(),
+                exceptions_len: 0,
+            };
             unsafe {
                 assert_eq!(dcom_rule_create(std::ptr::null(), &mut r.ascii), DCOM_OK);
                 assert_eq!(dcom_rule_create(&unicode, &mut r.unicode), DCOM_OK);

@@ -1,5 +1,5 @@
-//! JSON records: a per-thread scratch handle holding core's reusable `Decoder`, and the
-//! decode error of the last rejected record.
+//! JSON records: a per-thread scratch handle holding core's reusable `Decoder`, the decode
+//! error of the last rejected record, and the buffer of the last alert.
 //!
 //! The decoder keeps its buffers between calls, so after the first few records a call
 //! allocates nothing (it only grows to fit a larger record than any before). It is not
@@ -15,7 +15,7 @@ use std::cell::UnsafeCell;
 use std::ffi::c_char;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use dcom_detect_core::{DecodeError, Decoder, ErrorKind};
+use dcom_detect_core::{DecodeError, Decoder, ErrorKind, Rule};
 
 use crate::args::{input, output, slice};
 use crate::buffer::write_text;
@@ -23,8 +23,10 @@ use crate::result::{
     dcom_result, guard, guard_value, DCOM_ERROR_BAD_JSON, DCOM_ERROR_INVALID_UTF8, DCOM_ERROR_SCRATCH_BUSY,
 };
 use crate::rule::dcom_rule;
+use crate::verdict::dcom_verdict;
 
-/// Per-thread working memory for `dcom_rule_match_json`. Opaque; create with
+/// Per-thread working memory for the JSON functions (`dcom_rule_match_json`,
+/// `dcom_rule_evaluate_json`, `dcom_rule_alert_json`). Opaque; create with
 /// `dcom_scratch_create`, free with `dcom_scratch_destroy`.
 ///
 /// Thread safety: use one scratch per thread. A scratch may move between threads, but only one
@@ -35,22 +37,24 @@ pub struct dcom_scratch {
     state: UnsafeCell<State>,
 }
 
-struct State {
+pub(crate) struct State {
     decoder: Decoder,
     /// Why the last decoded record was rejected; `None` after a record decoded fine.
     last_error: Option<DecodeError>,
+    /// The last alert written by `dcom_rule_alert_json`, kept for its capacity.
+    pub(crate) alert: Vec<u8>,
 }
 
 // SAFETY: `state` is only reached through `Claim`, which `busy` makes exclusive.
 unsafe impl Sync for dcom_scratch {}
 
 /// Exclusive use of a scratch's state for one call; released on drop (also on panic).
-struct Claim<'s> {
+pub(crate) struct Claim<'s> {
     scratch: &'s dcom_scratch,
 }
 
 impl dcom_scratch {
-    fn claim(&self) -> Result<Claim<'_>, dcom_result> {
+    pub(crate) fn claim(&self) -> Result<Claim<'_>, dcom_result> {
         if self.busy.swap(true, Ordering::Acquire) {
             return Err(DCOM_ERROR_SCRATCH_BUSY);
         }
@@ -59,7 +63,7 @@ impl dcom_scratch {
 }
 
 impl Claim<'_> {
-    fn state(&mut self) -> &mut State {
+    pub(crate) fn state(&mut self) -> &mut State {
         // SAFETY: `busy` was false and is now ours until drop: no other reference exists.
         unsafe { &mut *self.scratch.state.get() }
     }
@@ -71,7 +75,7 @@ impl Drop for Claim<'_> {
     }
 }
 
-/// Creates a scratch for `dcom_rule_match_json`. On success `*scratch` receives it (free it
+/// Creates a scratch for the JSON functions. On success `*scratch` receives it (free it
 /// with `dcom_scratch_destroy`); on failure `*scratch` is set to NULL.
 ///
 /// Errors: `DCOM_ERROR_NULL_ARGUMENT`, `DCOM_ERROR_MISALIGNED_POINTER`, `DCOM_ERROR_INTERNAL`.
@@ -85,7 +89,7 @@ pub unsafe extern "C" fn dcom_scratch_create(scratch: *mut *mut dcom_scratch) ->
     guard(|| {
         let mut out = output(scratch)?;
         out.write(std::ptr::null_mut());
-        let state = State { decoder: Decoder::new(), last_error: None };
+        let state = State { decoder: Decoder::new(), last_error: None, alert: Vec::new() };
         out.write(Box::into_raw(Box::new(dcom_scratch { busy: AtomicBool::new(false), state: UnsafeCell::new(state) })));
         Ok(())
     })
@@ -104,15 +108,34 @@ pub unsafe extern "C" fn dcom_scratch_destroy(scratch: *mut dcom_scratch) {
     })
 }
 
+impl State {
+    /// Decodes `record` with the reusable decoder and evaluates the rule on it: the one JSON
+    /// pass every JSON export shares. A rejected record's error is kept for
+    /// `dcom_scratch_error_*`; an accepted one clears it.
+    pub(crate) fn evaluate(&mut self, rule: &Rule, record: &[u8]) -> Result<dcom_verdict, dcom_result> {
+        self.last_error = None;
+        match self.decoder.decode(rule.paths(), record) {
+            Ok(document) => Ok(dcom_verdict::from_core(&rule.evaluate(&document))),
+            Err(error) => {
+                let code =
+                    if matches!(error.kind(), ErrorKind::InvalidUtf8) { DCOM_ERROR_INVALID_UTF8 } else { DCOM_ERROR_BAD_JSON };
+                self.last_error = Some(error);
+                Err(code)
+            }
+        }
+    }
+}
+
 /// Evaluates the rule on one JSON record (`json_len` bytes at `json`, one document, no
 /// trailing newline needed), read as Elasticsearch would index it: ECS, or a raw Sysmon 1 /
 /// Security 4688 event in any of the supported wrappers.
 ///
 /// On success `*branches` receives the branches that fired (`DCOM_BRANCH_*` bits; 0 = no
-/// match). When the record is rejected the call returns `DCOM_ERROR_BAD_JSON` (or
-/// `DCOM_ERROR_INVALID_UTF8`), `*branches` is 0, and `dcom_scratch_error_offset` /
-/// `dcom_scratch_error_message` tell where and why. `{NULL, 0}` is an empty record (rejected:
-/// truncated).
+/// match), whether or not an exception item suppresses the alert (use
+/// `dcom_rule_evaluate_json` with exceptions). When the record is rejected the call returns
+/// `DCOM_ERROR_BAD_JSON` (or `DCOM_ERROR_INVALID_UTF8`), `*branches` is 0, and
+/// `dcom_scratch_error_offset` / `dcom_scratch_error_message` tell where and why. `{NULL, 0}`
+/// is an empty record (rejected: truncated).
 ///
 /// Errors: `DCOM_ERROR_NULL_ARGUMENT`, `DCOM_ERROR_MISALIGNED_POINTER`,
 /// `DCOM_ERROR_INVALID_LENGTH`, `DCOM_ERROR_INVALID_UTF8`, `DCOM_ERROR_BAD_JSON`,
@@ -140,25 +163,48 @@ pub unsafe extern "C" fn dcom_rule_match_json(
         let scratch = input(scratch.cast_const())?;
         let record = slice(json, json_len)?;
         let mut claim = scratch.claim()?;
-        let state = claim.state();
-        state.last_error = None;
-        match state.decoder.decode(rule.paths(), record) {
-            Ok(document) => {
-                out.write(u32::from(rule.evaluate(&document).branches().bits()));
-                Ok(())
-            }
-            Err(error) => {
-                let code =
-                    if matches!(error.kind(), ErrorKind::InvalidUtf8) { DCOM_ERROR_INVALID_UTF8 } else { DCOM_ERROR_BAD_JSON };
-                state.last_error = Some(error);
-                Err(code)
-            }
-        }
+        out.write(claim.state().evaluate(rule, record)?.branches);
+        Ok(())
     })
 }
 
-/// The byte offset, in the record, where the last record given to `dcom_rule_match_json`
-/// with this scratch was found bad, into `*offset`; 0 if that record was not rejected.
+/// Evaluates the rule and its exceptions on one JSON record: `dcom_rule_match_json` with a
+/// `dcom_verdict` (what fired, and the exception item that suppressed the alert, if any).
+///
+/// The exceptions' conditions read any ECS field of the record (`host.name`, `user.name`,
+/// ...; for raw Sysmon / 4688 events, the ECS fields Winlogbeat would map them to). On
+/// failure `*verdict` is `{0, DCOM_NOT_SUPPRESSED}` and, for a rejected record,
+/// `dcom_scratch_error_*` tell where and why.
+///
+/// Errors: as `dcom_rule_match_json`. Cost: as `dcom_rule_match_json`, plus the exceptions'
+/// conditions when a branch fires; no allocation in steady state. Thread-safe for the rule;
+/// the scratch is per thread.
+///
+/// # Safety
+/// As `dcom_rule_match_json`; `verdict` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn dcom_rule_evaluate_json(
+    rule: *const dcom_rule,
+    scratch: *mut dcom_scratch,
+    json: *const u8,
+    json_len: usize,
+    verdict: *mut dcom_verdict,
+) -> dcom_result {
+    guard(|| {
+        let mut out = output(verdict)?;
+        out.write(dcom_verdict::NONE);
+        let rule = &input(rule)?.rule;
+        let scratch = input(scratch.cast_const())?;
+        let record = slice(json, json_len)?;
+        let mut claim = scratch.claim()?;
+        out.write(claim.state().evaluate(rule, record)?);
+        Ok(())
+    })
+}
+
+/// The byte offset, in the record, where the last record given to a JSON function
+/// (`dcom_rule_match_json`, `dcom_rule_evaluate_json`, `dcom_rule_alert_json`) with this
+/// scratch was found bad, into `*offset`; 0 if that record was not rejected.
 ///
 /// Errors: `DCOM_ERROR_NULL_ARGUMENT`, `DCOM_ERROR_MISALIGNED_POINTER`,
 /// `DCOM_ERROR_SCRATCH_BUSY`, `DCOM_ERROR_INTERNAL`. Per thread, like the scratch.
@@ -176,7 +222,7 @@ pub unsafe extern "C" fn dcom_scratch_error_offset(scratch: *const dcom_scratch,
     })
 }
 
-/// Why the last record given to `dcom_rule_match_json` with this scratch was rejected, as an
+/// Why the last record given to a JSON function with this scratch was rejected, as an
 /// English, NUL-terminated UTF-8 message without the offset (for example
 /// `duplicate key "name" in one object`); the empty string if that record was not rejected.
 ///

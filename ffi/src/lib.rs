@@ -7,9 +7,15 @@
 //!
 //! | door | function | per-call cost |
 //! |---|---|---|
-//! | struct of UTF-8 strings (the sensor's hot path) | `dcom_rule_match` | validation + evaluation; no allocation, lock or copy |
-//! | struct of UTF-16 strings (ETW) | `dcom_rule_match_utf16` | surrogate check + evaluation; no allocation, lock or copy |
-//! | one JSON record | `dcom_rule_match_json` | one decode pass; no allocation in steady state (per-thread `dcom_scratch`) |
+//! | struct of UTF-8 strings (the sensor's hot path) | `dcom_rule_match` (branch bits), `dcom_rule_evaluate` (verdict with exceptions) | validation + evaluation; no allocation, lock or copy |
+//! | struct of UTF-16 strings (ETW) | `dcom_rule_match_utf16`, `dcom_rule_evaluate_utf16` | surrogate check + evaluation; no allocation, lock or copy |
+//! | one JSON record | `dcom_rule_match_json`, `dcom_rule_evaluate_json` | one decode pass; no allocation in steady state (per-thread `dcom_scratch`) |
+//! | one JSON record → ECS alert | `dcom_rule_alert_json` | as `dcom_rule_evaluate_json`; only an alert allocates (inside core) |
+//!
+//! Tuning: `dcom_rule_options.exceptions` (the JSON of an exceptions file) is compiled into the
+//! rule by `dcom_rule_create` (`dcom_rule_create_ex` also explains a refusal); a
+//! `dcom_verdict` says what fired and which item, if any, suppressed the alert
+//! (`dcom_rule_exception_name` names it).
 //!
 //! ## Conventions (the same for every function)
 //! - Names are `dcom_<object>_<verb>`. Every function that can fail returns a
@@ -26,11 +32,9 @@
 //!   belongs to one thread at a time.
 //!
 //! ## Where later features plug in
-//! The alert as JSON (issue 5's remaining item) will be one more export next to the match
-//! functions, writing into a caller buffer through [`buffer`]'s convention (the size needed
-//! reported, `DCOM_ERROR_BUFFER_TOO_SMALL` when it does not fit). Tuning will append an
-//! exceptions buffer to `dcom_rule_options` (versioned by `struct_size`), and its conditions
-//! can already read any ECS field through `dcom_event.other`.
+//! An alert for a struct event needs core to build an alert from a `Fields` view (today
+//! `AlertWriter` reads a JSON record); it would be one more export beside
+//! `dcom_rule_alert_json`, taking a `dcom_event` and a `dcom_origin`.
 
 #![deny(missing_docs)]
 #![allow(non_camel_case_types)]
@@ -39,23 +43,31 @@
 pub mod result;
 pub mod rule;
 pub mod metadata;
+pub mod verdict;
 pub mod event;
 pub mod json;
+pub mod alert;
 pub mod buffer;
 mod args;
 
+pub use alert::{
+    dcom_origin, dcom_rule_alert_json, DCOM_ALERT_INCLUDE_ORIGINAL, DCOM_POSITION_EVTX, DCOM_POSITION_LINE,
+    DCOM_POSITION_NONE,
+};
 pub use event::{
-    dcom_event, dcom_event16, dcom_field, dcom_field16, dcom_rule_match, dcom_rule_match_utf16, dcom_str,
-    dcom_str16,
+    dcom_event, dcom_event16, dcom_field, dcom_field16, dcom_rule_evaluate, dcom_rule_evaluate_utf16, dcom_rule_match,
+    dcom_rule_match_utf16, dcom_str, dcom_str16,
 };
 pub use json::{
-    dcom_rule_match_json, dcom_scratch, dcom_scratch_create, dcom_scratch_destroy, dcom_scratch_error_message,
-    dcom_scratch_error_offset,
+    dcom_rule_evaluate_json, dcom_rule_match_json, dcom_scratch, dcom_scratch_create, dcom_scratch_destroy,
+    dcom_scratch_error_message, dcom_scratch_error_offset,
 };
 pub use metadata::{dcom_attack_ref, dcom_metadata, dcom_rule_metadata};
 pub use result::{dcom_result, dcom_result_message};
 pub use rule::{
-    dcom_branch_name, dcom_rule, dcom_rule_case_folding, dcom_rule_create, dcom_rule_destroy, dcom_rule_eql,
-    dcom_rule_options, dcom_version, DCOM_BRANCH_ALL, DCOM_BRANCH_DCOMCNFG, DCOM_BRANCH_DCOM_COMMAND_LINE,
-    DCOM_BRANCH_OFFICE_CHILD, DCOM_CASE_FOLDING_ASCII, DCOM_CASE_FOLDING_UNICODE_SIMPLE,
+    dcom_branch_name, dcom_rule, dcom_rule_case_folding, dcom_rule_create, dcom_rule_create_ex, dcom_rule_destroy,
+    dcom_rule_eql, dcom_rule_exception_count, dcom_rule_exception_name, dcom_rule_options, dcom_version,
+    DCOM_BRANCH_ALL, DCOM_BRANCH_DCOMCNFG, DCOM_BRANCH_DCOM_COMMAND_LINE, DCOM_BRANCH_OFFICE_CHILD,
+    DCOM_CASE_FOLDING_ASCII, DCOM_CASE_FOLDING_UNICODE_SIMPLE,
 };
+pub use verdict::{dcom_verdict, DCOM_NOT_SUPPRESSED};

@@ -35,9 +35,10 @@ pub enum dcom_result {
     DCOM_ERROR_BAD_JSON = 6,
     /// A caller-provided output buffer is too small; the size needed was reported.
     DCOM_ERROR_BUFFER_TOO_SMALL = 7,
-    /// A `dcom_rule_options` field holds an unknown value, or its `struct_size` is not one
-    /// this library understands (including a newer struct with non-zero fields this library
-    /// does not know).
+    /// An option holds an unknown value: a `dcom_rule_options` field, or its `struct_size`
+    /// is not one this library understands (including a newer struct with non-zero fields
+    /// this library does not know); an unknown `DCOM_ALERT_*` flag; a `dcom_origin` with an
+    /// unknown `position` or with fields set that its `position` does not use.
     DCOM_ERROR_INVALID_OPTION = 8,
     /// The `dcom_scratch` is being used by another call right now (two threads sharing one
     /// scratch). Nothing was done; give each thread its own scratch.
@@ -45,6 +46,13 @@ pub enum dcom_result {
     /// A bug inside the library (a Rust panic) was caught at the boundary. The call had no
     /// effect beyond its out-parameters; handles stay usable.
     DCOM_ERROR_INTERNAL = 10,
+    /// The exceptions file given in `dcom_rule_options` was refused (not JSON, not the
+    /// documented format, an unknown operator, a missing value...). `dcom_rule_create_ex`
+    /// writes a message naming the item (number and name), entry and field.
+    DCOM_ERROR_BAD_EXCEPTIONS = 11,
+    /// An index is out of range (an exception item index not below
+    /// `dcom_rule_exception_count`).
+    DCOM_ERROR_OUT_OF_RANGE = 12,
 }
 
 pub use dcom_result::*;
@@ -52,7 +60,7 @@ pub use dcom_result::*;
 impl dcom_result {
     /// Every code, in value order. (A function, not an associated constant, so that cbindgen
     /// does not export it.)
-    pub fn all() -> [dcom_result; 11] {
+    pub fn all() -> [dcom_result; 13] {
         [
         DCOM_OK,
         DCOM_ERROR_NULL_ARGUMENT,
@@ -65,6 +73,8 @@ impl dcom_result {
         DCOM_ERROR_INVALID_OPTION,
         DCOM_ERROR_SCRATCH_BUSY,
         DCOM_ERROR_INTERNAL,
+        DCOM_ERROR_BAD_EXCEPTIONS,
+        DCOM_ERROR_OUT_OF_RANGE,
         ]
     }
 
@@ -82,6 +92,8 @@ impl dcom_result {
             DCOM_ERROR_INVALID_OPTION => "invalid or unknown option\0",
             DCOM_ERROR_SCRATCH_BUSY => "the scratch is in use by another call (one scratch per thread)\0",
             DCOM_ERROR_INTERNAL => "internal error (a bug in dcom-detect; please report it)\0",
+            DCOM_ERROR_BAD_EXCEPTIONS => "the exceptions file was refused (see dcom_rule_create_ex's message)\0",
+            DCOM_ERROR_OUT_OF_RANGE => "index out of range\0",
         }
     }
 
@@ -148,7 +160,7 @@ mod tests {
 
     #[test]
     fn unknown_codes_have_a_message() {
-        for code in [-1, 11, 1000, c_int::MIN, c_int::MAX] {
+        for code in [-1, 13, 1000, c_int::MIN, c_int::MAX] {
             let message = unsafe { CStr::from_ptr(dcom_result_message(code)) };
             assert_eq!(message.to_bytes(), b"unknown dcom_result code");
         }

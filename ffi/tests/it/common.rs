@@ -7,7 +7,17 @@ pub struct RuleHandle(pub *mut dcom_rule);
 
 impl RuleHandle {
     pub fn new(case_folding: u32) -> RuleHandle {
-        let options = dcom_rule_options { struct_size: std::mem::size_of::<dcom_rule_options>() as u32, case_folding };
+        RuleHandle::with_exceptions(case_folding, None)
+    }
+
+    /// A rule with an exceptions file (`None` = no exceptions).
+    pub fn with_exceptions(case_folding: u32, exceptions: Option<&[u8]>) -> RuleHandle {
+        let options = dcom_rule_options {
+            struct_size: std::mem::size_of::<dcom_rule_options>() as u32,
+            case_folding,
+            exceptions: exceptions.map_or(std::ptr::null(), <[u8]>::as_ptr),
+            exceptions_len: exceptions.map_or(0, <[u8]>::len),
+        };
         let mut rule = std::ptr::null_mut();
         assert_eq!(unsafe { dcom_rule_create(&options, &mut rule) }, dcom_result::DCOM_OK);
         RuleHandle(rule)
@@ -184,5 +194,110 @@ impl Utf16Event {
             other_count: other.len(),
         };
         f(&event)
+    }
+}
+
+/// The outcome of `dcom_rule_alert_json`: code, verdict, alert text (None when `needed` is 0).
+#[derive(Debug, PartialEq, Eq)]
+pub struct AlertOutcome {
+    pub code: dcom_result,
+    pub verdict: dcom_verdict,
+    pub alert: Option<String>,
+}
+
+impl RuleHandle {
+    /// `(code, verdict)` of `dcom_rule_evaluate`.
+    pub fn evaluate_utf8(&self, event: &dcom_event) -> (dcom_result, dcom_verdict) {
+        let mut verdict = dcom_verdict { branches: u32::MAX, suppressed_by: 99 };
+        let code = unsafe { dcom_rule_evaluate(self.0, event, &mut verdict) };
+        (code, verdict)
+    }
+
+    /// `(code, verdict)` of `dcom_rule_evaluate_utf16`.
+    pub fn evaluate_utf16(&self, event: &dcom_event16) -> (dcom_result, dcom_verdict) {
+        let mut verdict = dcom_verdict { branches: u32::MAX, suppressed_by: 99 };
+        let code = unsafe { dcom_rule_evaluate_utf16(self.0, event, &mut verdict) };
+        (code, verdict)
+    }
+
+    /// `(code, verdict)` of `dcom_rule_evaluate_json`.
+    pub fn evaluate_json(&self, scratch: &ScratchHandle, json: &[u8]) -> (dcom_result, dcom_verdict) {
+        let mut verdict = dcom_verdict { branches: u32::MAX, suppressed_by: 99 };
+        let code = unsafe { dcom_rule_evaluate_json(self.0, scratch.0, json.as_ptr(), json.len(), &mut verdict) };
+        (code, verdict)
+    }
+
+    /// `dcom_rule_alert_json` into `buffer`; checks the buffer convention on the way.
+    pub fn alert_json_into(
+        &self,
+        scratch: &ScratchHandle,
+        json: &[u8],
+        origin: Option<&dcom_origin>,
+        flags: u32,
+        buffer: &mut [u8],
+    ) -> (AlertOutcome, usize) {
+        let mut verdict = dcom_verdict { branches: u32::MAX, suppressed_by: 99 };
+        let mut needed = usize::MAX;
+        let code = unsafe {
+            dcom_rule_alert_json(
+                self.0,
+                scratch.0,
+                json.as_ptr(),
+                json.len(),
+                origin.map_or(std::ptr::null(), |o| o as *const _),
+                flags,
+                &mut verdict,
+                if buffer.is_empty() { std::ptr::null_mut() } else { buffer.as_mut_ptr().cast() },
+                buffer.len(),
+                &mut needed,
+            )
+        };
+        assert_ne!(needed, usize::MAX, "needed is always written");
+        let alert = if code == dcom_result::DCOM_OK && needed > 0 {
+            assert_eq!(buffer[needed - 1], 0, "NUL-terminated");
+            Some(String::from_utf8(buffer[..needed - 1].to_vec()).expect("alerts are UTF-8"))
+        } else {
+            if code != dcom_result::DCOM_ERROR_BUFFER_TOO_SMALL {
+                assert_eq!(needed, 0, "no alert: needed is 0 ({code:?})");
+            }
+            if let Some(first) = buffer.first() {
+                if code != dcom_result::DCOM_ERROR_BUFFER_TOO_SMALL {
+                    assert_eq!(*first, 0, "no alert: the empty string");
+                }
+            }
+            None
+        };
+        (AlertOutcome { code, verdict, alert }, needed)
+    }
+
+    /// `dcom_rule_alert_json` with a buffer that grows until the alert fits (the documented
+    /// retry loop).
+    pub fn alert_json(&self, scratch: &ScratchHandle, json: &[u8], origin: Option<&dcom_origin>, flags: u32) -> AlertOutcome {
+        let mut buffer = vec![0u8; 64];
+        loop {
+            let (outcome, needed) = self.alert_json_into(scratch, json, origin, flags, &mut buffer);
+            if outcome.code != dcom_result::DCOM_ERROR_BUFFER_TOO_SMALL {
+                return outcome;
+            }
+            assert!(needed > buffer.len());
+            assert_eq!(outcome.verdict, NO_VERDICT, "a failed call leaves the verdict neutral");
+            buffer = vec![0u8; needed];
+        }
+    }
+}
+
+/// The neutral verdict of a failed call (and of an event on which nothing fired).
+pub const NO_VERDICT: dcom_verdict = dcom_verdict { branches: 0, suppressed_by: DCOM_NOT_SUPPRESSED };
+
+/// An origin for an NDJSON line of `file`.
+pub fn line_origin(file: &str, line: u64, offset: u64) -> dcom_origin {
+    dcom_origin {
+        file: s(file),
+        position: DCOM_POSITION_LINE,
+        has_event_record_id: 0,
+        line,
+        offset,
+        record: 0,
+        event_record_id: 0,
     }
 }

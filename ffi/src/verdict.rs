@@ -1,0 +1,82 @@
+//! The verdict as C sees it: what fired, and whether an exception item suppressed the alert.
+//!
+//! `dcom_rule_match*` return only the branch bits (what fired), as they always have. Tuning
+//! adds a second question, "does this raise an alert?", which the branch bits cannot answer
+//! without breaking their meaning for existing callers; the `dcom_rule_evaluate*` functions
+//! (and `dcom_rule_alert_json`) answer both at once with a [`dcom_verdict`].
+
+use dcom_detect_core::Verdict;
+
+/// `dcom_verdict.suppressed_by` when no exception item suppressed the match (or nothing
+/// fired).
+pub const DCOM_NOT_SUPPRESSED: i32 = -1;
+
+/// The result of evaluating the rule on one event: what fired and what tuning did with it.
+///
+/// | `branches` | `suppressed_by` | meaning |
+/// |---|---|---|
+/// | 0 | -1 | the rule did not fire: no alert |
+/// | non-zero | -1 | the rule fired and no exception applies: **alert** |
+/// | non-zero | n >= 0 | the rule fired, exception item n suppressed it: no alert, count it |
+///
+/// So an event raises an alert exactly when `branches != 0 && suppressed_by < 0`. A
+/// suppressed event keeps its branch bits, so a sensor can count suppressions per item and
+/// branch (`dcom_rule_exception_name` names item n). A plain value: copy it freely.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct dcom_verdict {
+    /// The branches that fired (`DCOM_BRANCH_*` bits; 0 = the rule did not fire), exactly as
+    /// `dcom_rule_match` reports them, whether or not an exception suppressed the alert.
+    pub branches: u32,
+    /// The 0-based index (file order) of the first exception item whose conditions all hold
+    /// on the event, when some branch fired; `DCOM_NOT_SUPPRESSED` (-1) otherwise. Exceptions
+    /// are only evaluated when a branch fires, so this is -1 whenever `branches` is 0.
+    pub suppressed_by: i32,
+}
+
+impl dcom_verdict {
+    /// The neutral verdict: nothing fired. What a failed call leaves in its out-parameter.
+    pub(crate) const NONE: dcom_verdict = dcom_verdict { branches: 0, suppressed_by: DCOM_NOT_SUPPRESSED };
+
+    /// Core's verdict, translated.
+    #[inline]
+    pub(crate) fn from_core(verdict: &Verdict<'_>) -> dcom_verdict {
+        dcom_verdict {
+            branches: u32::from(verdict.branches().bits()),
+            // `dcom_rule_create` refuses more than `i32::MAX` items, so this never saturates.
+            suppressed_by: verdict.suppressed_by.map_or(DCOM_NOT_SUPPRESSED, |i| i32::try_from(i).unwrap_or(i32::MAX)),
+        }
+    }
+
+    /// Whether the event raises an alert: some branch fired and no exception suppressed it.
+    #[inline]
+    pub(crate) fn is_alert(&self) -> bool {
+        self.branches != 0 && self.suppressed_by < 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dcom_detect_core::{ProcessEvent, Rule, Options};
+
+    #[test]
+    fn translation() {
+        assert_eq!(dcom_verdict::from_core(&Verdict::default()), dcom_verdict::NONE);
+        assert!(!dcom_verdict::NONE.is_alert());
+        let rule = Rule::with_exceptions(
+            Options::default(),
+            br#"[{"name":"jump","entries":[{"field":"host.name","operator":"is","value":"jump-01"}]}]"#,
+        )
+        .unwrap();
+        let other = [("host.name", "jump-01")];
+        let event = ProcessEvent { name: "cmd.exe".into(), parent_name: "mmc.exe".into(), other: &other, ..ProcessEvent::start() };
+        let suppressed = dcom_verdict::from_core(&rule.evaluate(&event));
+        assert_eq!(suppressed, dcom_verdict { branches: 1, suppressed_by: 0 });
+        assert!(!suppressed.is_alert());
+        let event = ProcessEvent { other: &[], ..event };
+        let alert = dcom_verdict::from_core(&rule.evaluate(&event));
+        assert_eq!(alert, dcom_verdict { branches: 1, suppressed_by: DCOM_NOT_SUPPRESSED });
+        assert!(alert.is_alert());
+    }
+}
