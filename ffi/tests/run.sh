@@ -8,10 +8,13 @@
 #  4. compiles every test in ffi/tests/c with -std=c11 -Wall -Wextra -Werror -pedantic, linked
 #     statically and dynamically, plain and with -fsanitize=address,undefined;
 #  5. runs each: plain, under valgrind (memcheck, leaks), and the sanitizer builds;
-#  6. builds examples/sensor.c through pkg-config (static and shared) and checks its alerts.
+#  6. builds examples/sensor.c through pkg-config (static and shared) and checks its output with
+#     and without examples/exceptions.json, its refusal of a bad exceptions file, and that the
+#     alert documents it prints for the golden corpus are core's golden alerts byte for byte.
 #
 # Output lands in $CARGO_TARGET_DIR (default: the workspace's target/), under ffi-c/.
-# Environment: CARGO, CC, CXX, VALGRIND, DCOM_GOLDEN_DIR (default core/tests/golden).
+# Environment: CARGO, CC, CXX, VALGRIND, DCOM_GOLDEN_DIR (default core/tests/golden),
+# DCOM_EXCEPTIONS (default examples/exceptions.json).
 # Needs: cargo, a C11 compiler with libasan/libubsan, a C++ compiler, valgrind, pkg-config.
 # Ends with "c-tests: N passed, M failed" (one per build-and-run step) and exits non-zero on any
 # failure.
@@ -25,15 +28,18 @@ CC=${CC:-cc}
 CXX=${CXX:-c++}
 VALGRIND=${VALGRIND:-valgrind}
 GOLDEN=${DCOM_GOLDEN_DIR:-$ROOT/core/tests/golden}
+EXCEPTIONS=${DCOM_EXCEPTIONS:-$ROOT/examples/exceptions.json}
 LIBDIR=$TARGET/release
 OUT=$TARGET/ffi-c
-TESTS=(test_api test_golden test_threads)
+TESTS=(test_api test_golden test_threads test_tuning test_alerts)
 
 die() { echo "ffi/tests/run.sh: $*" >&2; exit 1; }
 for tool in "$CARGO" "$CC" "$CXX" "$VALGRIND" pkg-config nm readelf; do
     command -v "$tool" >/dev/null 2>&1 || die "missing tool: $tool (see .ci/run)"
 done
-[ -f "$GOLDEN/events.ndjson" ] && [ -f "$GOLDEN/expected.tsv" ] || die "golden corpus not found in $GOLDEN"
+[ -f "$GOLDEN/events.ndjson" ] && [ -f "$GOLDEN/expected.tsv" ] && [ -f "$GOLDEN/alerts.ndjson" ] ||
+    die "golden corpus not found in $GOLDEN"
+[ -f "$EXCEPTIONS" ] || die "exceptions file not found: $EXCEPTIONS"
 
 passed=0
 failed=0
@@ -121,7 +127,13 @@ for t in "${TESTS[@]}"; do
 done
 
 # ---- 5. run ---------------------------------------------------------------------------------
-args_of() { if [ "$1" != test_api ]; then echo "$GOLDEN"; fi; }
+args_of() {
+    case $1 in
+    test_golden | test_alerts) echo "$GOLDEN" ;;
+    test_threads) echo "$GOLDEN $EXCEPTIONS" ;;
+    test_tuning) echo "$EXCEPTIONS" ;;
+    esac
+}
 VALGRIND_FLAGS=(-q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -142,35 +154,89 @@ done
 SENSOR_INPUT='{"event":{"category":["process"],"type":["start"]},"process":{"name":"rundll32.exe","parent":{"name":"OUTLOOK.EXE"}}}
 {"event":{"category":"process","type":"start"},"process":{"name":"svchost.exe"}}
 {"process":{"name":"a","name":"b"}}
-{"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,"Image":"C:\\Windows\\System32\\dcomcnfg.exe"}'
-check_sensor() { # check_sensor BINARY: runs it and checks every expected line is there
+{"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,"Image":"C:\\Windows\\System32\\dcomcnfg.exe"}
+{"event":{"category":["process"],"type":["start"]},"host":{"name":"ws-fin-0042"},"user":{"name":"mlopez"},"process":{"name":"wscript.exe","command_line":"wscript.exe \\\\fileserver\\finance\\approved-macros\\close.vbs","parent":{"name":"EXCEL.EXE"}}}'
+expect_lines() { # expect_lines OUTPUT REGEX...: every regex matches some line of OUTPUT
+    local output=$1 line
+    shift
+    for line in "$@"; do
+        grep -qE -- "$line" <<<"$output" || { echo "sensor output lacks: $line"; return 1; }
+    done
+}
+check_sensor() { # check_sensor BINARY...: runs it without exceptions and checks its output
     local output
     output=$(printf '%s\n' "$SENSOR_INPUT" | "$@" 2>&1) || { echo "$output"; return 1; }
     echo "$output"
-    local expected=(
-        'ALERT utf8-event #1 rule=3e8485db-ed53-542a-bdd7-0246bf43ff97 .* branches=office_child$'
-        'ok    utf8-event #2 no match'
-        'ALERT utf8-event #3 .* branches=dcomcnfg$'
-        'ok    utf16-event #1 no match'
-        'ALERT utf16-event #2 .* severity=high risk=73 TA0008/T1021.003 branches=office_child,dcom_command_line$'
-        'ALERT line #1 .* branches=office_child$'
-        'ok    line #2 no match'
-        'line 3: rejected at byte 23: duplicate key "name" in one object'
-        'ALERT line #4 .* branches=dcomcnfg$'
-        '^4 lines, 2 alerts, 1 rejected$'
-    )
-    local line
-    for line in "${expected[@]}"; do
-        grep -qE -- "$line" <<<"$output" || { echo "sensor output lacks: $line"; return 1; }
-    done
+    expect_lines "$output" \
+        '\(0 exception items\)$' \
+        'ALERT utf8-event #1 rule=3e8485db-ed53-542a-bdd7-0246bf43ff97 .* branches=office_child$' \
+        'ok    utf8-event #2 no match' \
+        'ALERT utf8-event #3 .* branches=dcomcnfg$' \
+        'ALERT utf8-event #4 .* branches=office_child$' \
+        'ok    utf16-event #1 no match' \
+        'ALERT utf16-event #2 .* severity=high risk=73 TA0008/T1021.003 branches=office_child,dcom_command_line$' \
+        'ALERT line #1 .* branches=office_child$' \
+        '^\{"@timestamp":null,"event":\{"kind":"alert",.*"dcom_detect":\{"branches":\["office_child"\],.*"source":\{"file":"-","line":1,"offset":0\}\}\}$' \
+        'ok    line #2 no match' \
+        'line 3: rejected at byte 23: duplicate key "name" in one object' \
+        'ALERT line #4 .* branches=dcomcnfg$' \
+        '^\{.*"schema":"sysmon_1/flat","source":\{"file":"-","line":4,"offset":235\}\}\}$' \
+        'ALERT line #5 .* branches=office_child$' \
+        '^5 lines, 3 alerts, 0 suppressed, 1 rejected$'
+}
+check_sensor_tuned() { # check_sensor_tuned BINARY...: with examples/exceptions.json
+    local output
+    output=$(printf '%s\n' "$SENSOR_INPUT" | "$@" --exceptions "$EXCEPTIONS" 2>&1) || { echo "$output"; return 1; }
+    echo "$output"
+    expect_lines "$output" \
+        '\(4 exception items\)$' \
+        'exception 3: Finance: approved Excel macros start wscript or cmd$' \
+        'ALERT utf8-event #1 .* branches=office_child$' \
+        '^suppressed utf8-event #4 by exception 0 "Managed endpoints: administrators start PowerShell from MMC" branches=office_child$' \
+        'ALERT utf16-event #2 .* branches=office_child,dcom_command_line$' \
+        'ALERT line #1 .* branches=office_child$' \
+        '^suppressed line #5 by exception 3 "Finance: approved Excel macros start wscript or cmd" branches=office_child$' \
+        '^5 lines, 2 alerts, 1 suppressed, 1 rejected$'
+    if grep -q '"line":5,' <<<"$output"; then
+        echo "a suppressed record produced an alert document"
+        return 1
+    fi
+}
+check_sensor_refuses() { # check_sensor_refuses BINARY...: a bad exceptions file is refused
+    local bad=$OUT/bad-exceptions.json output
+    printf '%s\n' '{"exceptions":[{"name":"ok","entries":[{"field":"host.name","operator":"exists"}]},{"name":"typo","entries":[{"field":"user.name","operator":"equals","value":"x"}]}]}' >"$bad"
+    if output=$("$@" --exceptions "$bad" </dev/null 2>&1); then
+        echo "$output"
+        echo "the sensor accepted a bad exceptions file"
+        return 1
+    fi
+    echo "$output"
+    expect_lines "$output" \
+        '^dcom_rule_create: the exceptions file was refused .*: bad exceptions file: item 2 \("typo"\), entry 1 \(field "user.name"\): unknown operator "equals"'
+}
+check_sensor_golden() { # check_sensor_golden BINARY: its alert documents for the golden corpus are the golden ones
+    local alerts
+    alerts=$(cd "$GOLDEN" && "$1" events.ndjson 2>/dev/null | grep '^{') || return 1
+    if ! diff <(printf '%s\n' "$alerts") "$GOLDEN/alerts.ndjson" >/dev/null; then
+        echo "the sensor's alert documents differ from $GOLDEN/alerts.ndjson"
+        diff <(printf '%s\n' "$alerts") "$GOLDEN/alerts.ndjson" | head -n 5
+        return 1
+    fi
+    echo "$(wc -l <"$GOLDEN/alerts.ndjson") alert documents, byte-identical to alerts.ndjson"
 }
 step "compile examples/sensor.c (static, pkg-config)" compile "$ROOT/examples/sensor.c" "$OUT/sensor-static" static
 step "compile examples/sensor.c (shared, pkg-config)" compile "$ROOT/examples/sensor.c" "$OUT/sensor-shared" shared
 if [ -x "$OUT/sensor-static" ]; then
     step "run sensor (static) under valgrind" check_sensor "$VALGRIND" "${VALGRIND_FLAGS[@]}" "$OUT/sensor-static"
+    step "run sensor (static) with exceptions under valgrind" \
+        check_sensor_tuned "$VALGRIND" "${VALGRIND_FLAGS[@]}" "$OUT/sensor-static"
+    step "run sensor (static) with a bad exceptions file under valgrind" \
+        check_sensor_refuses "$VALGRIND" "${VALGRIND_FLAGS[@]}" "$OUT/sensor-static"
 fi
 if [ -x "$OUT/sensor-shared" ]; then
     step "run sensor (shared)" check_sensor "$OUT/sensor-shared"
+    step "run sensor (shared) with exceptions" check_sensor_tuned "$OUT/sensor-shared"
+    step "run sensor (shared) on the golden corpus: golden alert documents" check_sensor_golden "$OUT/sensor-shared"
 fi
 
 # ---- summary --------------------------------------------------------------------------------

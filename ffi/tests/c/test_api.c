@@ -120,11 +120,13 @@ static void test_result_codes(void) {
     CHECK_EQ(DCOM_ERROR_INVALID_OPTION, 8);
     CHECK_EQ(DCOM_ERROR_SCRATCH_BUSY, 9);
     CHECK_EQ(DCOM_ERROR_INTERNAL, 10);
+    CHECK_EQ(DCOM_ERROR_BAD_EXCEPTIONS, 11);
+    CHECK_EQ(DCOM_ERROR_OUT_OF_RANGE, 12);
     const char *unknown = dcom_result_message(-1);
     CHECK_STR(unknown, "unknown dcom_result code");
-    CHECK_STR(dcom_result_message(11), "unknown dcom_result code");
+    CHECK_STR(dcom_result_message(13), "unknown dcom_result code");
     CHECK_STR(dcom_result_message(DCOM_OK), "success");
-    for (int code = DCOM_OK; code <= DCOM_ERROR_INTERNAL; code++) {
+    for (int code = DCOM_OK; code <= DCOM_ERROR_OUT_OF_RANGE; code++) {
         const char *m = dcom_result_message(code);
         CHECK(m != NULL && m[0] != '\0' && strcmp(m, unknown) != 0);
         for (int other = DCOM_OK; other < code; other++) {
@@ -210,19 +212,36 @@ static void test_rule_options(void) {
     options.struct_size = 4;
     CHECK_RESULT(dcom_rule_create(&options, &rule), DCOM_ERROR_INVALID_OPTION);
 
+    /* A caller built against the first header (version 1: 8 bytes, 4-byte aligned): only
+       those bytes are read. */
+    _Alignas(8) struct {
+        uint32_t pad;
+        uint32_t struct_size; /* at 4 mod 8, and the object ends right after case_folding */
+        uint32_t case_folding;
+    } v1 = {0, 8, DCOM_CASE_FOLDING_UNICODE_SIMPLE};
+    CHECK_RESULT(dcom_rule_create((const dcom_rule_options *)(const void *)&v1.struct_size, &rule), DCOM_OK);
+    CHECK_RESULT(dcom_rule_case_folding(rule, &folding), DCOM_OK);
+    CHECK_EQ(folding, DCOM_CASE_FOLDING_UNICODE_SIMPLE);
+    dcom_rule_destroy(rule);
+    /* Sizes between the versions were never declared by any header. */
+    options.struct_size = 12;
+    CHECK_RESULT(dcom_rule_create(&options, &rule), DCOM_ERROR_INVALID_OPTION);
+
     /* A caller built against a newer header: unknown fields must be zero (unset). */
     struct {
-        dcom_rule_options v1;
-        const uint8_t *exceptions;
-        size_t exceptions_len;
+        dcom_rule_options v2;
+        uint64_t something_new;
     } newer;
     memset(&newer, 0, sizeof newer);
-    newer.v1.struct_size = sizeof newer;
-    CHECK_RESULT(dcom_rule_create(&newer.v1, &rule), DCOM_OK);
+    newer.v2.struct_size = sizeof newer;
+    CHECK_RESULT(dcom_rule_create(&newer.v2, &rule), DCOM_OK);
     dcom_rule_destroy(rule);
-    newer.exceptions_len = 3;
-    CHECK_RESULT(dcom_rule_create(&newer.v1, &rule), DCOM_ERROR_INVALID_OPTION);
+    newer.something_new = 3;
+    CHECK_RESULT(dcom_rule_create(&newer.v2, &rule), DCOM_ERROR_INVALID_OPTION);
     CHECK(rule == NULL);
+    char message[256];
+    CHECK_RESULT(dcom_rule_create_ex(&newer.v2, &rule, message, sizeof message, NULL), DCOM_ERROR_INVALID_OPTION);
+    CHECK(strstr(message, "newer header") != NULL);
 
     /* A misaligned options pointer is refused before it is read. */
     _Alignas(8) unsigned char raw[2 * sizeof(dcom_rule_options)];
