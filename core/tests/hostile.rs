@@ -227,3 +227,14 @@ fn corrupted_evtx_chunks_yield_errors_and_the_rest_is_read() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Found by fuzzing (fuzz/ target `evtx`): a record whose template claims ~637 million
+/// substitutions makes the `evtx` crate reserve 2.5 GB of address space (never touched).
+/// The scan reports the record as unreadable and finishes in a few megabytes of memory.
+#[test]
+fn regression_evtx_huge_substitution_count() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/regressions/evtx-huge-substitution-count.evtx");
+    let (stats, rejected) = scan_evtx_file(&path);
+    assert_eq!(stats.matched, 0);
+    assert!(stats.rejected >= 1 && rejected.iter().all(|(_, e)| e.contains("EVTX")), "{rejected:?}");
+}
