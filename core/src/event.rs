@@ -152,7 +152,10 @@ impl<'s> Iterator for ProcessEventValues<'s> {
 }
 
 impl<'a> Fields for ProcessEvent<'a> {
-    type Values<'s> = ProcessEventValues<'s> where Self: 's;
+    type Values<'s>
+        = ProcessEventValues<'s>
+    where
+        Self: 's;
 
     fn values<'s>(&'s self, field: &'s Field) -> ProcessEventValues<'s> {
         let listed = match field.id() {

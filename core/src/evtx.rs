@@ -43,7 +43,9 @@ fn missing_chunks(header: &[u8], len: u64) -> Option<String> {
             "truncated EVTX file: the last {partial} bytes are an incomplete chunk (chunk {}); its records are lost",
             whole + 1
         )),
-        (true, false) => Some(format!("truncated EVTX file: the header announces {announced} chunks, the file holds {whole}")),
+        (true, false) => {
+            Some(format!("truncated EVTX file: the header announces {announced} chunks, the file holds {whole}"))
+        }
     }
 }
 
@@ -57,7 +59,12 @@ where
 }
 
 /// Scans EVTX data from any seekable reader (a file, an in-memory buffer).
-pub fn scan_evtx_reader<R, F>(rule: &Rule, options: &ScanOptions, mut reader: R, mut sink: F) -> Result<Stats, ScanError>
+pub fn scan_evtx_reader<R, F>(
+    rule: &Rule,
+    options: &ScanOptions,
+    mut reader: R,
+    mut sink: F,
+) -> Result<Stats, ScanError>
 where
     R: Read + Seek,
     F: FnMut(Found<'_>) -> ControlFlow<()>,
@@ -70,16 +77,11 @@ where
     let n = reader.read(&mut header).map_err(io_error)?;
     let missing = missing_chunks(&header[..n], len);
     reader.seek(SeekFrom::Start(0)).map_err(io_error)?;
-    let parser = EvtxParser::from_read_seek(reader).map_err(|e| ScanError {
-        error: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
-        stats,
-    })?;
-    let threads = match options.threads {
-        0 => 0, // evtx: one per core
-        n => n,
-    };
-    // Compact JSON: less for `evtx` to write and for the decoder to read.
-    let mut parser = parser.with_configuration(ParserSettings::new().num_threads(threads).indent(false));
+    let parser = EvtxParser::from_read_seek(reader)
+        .map_err(|e| ScanError { error: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()), stats })?;
+    // Compact JSON: less for `evtx` to write and for the decoder to read. (`evtx` also reads
+    // 0 threads as one per core.)
+    let mut parser = parser.with_configuration(ParserSettings::new().num_threads(options.threads).indent(false));
     let mut decoder = Decoder::with_limits(options.limits);
     for (i, record) in parser.records_json().enumerate() {
         let ordinal = i as u64 + 1;
@@ -128,7 +130,10 @@ where
         stats.records += 1;
         stats.rejected += 1;
         let error = DecodeError::new(ErrorKind::Evtx(message.into()), 0);
-        let _ = sink(Found::Rejected { position: Position::Evtx { ordinal: stats.records, record_id: None }, error: &error });
+        let _ = sink(Found::Rejected {
+            position: Position::Evtx { ordinal: stats.records, record_id: None },
+            error: &error,
+        });
     }
     Ok(stats)
 }

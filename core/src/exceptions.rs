@@ -189,8 +189,12 @@ fn compile_item(n: usize, item: &Value, folding: CaseFolding, fields: &mut Field
         field: field.map(str::to_owned),
         message,
     };
-    let Value::Object(map) = item else { return Err(err(None, None, "an item must be an object".into())) };
-    let Some(name_value) = map.get("name") else { return Err(err(None, None, "an item needs a \"name\"".into())) };
+    let Value::Object(map) = item else {
+        return Err(err(None, None, "an item must be an object".into()));
+    };
+    let Some(name_value) = map.get("name") else {
+        return Err(err(None, None, "an item needs a \"name\"".into()));
+    };
     let Some(item_name) = name_value.as_str().filter(|s| !s.trim().is_empty()) else {
         return Err(err(None, None, "\"name\" must be a non-empty string".into()));
     };
@@ -202,13 +206,19 @@ fn compile_item(n: usize, item: &Value, folding: CaseFolding, fields: &mut Field
     let entries = match map.get("entries") {
         Some(Value::Array(e)) if !e.is_empty() => e,
         Some(Value::Array(_)) => {
-            return Err(err(None, None, "\"entries\" is empty: an item without conditions would suppress every alert".into()))
+            return Err(err(
+                None,
+                None,
+                "\"entries\" is empty: an item without conditions would suppress every alert".into(),
+            ))
         }
         _ => return Err(err(None, None, "an item needs \"entries\", a non-empty array of conditions".into())),
     };
     let mut conditions = Vec::with_capacity(entries.len());
     for (j, entry) in entries.iter().enumerate() {
-        let Value::Object(entry) = entry else { return Err(err(Some(j + 1), None, "an entry must be an object".into())) };
+        let Value::Object(entry) = entry else {
+            return Err(err(Some(j + 1), None, "an entry must be an object".into()));
+        };
         let field = entry.get("field").and_then(Value::as_str);
         let fail = |message: String| err(Some(j + 1), field, message);
         conditions.push(compile_entry(entry, folding, fields).map_err(fail)?);
@@ -256,7 +266,11 @@ fn compile_entry(entry: &Map<String, Value>, folding: CaseFolding, fields: &mut 
             let negated = match operator {
                 "included" => false,
                 "excluded" => true,
-                other => return Err(format!("with \"type\", \"operator\" must be \"included\" or \"excluded\", not {other:?}")),
+                other => {
+                    return Err(format!(
+                        "with \"type\", \"operator\" must be \"included\" or \"excluded\", not {other:?}"
+                    ))
+                }
             };
             let op = match t.as_str() {
                 "match" => Operator::Is,
@@ -306,7 +320,9 @@ fn string_list(value: Option<&Value>, operator: &str) -> Result<Vec<String>, Str
     match value {
         Some(Value::Array(values)) if !values.is_empty() => values
             .iter()
-            .map(|v| one_string(Some(v), operator).map_err(|_| format!("operator {operator:?} needs a list of strings")))
+            .map(|v| {
+                one_string(Some(v), operator).map_err(|_| format!("operator {operator:?} needs a list of strings"))
+            })
             .collect(),
         Some(Value::Array(_)) => Err(format!("operator {operator:?} needs a non-empty list")),
         Some(_) => Err(format!("operator {operator:?} needs a list of strings as \"value\"")),

@@ -366,7 +366,9 @@ mod tests {
 
     #[test]
     fn numbers_keep_their_text() {
-        for (src, ok) in [("0", true), ("-12.5e+3", true), ("01", false), ("1.", false), ("-", false), ("1e", false), ("2]", true)] {
+        for (src, ok) in
+            [("0", true), ("-12.5e+3", true), ("01", false), ("1.", false), ("-", false), ("1e", false), ("2]", true)]
+        {
             let mut lx = Lexer::new(src.as_bytes());
             assert_eq!(lx.number().is_ok(), ok, "{src}");
         }

@@ -32,9 +32,9 @@ pub mod alert;
 pub mod ecs;
 pub mod error;
 pub mod event;
-pub mod exceptions;
 #[cfg(feature = "evtx")]
 pub mod evtx;
+pub mod exceptions;
 pub mod field;
 pub mod fold;
 mod json;
@@ -53,9 +53,8 @@ pub use exceptions::{Exceptions, ExceptionsError};
 pub use field::{Field, FieldId, FieldSet, Mapping};
 pub use fold::CaseFolding;
 pub use prefilter::Prefilter;
-pub use scan::{scan_ndjson, scan_path, Found, Outcome, Position, ScanError, ScanOptions, Scanner, Stats};
 pub use rule::{
-    Branch, BranchSet, DcomCommandLine, Metadata, OfficeChild, Options, Rule, Verdict, EQL_SOURCE,
-    METADATA,
+    Branch, BranchSet, DcomCommandLine, Metadata, OfficeChild, Options, Rule, Verdict, EQL_SOURCE, METADATA,
 };
+pub use scan::{scan_ndjson, scan_path, Found, Outcome, Position, ScanError, ScanOptions, Scanner, Stats};
 pub use text::Text;

@@ -82,7 +82,8 @@ impl Prefilter {
         }
         let dcom = dcom_needle();
         needles.push((dcom.as_bytes().into(), 0, dcom.len(), true));
-        let pieces = Pieces::new(needles.iter().map(|(bytes, at, len, _)| lowercase(&bytes[*at..*at + *len])).collect());
+        let pieces =
+            Pieces::new(needles.iter().map(|(bytes, at, len, _)| lowercase(&bytes[*at..*at + *len])).collect());
         let exec = COMMAND_LINE_PATTERNS[1].trim_matches('*');
         let second = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostFirst)
@@ -285,10 +286,7 @@ fn spellings(word: &str, folding: CaseFolding) -> Vec<String> {
         if !folding.has_only_ascii_equivalents(c) {
             options.extend(['\u{212A}', '\u{17F}'].into_iter().filter(|o| folding.eq(*o, c)));
         }
-        out = out
-            .iter()
-            .flat_map(|prefix| options.iter().map(move |o| format!("{prefix}{o}")))
-            .collect();
+        out = out.iter().flat_map(|prefix| options.iter().map(move |o| format!("{prefix}{o}"))).collect();
     }
     out
 }
@@ -324,7 +322,9 @@ mod tests {
         let p = Prefilter::new(CaseFolding::Ascii);
         assert!(p.is_candidate(br#"{"process":{"parent":{"name":"MMC.EXE"}}}"#));
         assert!(p.is_candidate(br#"{"ParentImage":"C:\\Windows\\System32\\mmc.exe"}"#));
-        assert!(p.is_candidate(br#"{"p":"EXCEL.EXE","q":"winword.exe","r":"OUTLOOK.exe","s":"powerpnt.exe","t":"visio.exe"}"#));
+        assert!(p.is_candidate(
+            br#"{"p":"EXCEL.EXE","q":"winword.exe","r":"OUTLOOK.exe","s":"powerpnt.exe","t":"visio.exe"}"#
+        ));
         for parent in COM_HOST_PARENTS {
             assert!(p.is_candidate(format!(r#"{{"p":"{}"}}"#, parent.to_uppercase()).as_bytes()), "{parent}");
         }
@@ -357,7 +357,8 @@ mod tests {
     #[test]
     fn a_walk_finds_every_candidate_once_in_order() {
         let p = Prefilter::new(CaseFolding::Ascii);
-        let hay = b"{\"a\":\"mmc.exe\"}\n{\"b\":\"x\"}\n{\"c\":\"\\u0041\",\"d\":\"visio.exe\"}\n{\"e\":\"dcom -exec\"}\n";
+        let hay =
+            b"{\"a\":\"mmc.exe\"}\n{\"b\":\"x\"}\n{\"c\":\"\\u0041\",\"d\":\"visio.exe\"}\n{\"e\":\"dcom -exec\"}\n";
         let mut folded = Vec::new();
         let mut walk = p.candidates(hay, &mut folded);
         let mut found = Vec::new();

@@ -420,20 +420,14 @@ impl Rule {
         {
             return verdict;
         }
-        if let Some(parent_name) = self.first(event, FieldId::PROCESS_PARENT_NAME, |v| {
-            self.parents.matches(v)
-        }) {
-            if let Some(name) = self.first(event, FieldId::PROCESS_NAME, |v| {
-                self.children.matches(v)
-            }) {
+        if let Some(parent_name) = self.first(event, FieldId::PROCESS_PARENT_NAME, |v| self.parents.matches(v)) {
+            if let Some(name) = self.first(event, FieldId::PROCESS_NAME, |v| self.children.matches(v)) {
                 verdict.office_child = Some(OfficeChild { parent_name, name });
             }
         }
         verdict.dcomcnfg = self.first(event, FieldId::PROCESS_NAME, |v| v.eq_str(DCOMCNFG));
         if let Some(dcom) = self.first(event, FieldId::PROCESS_COMMAND_LINE, |v| self.dcom.matches(v)) {
-            if let Some(exec) =
-                self.first(event, FieldId::PROCESS_COMMAND_LINE, |v| self.exec.matches(v))
-            {
+            if let Some(exec) = self.first(event, FieldId::PROCESS_COMMAND_LINE, |v| self.exec.matches(v)) {
                 verdict.dcom_command_line = Some(DcomCommandLine { dcom, exec });
             }
         }

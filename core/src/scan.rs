@@ -542,9 +542,12 @@ impl<F: FnMut(Found<'_>) -> ControlFlow<()>> Collector<F> {
                 HitKind::Match { record, branches } => {
                     Found::Match { position, record: &batch.records[record.clone()], branches: *branches }
                 }
-                HitKind::Suppressed { record, branches, item } => {
-                    Found::Suppressed { position, record: &batch.records[record.clone()], branches: *branches, item: *item }
-                }
+                HitKind::Suppressed { record, branches, item } => Found::Suppressed {
+                    position,
+                    record: &batch.records[record.clone()],
+                    branches: *branches,
+                    item: *item,
+                },
                 HitKind::Rejected(error) => Found::Rejected { position, error },
             };
             self.stopped = (self.sink)(found).is_break();
@@ -600,7 +603,9 @@ where
     let mut scanner = Scanner::new(rule, options);
     let mut batch = Batch::default();
     while !collector.stopped {
-        let Some((skipped, piece)) = chunks.next_piece()? else { break };
+        let Some((skipped, piece)) = chunks.next_piece()? else {
+            break;
+        };
         collector.offset += skipped;
         collector.stats.bytes += skipped;
         match piece {
@@ -628,7 +633,13 @@ enum Done {
     Skipped(u64),
 }
 
-fn scan_parallel<R, F>(rule: &Rule, options: &ScanOptions, reader: R, threads: usize, collector: &mut Collector<F>) -> io::Result<()>
+fn scan_parallel<R, F>(
+    rule: &Rule,
+    options: &ScanOptions,
+    reader: R,
+    threads: usize,
+    collector: &mut Collector<F>,
+) -> io::Result<()>
 where
     R: Read + Send,
     F: FnMut(Found<'_>) -> ControlFlow<()>,
@@ -651,7 +662,9 @@ where
                 let mut scanner = Scanner::new(rule, options);
                 loop {
                     let next = work_rx.lock().map(|rx| rx.recv());
-                    let Ok(Ok(Work { seq, chunk, mut batch })) = next else { break };
+                    let Ok(Ok(Work { seq, chunk, mut batch })) = next else {
+                        break;
+                    };
                     scanner.scan_chunk(&chunk, &mut batch);
                     if done_tx.send((seq, Done::Lines { chunk, batch })).is_err() {
                         break;
@@ -668,7 +681,9 @@ where
             let mut chunks = LineChunks::new(reader, options.chunk_bytes, options.limits.max_record_bytes);
             let mut seq = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                let Some((skipped, piece)) = chunks.next_piece()? else { break };
+                let Some((skipped, piece)) = chunks.next_piece()? else {
+                    break;
+                };
                 if skipped > 0 {
                     if reader_done.send((seq, Done::Skipped(skipped))).is_err() {
                         break;

@@ -262,11 +262,7 @@ pub fn explain<E: Fields + ?Sized>(rule: &Rule, event: &E) -> String {
     let category = values(FieldId::EVENT_CATEGORY);
     let event_type = values(FieldId::EVENT_TYPE);
     if !category.iter().any(|c| c == PROCESS_CATEGORY) || !event_type.iter().any(|t| t == START_TYPE) {
-        return format!(
-            "not a process start (event.category {}, event.type {})",
-            show(&category),
-            show(&event_type)
-        );
+        return format!("not a process start (event.category {}, event.type {})", show(&category), show(&event_type));
     }
     let fold = rule.options().case_folding;
     let parents = LiteralSet::new(&COM_HOST_PARENTS, fold);
@@ -306,14 +302,17 @@ pub struct StepResult {
     pub expected: BranchSet,
     /// What fired, per form (`ecs`, `sysmon`, `security_4688`).
     pub fired: Vec<(&'static str, BranchSet)>,
+    /// Forms whose alert an exception item suppressed, with the item's name.
+    pub suppressed: Vec<(&'static str, String)>,
     /// Why nothing fired, when nothing did.
     pub why: String,
 }
 
 impl StepResult {
-    /// Whether every form gave the expected verdict.
+    /// Whether every form gave the expected verdict, and no exception suppressed an alert
+    /// the methodology expects (an over-broad exception).
     pub fn agrees(&self) -> bool {
-        self.fired.iter().all(|(_, f)| *f == self.expected)
+        self.fired.iter().all(|(_, f)| *f == self.expected) && (self.expected.is_empty() || self.suppressed.is_empty())
     }
 }
 
@@ -326,8 +325,8 @@ pub struct FileResult {
     pub records: u64,
     /// Records rejected (with reasons).
     pub rejected: Vec<(String, String)>,
-    /// Records the rule fired on: (position label, branches).
-    pub fired: Vec<(String, BranchSet)>,
+    /// Records the rule fired on: (position label, branches, suppressing item if any).
+    pub fired: Vec<(String, BranchSet, Option<String>)>,
     /// The positions `labels.json` expects to fire, when the folder has labels.
     pub expected: Option<Vec<String>>,
     /// Labelled DCOM activity the rule does not fire on, with why.
@@ -335,12 +334,14 @@ pub struct FileResult {
 }
 
 impl FileResult {
-    /// Whether what fired is exactly what the labels expect (true without labels).
+    /// Whether what raised an alert is exactly what the labels expect (true without labels):
+    /// an expected alert suppressed by an exception is a disagreement.
     pub fn agrees(&self) -> bool {
         self.rejected.is_empty()
             && self.expected.as_ref().map_or(true, |e| {
-                let fired: BTreeSet<&String> = self.fired.iter().map(|(p, _)| p).collect();
-                fired == e.iter().collect()
+                let alerts: BTreeSet<&String> =
+                    self.fired.iter().filter(|(_, _, s)| s.is_none()).map(|(p, _, _)| p).collect();
+                alerts == e.iter().collect()
             })
     }
 }
@@ -383,11 +384,12 @@ impl Report {
             "methodology": self.steps.iter().map(|s| json!({
                 "test": s.test, "step": s.step, "expected": names(s.expected),
                 "fired": s.fired.iter().map(|(form, f)| (form.to_string(), json!(names(*f)))).collect::<serde_json::Map<_, _>>(),
+                "suppressed": s.suppressed.iter().map(|(form, item)| (form.to_string(), json!(item))).collect::<serde_json::Map<_, _>>(),
                 "agrees": s.agrees(), "why_not_fired": if s.why.is_empty() { Value::Null } else { json!(s.why) },
             })).collect::<Vec<_>>(),
             "recordings": self.files.iter().map(|f| json!({
                 "file": f.file, "records": f.records, "agrees": f.agrees(),
-                "fired": f.fired.iter().map(|(p, b)| json!({"at": p, "branches": names(*b)})).collect::<Vec<_>>(),
+                "fired": f.fired.iter().map(|(p, b, s)| json!({"at": p, "branches": names(*b), "suppressed_by": s})).collect::<Vec<_>>(),
                 "expected": f.expected,
                 "rejected": f.rejected.iter().map(|(p, e)| json!({"at": p, "error": e})).collect::<Vec<_>>(),
                 "dcom_missed": f.missed.iter().map(|(p, w)| json!({"at": p, "why": w})).collect::<Vec<_>>(),
@@ -398,7 +400,10 @@ impl Report {
     /// The report as a table for people.
     pub fn to_table(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "The rule against its testing methodology (bundled events; forms: ECS, Sysmon 1, Security 4688)\n");
+        let _ = writeln!(
+            out,
+            "The rule against its testing methodology (bundled events; forms: ECS, Sysmon 1, Security 4688)\n"
+        );
         let mut test = "";
         for s in &self.steps {
             if s.test != test {
@@ -407,22 +412,47 @@ impl Report {
             }
             let fired: BTreeSet<String> = s.fired.iter().map(|(_, f)| names(*f)).collect();
             let fired = fired.into_iter().collect::<Vec<_>>().join(" / ");
-            let verdict = if !s.agrees() { "DISAGREES" } else if s.expected.is_empty() { "no alert" } else { "ALERT" };
+            let verdict = if !s.agrees() {
+                "DISAGREES"
+            } else if s.expected.is_empty() {
+                "no alert"
+            } else {
+                "ALERT"
+            };
+            let suppressed: BTreeSet<&String> = s.suppressed.iter().map(|(_, item)| item).collect();
             let _ = writeln!(out, "  {:<66} expected {:<18} fired {:<18} {verdict}", s.step, names(s.expected), fired);
             if !s.why.is_empty() {
                 let _ = writeln!(out, "      why not: {}", s.why);
             }
+            for item in suppressed {
+                let _ = writeln!(out, "      SUPPRESSED by exception {item:?}");
+            }
         }
         for f in &self.files {
-            let _ = writeln!(out, "\n{}: {} records, {} fired{}", f.file, f.records, f.fired.len(), match &f.expected {
-                Some(e) => format!(", {} expected: {}", e.len(), if f.agrees() { "as expected" } else { "DISAGREES" }),
-                None => String::new(),
-            });
-            for (p, b) in &f.fired {
-                let _ = writeln!(out, "  fired     {p:<24} {}", names(*b));
+            let _ = writeln!(
+                out,
+                "\n{}: {} records, {} fired{}",
+                f.file,
+                f.records,
+                f.fired.len(),
+                match &f.expected {
+                    Some(e) =>
+                        format!(", {} expected: {}", e.len(), if f.agrees() { "as expected" } else { "DISAGREES" }),
+                    None => String::new(),
+                }
+            );
+            for (p, b, s) in &f.fired {
+                match s {
+                    None => {
+                        let _ = writeln!(out, "  fired     {p:<24} {}", names(*b));
+                    }
+                    Some(item) => {
+                        let _ = writeln!(out, "  fired     {p:<24} {} (SUPPRESSED by exception {item:?})", names(*b));
+                    }
+                }
             }
             if let Some(expected) = &f.expected {
-                let fired: BTreeSet<&String> = f.fired.iter().map(|(p, _)| p).collect();
+                let fired: BTreeSet<&String> = f.fired.iter().map(|(p, _, _)| p).collect();
                 for e in expected.iter().filter(|e| !fired.contains(e)) {
                     let _ = writeln!(out, "  MISSING   {e}");
                 }
@@ -434,7 +464,15 @@ impl Report {
                 let _ = writeln!(out, "  DCOM activity not detected at {p}: {w}");
             }
         }
-        let _ = writeln!(out, "\n{}", if self.ok() { "OK: every verdict is the expected one" } else { "FAILED: see DISAGREES / MISSING / rejected above" });
+        let _ = writeln!(
+            out,
+            "\n{}",
+            if self.ok() {
+                "OK: every verdict is the expected one"
+            } else {
+                "FAILED: see DISAGREES / MISSING / rejected above"
+            }
+        );
         out
     }
 }
@@ -449,18 +487,29 @@ pub fn validate(rule: &Rule, paths: &[PathBuf]) -> io::Result<Report> {
     let events = validation_events();
     for chunk in events.chunks(3) {
         let mut fired = Vec::new();
+        let mut suppressed = Vec::new();
         let mut why = String::new();
         for e in chunk {
-            let doc = decoder
-                .decode(rule.paths(), e.record.as_bytes())
-                .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, format!("bundled event {}: {err}", e.step)))?;
+            let doc = decoder.decode(rule.paths(), e.record.as_bytes()).map_err(|err| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("bundled event {}: {err}", e.step))
+            })?;
             let verdict = rule.evaluate(&doc);
             fired.push((e.form, verdict.branches()));
+            if let Some(item) = verdict.suppressed_by {
+                suppressed.push((e.form, rule.exceptions().items()[item].name().to_owned()));
+            }
             if why.is_empty() {
                 why = explain(rule, &doc);
             }
         }
-        report.steps.push(StepResult { test: chunk[0].test, step: chunk[0].step, expected: chunk[0].expected, fired, why });
+        report.steps.push(StepResult {
+            test: chunk[0].test,
+            step: chunk[0].step,
+            expected: chunk[0].expected,
+            fired,
+            suppressed,
+            why,
+        });
     }
     for path in paths {
         let (root, files, labels) = if path.is_dir() {
@@ -470,7 +519,10 @@ pub fn validate(rule: &Rule, paths: &[PathBuf]) -> io::Result<Report> {
         };
         for file in files {
             let name = file.strip_prefix(&root).unwrap_or(&file).to_string_lossy().replace('\\', "/");
-            let label_key = labels.keys().find(|k| name == **k || (k.ends_with("/*") && name.starts_with(&k[..k.len() - 1]))).cloned();
+            let label_key = labels
+                .keys()
+                .find(|k| name == **k || (k.ends_with("/*") && name.starts_with(&k[..k.len() - 1])))
+                .cloned();
             let mut result = scan_file(rule, &file, &name)?;
             if let Some(key) = label_key {
                 let (expected, missed) = &labels[&key];
@@ -495,8 +547,10 @@ fn recordings(dir: &Path) -> io::Result<Vec<PathBuf>> {
             let path = entry?.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if matches!(path.extension().and_then(|e| e.to_str()), Some("ndjson" | "jsonl" | "json" | "gz" | "evtx"))
-                && path.file_name() != Some("labels.json".as_ref())
+            } else if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("ndjson" | "jsonl" | "json" | "gz" | "evtx")
+            ) && path.file_name() != Some("labels.json".as_ref())
             {
                 out.push(path);
             }
@@ -511,8 +565,11 @@ fn recordings(dir: &Path) -> io::Result<Vec<PathBuf>> {
 type Labels = BTreeMap<String, (Vec<String>, Vec<(String, u64)>)>;
 
 fn read_labels(path: &Path) -> io::Result<Labels> {
-    let Ok(bytes) = std::fs::read(path) else { return Ok(BTreeMap::new()) };
-    let doc: Value = serde_json::from_slice(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display())))?;
+    let Ok(bytes) = std::fs::read(path) else {
+        return Ok(BTreeMap::new());
+    };
+    let doc: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display())))?;
     let mut out = BTreeMap::new();
     for (file, entry) in doc["files"].as_object().into_iter().flatten() {
         let at = |m: &Value| -> Option<(String, u64)> {
@@ -520,10 +577,16 @@ fn read_labels(path: &Path) -> io::Result<Labels> {
                 Some((format!("line {line}"), line))
             } else {
                 let ordinal = m["ordinal"].as_u64()?;
-                Some((m["event_record_id"].as_u64().map_or(format!("record {ordinal}"), |id| format!("EventRecordID {id}")), ordinal))
+                Some((
+                    m["event_record_id"]
+                        .as_u64()
+                        .map_or(format!("record {ordinal}"), |id| format!("EventRecordID {id}")),
+                    ordinal,
+                ))
             }
         };
-        let expected = entry["expected_match"].as_array().into_iter().flatten().filter_map(at).map(|(l, _)| l).collect();
+        let expected =
+            entry["expected_match"].as_array().into_iter().flatten().filter_map(at).map(|(l, _)| l).collect();
         let missed = entry["dcom_related_missed"].as_array().into_iter().flatten().filter_map(at).collect();
         out.insert(file.clone(), (expected, missed));
     }
@@ -534,14 +597,15 @@ fn scan_file(rule: &Rule, file: &Path, name: &str) -> io::Result<FileResult> {
     let mut result = FileResult { file: name.to_owned(), ..FileResult::default() };
     let stats = scan_path(rule, &ScanOptions::default(), file, |found| {
         match found {
-            Found::Match { position, branches, .. } | Found::Suppressed { position, branches, .. } => {
-                result.fired.push((label(&position), branches))
+            Found::Match { position, branches, .. } => result.fired.push((label(&position), branches, None)),
+            Found::Suppressed { position, branches, item, .. } => {
+                result.fired.push((label(&position), branches, Some(rule.exceptions().items()[item].name().to_owned())))
             }
             Found::Rejected { position, error } => result.rejected.push((label(&position), error.to_string())),
         }
         ControlFlow::Continue(())
     })
-    .map_err(|e| io::Error::new(e.error.kind(), format!("{name}: {}", e.error)))?;
+    .map_err(|e| e.error)?;
     result.records = stats.records;
     Ok(result)
 }
@@ -556,7 +620,8 @@ fn explain_missed(rule: &Rule, file: &Path, missed: &[(String, u64)]) -> io::Res
     if file.extension().and_then(|e| e.to_str()) == Some("evtx") {
         #[cfg(feature = "evtx")]
         {
-            let mut parser = evtx::EvtxParser::from_path(file).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+            let mut parser = evtx::EvtxParser::from_path(file)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
             for (i, r) in parser.records_json().enumerate() {
                 if let (true, Ok(r)) = (wanted.contains_key(&(i as u64 + 1)), r) {
                     records.insert(i as u64 + 1, r.data.into_bytes());
@@ -578,7 +643,11 @@ fn explain_missed(rule: &Rule, file: &Path, missed: &[(String, u64)]) -> io::Res
         let why = match records.get(&n).map(|r| decoder.decode(rule.paths(), r)) {
             Some(Ok(doc)) => {
                 let why = explain(rule, &doc);
-                if why.is_empty() { "fired".into() } else { why }
+                if why.is_empty() {
+                    "fired".into()
+                } else {
+                    why
+                }
             }
             Some(Err(e)) => format!("unreadable: {e}"),
             None => "not found in the file".into(),

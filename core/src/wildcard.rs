@@ -104,13 +104,8 @@ impl Pattern {
             let b = s.as_bytes();
             match &self.fast {
                 Fast::Equal(lit) => return b.eq_ignore_ascii_case(lit),
-                Fast::Prefix(lit) => {
-                    return b.len() >= lit.len() && b[..lit.len()].eq_ignore_ascii_case(lit)
-                }
-                Fast::Suffix(lit) => {
-                    return b.len() >= lit.len()
-                        && b[b.len() - lit.len()..].eq_ignore_ascii_case(lit)
-                }
+                Fast::Prefix(lit) => return b.len() >= lit.len() && b[..lit.len()].eq_ignore_ascii_case(lit),
+                Fast::Suffix(lit) => return b.len() >= lit.len() && b[b.len() - lit.len()..].eq_ignore_ascii_case(lit),
                 Fast::Contains(finder) => return finder.is_match(b),
                 Fast::Everything => return true,
                 Fast::None => {}
@@ -186,8 +181,7 @@ impl Pattern {
 /// UTF-16 units equal to ASCII bytes, ignoring ASCII case.
 #[inline]
 fn units_eq(units: &[u16], ascii: &[u8]) -> bool {
-    units.len() == ascii.len()
-        && units.iter().zip(ascii).all(|(&u, &a)| u < 0x80 && (u as u8).eq_ignore_ascii_case(&a))
+    units.len() == ascii.len() && units.iter().zip(ascii).all(|(&u, &a)| u < 0x80 && (u as u8).eq_ignore_ascii_case(&a))
 }
 
 /// The right side of `in~ (…)`: literals compared ignoring case, whole value, no wildcards.
@@ -206,12 +200,10 @@ impl LiteralSet {
     /// Compiles `in~ (literals…)` under `folding`.
     pub fn new(literals: &[&str], folding: CaseFolding) -> LiteralSet {
         let patterns: Box<[Pattern]> = literals.iter().map(|l| Pattern::literal(l, folding)).collect();
-        let ascii_lengths = patterns
-            .iter()
-            .try_fold(0u64, |bits, p| match p.fast {
-                Fast::Equal(ref lit) if lit.len() < 64 => Some(bits | 1 << lit.len()),
-                _ => None,
-            });
+        let ascii_lengths = patterns.iter().try_fold(0u64, |bits, p| match p.fast {
+            Fast::Equal(ref lit) if lit.len() < 64 => Some(bits | 1 << lit.len()),
+            _ => None,
+        });
         LiteralSet { patterns, ascii_lengths }
     }
 

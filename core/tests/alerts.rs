@@ -73,7 +73,9 @@ fn type_ok(kind: &str, value: &Value) -> bool {
         "keyword" | "wildcard" => v.is_string(),
         "long" => v.is_i64() || v.is_u64(),
         "float" => v.is_number(),
-        "date" => v.as_str().is_some_and(|s| s.len() >= 20 && s.as_bytes()[4] == b'-' && s.contains('T') && (s.ends_with('Z') || s.contains('+'))),
+        "date" => v.as_str().is_some_and(|s| {
+            s.len() >= 20 && s.as_bytes()[4] == b'-' && s.contains('T') && (s.ends_with('Z') || s.contains('+'))
+        }),
         _ => false,
     };
     match value {
@@ -92,7 +94,8 @@ fn generated_fields_follow_ecs_definitions() {
         let alert: Value = serde_json::from_str(alert).unwrap();
         // Fields copied from an ECS event are the producer's: skip what the event itself had.
         let line = alert["dcom_detect"]["source"]["line"].as_u64().unwrap();
-        let source: Value = serde_json::from_slice(EVENTS.split(|&b| b == b'\n').nth(line as usize - 1).unwrap()).unwrap_or(Value::Null);
+        let source: Value = serde_json::from_slice(EVENTS.split(|&b| b == b'\n').nth(line as usize - 1).unwrap())
+            .unwrap_or(Value::Null);
         let mut from_event = Vec::new();
         flatten("", &Value::Object(expand_dotted(&source)), &mut from_event);
         let mut fields = Vec::new();
@@ -104,7 +107,8 @@ fn generated_fields_follow_ecs_definitions() {
             if from_event.iter().any(|(n, v)| *n == name && *v == value) {
                 continue;
             }
-            let kind = types.get(&name).unwrap_or_else(|| panic!("alert field {name} is not an ECS field dcom-detect knows"));
+            let kind =
+                types.get(&name).unwrap_or_else(|| panic!("alert field {name} is not an ECS field dcom-detect knows"));
             if value.is_null() {
                 assert_eq!(name, "@timestamp", "only a missing timestamp may be null");
                 continue;

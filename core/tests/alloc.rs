@@ -38,8 +38,25 @@ fn allocations_during(f: impl FnOnce()) -> u64 {
 
 /// A deterministic mix of the shapes that could tempt an allocation.
 fn varied_records() -> Vec<String> {
-    let parents = ["mmc.exe", "EXCEL.EXE", "explorer.exe", "outloo\u{212A}.exe", "vi\u{17F}io.exe", "svchost.exe", "\u{130}nstaller.exe"];
-    let names = ["cmd.exe", "PowerShell.exe", "powershell.exe", "notepad.exe", "dcomcnfg.exe", "DCOMCNFG.EXE", "c\u{17F}cript.exe", "😀.exe"];
+    let parents = [
+        "mmc.exe",
+        "EXCEL.EXE",
+        "explorer.exe",
+        "outloo\u{212A}.exe",
+        "vi\u{17F}io.exe",
+        "svchost.exe",
+        "\u{130}nstaller.exe",
+    ];
+    let names = [
+        "cmd.exe",
+        "PowerShell.exe",
+        "powershell.exe",
+        "notepad.exe",
+        "dcomcnfg.exe",
+        "DCOMCNFG.EXE",
+        "c\u{17F}cript.exe",
+        "😀.exe",
+    ];
     let lines = [
         "cmd /c whoami",
         "powershell -ExecutionPolicy Bypass -File Invoke-DCOM.ps1",
@@ -64,12 +81,25 @@ fn varied_records() -> Vec<String> {
             line.push_str(&" -Exec padding".repeat(500 + next(500)));
         }
         let record = match i % 6 {
-            0 => format!(r#"{{"event":{{"category":["process"],"type":["start","process_start"]}},"process":{{"name":"{name}","parent":{{"name":"{parent}"}},"command_line":"{line}"}}}}"#),
-            1 => format!(r#"{{"event.category":"process","event.type":"start","process.name":["x","{name}"],"process.parent.name":"{parent}","process.command_line":["{line}","b -Exec"]}}"#),
-            2 => format!(r#"{{"event":{{"category":"process","type":"start"}},"process":[{{"name":"{name}"}},{{"parent":{{"name":"{parent}"}}}}],"host":{{"name":"mgmt-ws-{i}","ip":["10.0.0.1",null]}},"user.name":"adm_kwright","n":{i},"f":1.5e3}}"#),
-            3 => format!(r#"{{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Image":"C:\\Windows\\{name}","ParentImage":"C:\\Windows\\{parent}","CommandLine":"{line}","Message":"{}"}}"#, "m".repeat(next(4000))),
-            4 => format!(r##"{{"Event":{{"System":{{"Channel":"Security","EventID":{{"#attributes":{{"Qualifiers":0}},"#text":4688}}}},"EventData":{{"NewProcessName":"C:\\{name}","ParentProcessName":"C:\\{parent}","CommandLine":"{line}"}}}}}}"##),
-            _ => format!(r#"{{"winlog":{{"channel":"Microsoft-Windows-Sysmon/Operational","event_id":1,"event_data":{{"Image":"{name}","ParentImage":"{parent}","CommandLine":"{line}"}}}},"deep":[[[[{{"a":[{{"b":null}}]}}]]]]}}"#),
+            0 => format!(
+                r#"{{"event":{{"category":["process"],"type":["start","process_start"]}},"process":{{"name":"{name}","parent":{{"name":"{parent}"}},"command_line":"{line}"}}}}"#
+            ),
+            1 => format!(
+                r#"{{"event.category":"process","event.type":"start","process.name":["x","{name}"],"process.parent.name":"{parent}","process.command_line":["{line}","b -Exec"]}}"#
+            ),
+            2 => format!(
+                r#"{{"event":{{"category":"process","type":"start"}},"process":[{{"name":"{name}"}},{{"parent":{{"name":"{parent}"}}}}],"host":{{"name":"mgmt-ws-{i}","ip":["10.0.0.1",null]}},"user.name":"adm_kwright","n":{i},"f":1.5e3}}"#
+            ),
+            3 => format!(
+                r#"{{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Image":"C:\\Windows\\{name}","ParentImage":"C:\\Windows\\{parent}","CommandLine":"{line}","Message":"{}"}}"#,
+                "m".repeat(next(4000))
+            ),
+            4 => format!(
+                r##"{{"Event":{{"System":{{"Channel":"Security","EventID":{{"#attributes":{{"Qualifiers":0}},"#text":4688}}}},"EventData":{{"NewProcessName":"C:\\{name}","ParentProcessName":"C:\\{parent}","CommandLine":"{line}"}}}}}}"##
+            ),
+            _ => format!(
+                r#"{{"winlog":{{"channel":"Microsoft-Windows-Sysmon/Operational","event_id":1,"event_data":{{"Image":"{name}","ParentImage":"{parent}","CommandLine":"{line}"}}}},"deep":[[[[{{"a":[{{"b":null}}]}}]]]]}}"#
+            ),
         };
         out.push(record);
     }
@@ -79,9 +109,15 @@ fn varied_records() -> Vec<String> {
 #[test]
 fn struct_view_never_allocates() {
     let exceptions: &[u8] = include_bytes!("../../examples/exceptions.json");
-    for (folding, tuned) in [(CaseFolding::Ascii, false), (CaseFolding::UnicodeSimple, false), (CaseFolding::Ascii, true), (CaseFolding::UnicodeSimple, true)] {
+    for (folding, tuned) in [
+        (CaseFolding::Ascii, false),
+        (CaseFolding::UnicodeSimple, false),
+        (CaseFolding::Ascii, true),
+        (CaseFolding::UnicodeSimple, true),
+    ] {
         let options = Options { case_folding: folding };
-        let rule = if tuned { Rule::with_exceptions(options, exceptions).expect("valid file") } else { Rule::new(options) };
+        let rule =
+            if tuned { Rule::with_exceptions(options, exceptions).expect("valid file") } else { Rule::new(options) };
         let long = "x".repeat(50_000) + " DCOM -Exec";
         let parents = ["explorer.exe", "OUTLOO\u{212A}.EXE"];
         let other = [("host.name", "mgmt-ws-01"), ("user.name", "adm_jlee")];
@@ -89,9 +125,19 @@ fn struct_view_never_allocates() {
             ProcessEvent { name: "cmd.exe".into(), parent_name: "mmc.exe".into(), ..ProcessEvent::start() },
             ProcessEvent { name: "dcomcnfg.exe".into(), ..ProcessEvent::start() },
             ProcessEvent { command_line: long.as_str().into(), ..ProcessEvent::start() },
-            ProcessEvent { name: "c\u{17F}cript.exe".into(), parent_name: Values::Many(&parents), other: &other, ..ProcessEvent::start() },
+            ProcessEvent {
+                name: "c\u{17F}cript.exe".into(),
+                parent_name: Values::Many(&parents),
+                other: &other,
+                ..ProcessEvent::start()
+            },
             ProcessEvent { command_line: (&["a DCOM", "b -Exec"]).into(), ..ProcessEvent::start() },
-            ProcessEvent { name: "powershell.exe".into(), parent_name: "mmc.exe".into(), other: &other, ..ProcessEvent::start() },
+            ProcessEvent {
+                name: "powershell.exe".into(),
+                parent_name: "mmc.exe".into(),
+                other: &other,
+                ..ProcessEvent::start()
+            },
             ProcessEvent::default(),
         ];
         let mut matched = 0;
@@ -142,7 +188,12 @@ fn json_decoding_allocates_nothing_in_steady_state() {
                 again += run();
             }
         });
-        assert_eq!(n, 0, "{folding:?} ({} exception items): {n} allocations after warm-up", rule.exceptions().items().len());
+        assert_eq!(
+            n,
+            0,
+            "{folding:?} ({} exception items): {n} allocations after warm-up",
+            rule.exceptions().items().len()
+        );
         assert_eq!(again, 3 * warm);
         assert!(warm > 100 && warm < records.len(), "a mix of matches and misses ({warm})");
         assert_eq!(suppressed > 0, !rule.exceptions().is_empty(), "exceptions were exercised");

@@ -27,9 +27,8 @@ fn a_shared_rule_gives_the_single_threaded_results() {
         let expected = verdicts(&rule);
         assert!(expected.iter().any(|(b, _)| *b > 0) && expected.iter().any(|(b, _)| *b == -1));
         std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..8)
-                .map(|_| scope.spawn(|| (0..50).map(|_| verdicts(&rule)).collect::<Vec<_>>()))
-                .collect();
+            let handles: Vec<_> =
+                (0..8).map(|_| scope.spawn(|| (0..50).map(|_| verdicts(&rule)).collect::<Vec<_>>())).collect();
             for h in handles {
                 for run in h.join().expect("no thread panicked") {
                     assert_eq!(run, expected);

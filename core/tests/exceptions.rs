@@ -24,10 +24,15 @@ fn item(field: &str, operator: &str, value: &str) -> String {
     format!(r#"[{{"name":"t","entries":[{{"field":"{field}","operator":"{operator}"{value}}}]}}]"#)
 }
 
-const BASE: &str = r#""event":{"category":"process","type":"start"},"process":{"name":"cmd.exe","parent":{"name":"mmc.exe"}}"#;
+const BASE: &str =
+    r#""event":{"category":"process","type":"start"},"process":{"name":"cmd.exe","parent":{"name":"mmc.exe"}}"#;
 
 fn event(extra: &str) -> String {
-    if extra.is_empty() { format!("{{{BASE}}}") } else { format!("{{{BASE},{extra}}}") }
+    if extra.is_empty() {
+        format!("{{{BASE}}}")
+    } else {
+        format!("{{{BASE},{extra}}}")
+    }
 }
 
 #[test]
@@ -43,7 +48,7 @@ fn every_operator_on_single_multi_and_absent_values() {
         ("is not", r#""WS-01""#, r#""WS-01""#, false),
         ("is not", r#""WS-01""#, r#""WS-02""#, true),
         ("is not", r#""WS-01""#, r#"["WS-02","WS-01"]"#, false), // not(any)
-        ("is not", r#""WS-01""#, "", true), // absent: must_not holds
+        ("is not", r#""WS-01""#, "", true),                      // absent: must_not holds
         ("is one of", r#"["a","WS-01"]"#, r#""WS-01""#, true),
         ("is one of", r#"["a","b"]"#, r#"["c","b"]"#, true),
         ("is one of", r#"["a","b"]"#, r#""c""#, false),
@@ -71,14 +76,21 @@ fn every_operator_on_single_multi_and_absent_values() {
         let rule = rule_with(&item("host.name", operator, value));
         let record = if host.is_empty() { event("") } else { event(&format!(r#""host":{{"name":{host}}}"#)) };
         let got = outcome(&rule, &record);
-        assert_eq!(got, if *expect { suppressed.clone() } else { alert.clone() }, "{operator} {value} on host {host:?}");
+        assert_eq!(
+            got,
+            if *expect { suppressed.clone() } else { alert.clone() },
+            "{operator} {value} on host {host:?}"
+        );
     }
 }
 
 #[test]
 fn exceptions_never_touch_events_on_which_the_rule_does_not_fire() {
     let rule = rule_with(&item("host.name", "does not exist", ""));
-    assert_eq!(outcome(&rule, r#"{"event":{"category":"process","type":"start"},"process":{"name":"notepad.exe"}}"#), None);
+    assert_eq!(
+        outcome(&rule, r#"{"event":{"category":"process","type":"start"},"process":{"name":"notepad.exe"}}"#),
+        None
+    );
     // And suppressed events keep their branches.
     let mut decoder = Decoder::new();
     let record = event("");
@@ -95,7 +107,10 @@ fn keyword_limits_apply_to_exception_fields() {
     assert_eq!(outcome(&rule, &event(&format!(r#""host":{{"name":"{long}"}}"#))), Some(None));
     // process.command_line is a wildcard field: no limit.
     let rule = rule_with(&item("process.command_line", "matches", r#""*x""#));
-    let record = format!(r#"{{"event":{{"category":"process","type":"start"}},"process":{{"name":"cmd.exe","parent":{{"name":"mmc.exe"}},"command_line":"{}x"}}}}"#, "y".repeat(5000));
+    let record = format!(
+        r#"{{"event":{{"category":"process","type":"start"}},"process":{{"name":"cmd.exe","parent":{{"name":"mmc.exe"}},"command_line":"{}x"}}}}"#,
+        "y".repeat(5000)
+    );
     assert_eq!(outcome(&rule, &record), Some(Some("t".into())));
 }
 
@@ -131,7 +146,8 @@ fn raw_windows_events_expose_ecs_fields_to_exceptions() {
 fn struct_events_give_exception_fields_by_path() {
     let rule = rule_with(&item("host.name", "is", r#""jump-01""#));
     let other = [("host.name", "jump-01")];
-    let event = ProcessEvent { name: "cmd.exe".into(), parent_name: "mmc.exe".into(), other: &other, ..ProcessEvent::start() };
+    let event =
+        ProcessEvent { name: "cmd.exe".into(), parent_name: "mmc.exe".into(), other: &other, ..ProcessEvent::start() };
     let verdict = rule.evaluate(&event);
     assert_eq!(verdict.suppressed_by, Some(0));
     let event = ProcessEvent { other: &[("host.name", "ws-01")], ..event };
@@ -152,10 +168,32 @@ fn example_file_families_suppress_their_case_and_nothing_else() {
             r#"{{"event":{{"category":["process"],"type":["start"]}},"host":{{"name":"{host}"}},"user":{{"name":"{user}"}},"process":{{"name":"{name}","command_line":"{cl}","parent":{{"name":"{parent}"}}{extra}}}}}"#
         )
     };
-    let admin = ev("mgmt-ws-03", "adm_kwright", "mmc.exe", "powershell.exe", "powershell.exe -NoExit -Command Get-Service", "");
-    let edr = ev("ws-hr-0117", "SYSTEM", "mmc.exe", "powershell.exe", r"powershell.exe -File C:\\Program Files\\Contoso EDR\\response\\collect.ps1", r#","code_signature":{"subject_name":"Microsoft Windows","trusted":true}"#);
-    let sccm = ev("ws-sales-0233", "SYSTEM", "WINWORD.EXE", "cmd.exe", r"cmd.exe /c C:\\Windows\\CCM\\ccmsetup.exe /update", "");
-    let finance = ev("ws-fin-0042", "mlopez", "EXCEL.EXE", "wscript.exe", r"wscript.exe \\\\fileserver\\finance\\approved-macros\\close.vbs", "");
+    let admin =
+        ev("mgmt-ws-03", "adm_kwright", "mmc.exe", "powershell.exe", "powershell.exe -NoExit -Command Get-Service", "");
+    let edr = ev(
+        "ws-hr-0117",
+        "SYSTEM",
+        "mmc.exe",
+        "powershell.exe",
+        r"powershell.exe -File C:\\Program Files\\Contoso EDR\\response\\collect.ps1",
+        r#","code_signature":{"subject_name":"Microsoft Windows","trusted":true}"#,
+    );
+    let sccm = ev(
+        "ws-sales-0233",
+        "SYSTEM",
+        "WINWORD.EXE",
+        "cmd.exe",
+        r"cmd.exe /c C:\\Windows\\CCM\\ccmsetup.exe /update",
+        "",
+    );
+    let finance = ev(
+        "ws-fin-0042",
+        "mlopez",
+        "EXCEL.EXE",
+        "wscript.exe",
+        r"wscript.exe \\\\fileserver\\finance\\approved-macros\\close.vbs",
+        "",
+    );
     let cases = [(&admin, names[0]), (&edr, names[1]), (&sccm, names[2]), (&finance, names[3])];
     for (record, name) in cases {
         assert_eq!(outcome(&rule, record), Some(Some(name.to_owned())), "{record}");
@@ -177,7 +215,14 @@ fn example_file_families_suppress_their_case_and_nothing_else() {
         finance.replace("close.vbs", "http-get.vbs"),
         finance.replace("wscript.exe\",", "mshta.exe\","),
         // Genuine DCOM lateral movement (impacket's dcomexec).
-        ev("ws-fin-0042", "adm_kwright", "mmc.exe", "cmd.exe", r"cmd.exe /Q /c whoami 1> \\\\127.0.0.1\\ADMIN$\\__1556656511.61 2>&1", ""),
+        ev(
+            "ws-fin-0042",
+            "adm_kwright",
+            "mmc.exe",
+            "cmd.exe",
+            r"cmd.exe /Q /c whoami 1> \\\\127.0.0.1\\ADMIN$\\__1556656511.61 2>&1",
+            "",
+        ),
     ];
     for record in &near_misses {
         assert_eq!(outcome(&rule, record), Some(None), "should alert: {record}");
@@ -191,15 +236,33 @@ fn bad_files_are_refused_with_item_entry_and_field() {
         (r#"{"items":[]}"#, &["expected {\"exceptions\""]),
         (r#"[{"entries":[{"field":"a","operator":"exists"}]}]"#, &["item 1", "needs a \"name\""]),
         (r#"[{"name":"x","entries":[]}]"#, &["item 1 (\"x\")", "would suppress every alert"]),
-        (r#"[{"name":"ok","entries":[{"field":"a","operator":"exists"}]},{"name":"second","entries":[{"field":"host.name","operator":"equals","value":"x"}]}]"#, &["item 2 (\"second\")", "entry 1", "field \"host.name\"", "unknown operator \"equals\""]),
-        (r#"[{"name":"x","entries":[{"field":"host.name","operator":"is one of","value":"a"}]}]"#, &["needs a list of strings"]),
+        (
+            r#"[{"name":"ok","entries":[{"field":"a","operator":"exists"}]},{"name":"second","entries":[{"field":"host.name","operator":"equals","value":"x"}]}]"#,
+            &["item 2 (\"second\")", "entry 1", "field \"host.name\"", "unknown operator \"equals\""],
+        ),
+        (
+            r#"[{"name":"x","entries":[{"field":"host.name","operator":"is one of","value":"a"}]}]"#,
+            &["needs a list of strings"],
+        ),
         (r#"[{"name":"x","entries":[{"field":"host.name","operator":"is one of","value":[]}]}]"#, &["non-empty list"]),
         (r#"[{"name":"x","entries":[{"field":"host.name","operator":"is"}]}]"#, &["needs a \"value\""]),
-        (r#"[{"name":"x","entries":[{"field":"host.name","operator":"exists","value":"a"}]}]"#, &["takes no \"value\""]),
+        (
+            r#"[{"name":"x","entries":[{"field":"host.name","operator":"exists","value":"a"}]}]"#,
+            &["takes no \"value\""],
+        ),
         (r#"[{"name":"x","entries":[{"field":"host..name","operator":"exists"}]}]"#, &["dotted ECS path"]),
-        (r#"[{"name":"x","entries":[{"field":"host.name","operator":"is","value":"a","vaule":"b"}]}]"#, &["unknown key \"vaule\""]),
-        (r#"[{"name":"x","entries":[{"field":"host.name","type":"list","operator":"included","value":"a"}]}]"#, &["not supported"]),
-        (r#"[{"name":"x","entries":[{"field":"host.name","type":"match","operator":"is","value":"a"}]}]"#, &["\"included\" or \"excluded\""]),
+        (
+            r#"[{"name":"x","entries":[{"field":"host.name","operator":"is","value":"a","vaule":"b"}]}]"#,
+            &["unknown key \"vaule\""],
+        ),
+        (
+            r#"[{"name":"x","entries":[{"field":"host.name","type":"list","operator":"included","value":"a"}]}]"#,
+            &["not supported"],
+        ),
+        (
+            r#"[{"name":"x","entries":[{"field":"host.name","type":"match","operator":"is","value":"a"}]}]"#,
+            &["\"included\" or \"excluded\""],
+        ),
     ];
     for (json, needles) in cases {
         let err = Rule::with_exceptions(Options::default(), json.as_bytes()).expect_err(json).to_string();

@@ -16,7 +16,9 @@ fn scan(input: impl Read + Send, options: &ScanOptions) -> (Vec<u64>, Vec<(u64, 
     let stats = scan_ndjson(&Rule::default(), options, input, |found| {
         match found {
             Found::Match { position: Position::Line { line, .. }, .. } => matched.push(line),
-            Found::Rejected { position: Position::Line { line, .. }, error } => rejected.push((line, error.to_string())),
+            Found::Rejected { position: Position::Line { line, .. }, error } => {
+                rejected.push((line, error.to_string()))
+            }
             other => panic!("unexpected {other:?}"),
         }
         ControlFlow::Continue(())
@@ -101,13 +103,20 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
     let deep = format!(r#"{{"process":{{"name":"dcomcnfg.exe"}},"x":{}{}}}"#, "[".repeat(100_000), "]".repeat(100_000));
     let err = Decoder::new().decode(Rule::default().paths(), deep.as_bytes()).unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::TooDeep(1000));
-    let objects = format!(r#"{{"process":{{"name":"dcomcnfg.exe"}},"x":{}1{}}}"#, r#"{"a":"#.repeat(100_000), "}".repeat(100_000));
+    let objects = format!(
+        r#"{{"process":{{"name":"dcomcnfg.exe"}},"x":{}1{}}}"#,
+        r#"{"a":"#.repeat(100_000),
+        "}".repeat(100_000)
+    );
     let err = Decoder::new().decode(Rule::default().paths(), objects.as_bytes()).unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::TooDeep(1000));
     // The limit is configurable.
     let mut decoder = Decoder::with_limits(Limits { max_depth: 5, ..Limits::default() });
     assert!(decoder.decode(Rule::default().paths(), br#"{"a":[[[1]]]}"#).is_ok());
-    assert_eq!(decoder.decode(Rule::default().paths(), br#"{"a":[[[[[1]]]]]}"#).unwrap_err().kind(), &ErrorKind::TooDeep(5));
+    assert_eq!(
+        decoder.decode(Rule::default().paths(), br#"{"a":[[[[[1]]]]]}"#).unwrap_err().kind(),
+        &ErrorKind::TooDeep(5)
+    );
     // In a scan, the deep record is reported and the next one is read.
     let input = format!("{deep}\n{HIT}\n");
     let (matched, rejected, _) = scan(input.as_bytes(), &strict());
@@ -176,9 +185,11 @@ fn a_file_cut_while_it_is_read_reports_the_partial_record() {
 #[test]
 fn unreadable_paths_are_errors() {
     let rule = Rule::default();
-    let missing = scan_path(&rule, &ScanOptions::default(), Path::new("/nonexistent/file.ndjson"), |_| ControlFlow::Continue(()));
+    let missing =
+        scan_path(&rule, &ScanOptions::default(), Path::new("/nonexistent/file.ndjson"), |_| ControlFlow::Continue(()));
     assert_eq!(missing.unwrap_err().error.kind(), io::ErrorKind::NotFound);
-    let dir = scan_path(&rule, &ScanOptions::default(), Path::new(env!("CARGO_MANIFEST_DIR")), |_| ControlFlow::Continue(()));
+    let dir =
+        scan_path(&rule, &ScanOptions::default(), Path::new(env!("CARGO_MANIFEST_DIR")), |_| ControlFlow::Continue(()));
     assert!(dir.is_err(), "a directory is not a stream of records");
 }
 

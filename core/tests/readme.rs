@@ -6,7 +6,8 @@ fn readme_rust_snippet() -> Result<(), Box<dyn std::error::Error>> {
     let event = ProcessEvent { name: "cmd.exe".into(), parent_name: "MMC.EXE".into(), ..ProcessEvent::start() };
     assert!(rule.evaluate(&event).is_match());
     let mut decoder = Decoder::new();
-    let doc = decoder.decode(rule.paths(), br#"{"event.category":"process","event.type":"start","process.name":"dcomcnfg.exe"}"#)?;
+    let doc = decoder
+        .decode(rule.paths(), br#"{"event.category":"process","event.type":"start","process.name":"dcomcnfg.exe"}"#)?;
     assert!(rule.matches(&doc));
     let readme = include_str!("../../README.md");
     assert!(readme.contains(r##"decoder.decode(rule.paths(), br#"{"event.category":"process","event.type":"start","process.name":"dcomcnfg.exe"}"#)?;"##));

@@ -59,7 +59,9 @@ fn scan_all(dir: &Path, threads: usize, prefilter: bool) -> (BTreeSet<(String, u
                     matched.insert((name.clone(), record_id.expect("EventRecordID")));
                 }
                 Found::Rejected { position, error } => panic!("{name}: {position}: {error}"),
-                Found::Suppressed { position, .. } => panic!("{name}: {position}: suppressed without exceptions"),
+                Found::Suppressed { position, .. } => {
+                    panic!("{name}: {position}: suppressed without exceptions")
+                }
             }
             ControlFlow::Continue(())
         })

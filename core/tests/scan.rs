@@ -18,9 +18,15 @@ fn scan_with(rule: &Rule, options: &ScanOptions, input: impl Read + Send) -> (Ve
     let mut seen = Vec::new();
     let stats = scan_ndjson(rule, options, input, |found| {
         seen.push(match found {
-            Found::Match { position: Position::Line { line, offset }, branches, .. } => Seen::Match { line, offset, bits: branches.bits() },
-            Found::Rejected { position: Position::Line { line, offset }, error } => Seen::Rejected { line, offset, error: error.kind().to_string() },
-            Found::Suppressed { position: Position::Line { line, offset }, item, .. } => Seen::Suppressed { line, offset, item },
+            Found::Match { position: Position::Line { line, offset }, branches, .. } => {
+                Seen::Match { line, offset, bits: branches.bits() }
+            }
+            Found::Rejected { position: Position::Line { line, offset }, error } => {
+                Seen::Rejected { line, offset, error: error.kind().to_string() }
+            }
+            Found::Suppressed { position: Position::Line { line, offset }, item, .. } => {
+                Seen::Suppressed { line, offset, item }
+            }
             other => panic!("unexpected {other:?}"),
         });
         ControlFlow::Continue(())
@@ -60,7 +66,10 @@ fn crlf_and_byte_order_mark() {
     let (seen, stats) = scan(input.as_bytes());
     assert_eq!(
         seen,
-        vec![Seen::Match { line: 1, offset: 3, bits: 2 }, Seen::Match { line: 4, offset: (3 + HIT.len() + MISS.len() + 6) as u64, bits: 2 }]
+        vec![
+            Seen::Match { line: 1, offset: 3, bits: 2 },
+            Seen::Match { line: 4, offset: (3 + HIT.len() + MISS.len() + 6) as u64, bits: 2 }
+        ]
     );
     assert_eq!((stats.records, stats.blank_lines, stats.rejected), (3, 1, 0));
 }
@@ -74,7 +83,10 @@ fn a_line_over_the_limit_is_rejected_without_buffering_it_and_the_scan_goes_on()
     for threads in [1, 2] {
         let (seen, stats) = scan_with(&Rule::default(), &ScanOptions { threads, ..options }, input.as_bytes());
         assert_eq!(seen.len(), 3);
-        assert!(matches!(&seen[1], Seen::Rejected { line: 2, offset, error } if *offset == HIT.len() as u64 + 1 && error.contains("1000 bytes")), "{seen:?}");
+        assert!(
+            matches!(&seen[1], Seen::Rejected { line: 2, offset, error } if *offset == HIT.len() as u64 + 1 && error.contains("1000 bytes")),
+            "{seen:?}"
+        );
         assert_eq!(seen[2], Seen::Match { line: 3, offset: (HIT.len() + long.len() + 2) as u64, bits: 2 });
         assert_eq!((stats.records, stats.rejected, stats.bytes), (3, 1, input.len() as u64));
     }
@@ -116,9 +128,14 @@ fn parallel_scans_report_the_same_things_in_the_same_order() {
         }
         input.push('\n');
     }
-    let serial = scan_with(&Rule::default(), &ScanOptions { chunk_bytes: 4096, ..ScanOptions::default() }, input.as_bytes());
+    let serial =
+        scan_with(&Rule::default(), &ScanOptions { chunk_bytes: 4096, ..ScanOptions::default() }, input.as_bytes());
     for threads in [2, 3, 8] {
-        let parallel = scan_with(&Rule::default(), &ScanOptions { chunk_bytes: 4096, threads, ..ScanOptions::default() }, input.as_bytes());
+        let parallel = scan_with(
+            &Rule::default(),
+            &ScanOptions { chunk_bytes: 4096, threads, ..ScanOptions::default() },
+            input.as_bytes(),
+        );
         assert_eq!(parallel, serial, "threads {threads}");
     }
 }
@@ -131,7 +148,11 @@ fn the_sink_can_stop_the_scan() {
         let options = ScanOptions { chunk_bytes: 1024, threads, ..ScanOptions::default() };
         scan_ndjson(&Rule::default(), &options, input.as_bytes(), |_| {
             n += 1;
-            if n == 5 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+            if n == 5 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
         })
         .unwrap();
         assert_eq!(n, 5);
@@ -172,11 +193,41 @@ fn prefilter_is_sound_against_escapes() {
 /// spell needles, case variants, Unicode look-alikes, and JSON noise.
 fn piece() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
-        "mmc.exe", "MMC.EXE", "m\\u006dc.exe", "excel.exe", "winword.exe", "outlook.exe", "outloo\u{212A}.exe",
-        "powerpnt.exe", "visio.exe", "vi\u{17F}io.exe", "cmd.exe", "powershell.exe", "mshta.exe", "certutil.exe",
-        "dcomcnfg.exe", "DCOMCNFG.EXE", "\\u0064comcnfg.exe", "DCOM", "dcom", "\\u0044COM", "-Exec", "-exec",
-        "-\\u0045xec", "DcomLaunch", "-ExecutionPolicy", " ", "x", "C:\\\\Windows\\\\", "\\\\u", "\\\\\\u0064",
-        "\\\"", "\\n", "é", "😀", "\\ud83d\\ude00",
+        "mmc.exe",
+        "MMC.EXE",
+        "m\\u006dc.exe",
+        "excel.exe",
+        "winword.exe",
+        "outlook.exe",
+        "outloo\u{212A}.exe",
+        "powerpnt.exe",
+        "visio.exe",
+        "vi\u{17F}io.exe",
+        "cmd.exe",
+        "powershell.exe",
+        "mshta.exe",
+        "certutil.exe",
+        "dcomcnfg.exe",
+        "DCOMCNFG.EXE",
+        "\\u0064comcnfg.exe",
+        "DCOM",
+        "dcom",
+        "\\u0044COM",
+        "-Exec",
+        "-exec",
+        "-\\u0045xec",
+        "DcomLaunch",
+        "-ExecutionPolicy",
+        " ",
+        "x",
+        "C:\\\\Windows\\\\",
+        "\\\\u",
+        "\\\\\\u0064",
+        "\\\"",
+        "\\n",
+        "é",
+        "😀",
+        "\\ud83d\\ude00",
     ])
     .prop_map(str::to_owned)
 }
@@ -188,7 +239,8 @@ fn text() -> impl Strategy<Value = String> {
 fn record() -> impl Strategy<Value = String> {
     let value = prop_oneof![
         text().prop_map(|t| format!("\"{t}\"")),
-        prop::collection::vec(text(), 0..3).prop_map(|v| format!("[{}]", v.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(","))),
+        prop::collection::vec(text(), 0..3)
+            .prop_map(|v| format!("[{}]", v.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(","))),
         Just("null".to_owned()),
     ];
     (value.clone(), value.clone(), value.clone(), value, 0..5usize).prop_map(|(name, parent, cl, extra, shape)| match shape {

@@ -1,9 +1,7 @@
 //! One test per semantic rule of SPEC §2, with the worked examples there, through the public
 //! API (the struct view and the JSON decoder).
 
-use dcom_detect_core::{
-    Branch, CaseFolding, Decoder, ErrorKind, Options, ProcessEvent, Rule, Text, Values,
-};
+use dcom_detect_core::{Branch, CaseFolding, Decoder, ErrorKind, Options, ProcessEvent, Rule, Text, Values};
 
 fn ascii() -> Rule {
     Rule::default()
@@ -55,7 +53,14 @@ fn s2_3_in_tilde_ignores_case_on_the_whole_value() {
     let rule = ascii();
     assert!(rule.matches(&office("MMC.EXE", "cmd.exe")));
     assert!(rule.matches(&office("WINWORD.exe", "RunDll32.EXE")));
-    for (parent, name) in [("mmc.exe.old", "cmd.exe"), ("xmmc.exe", "cmd.exe"), ("mmc", "cmd.exe"), ("mmc.exe", "cmd"), ("mmc.*", "cmd.exe"), ("mmc.exe", "c?d.exe")] {
+    for (parent, name) in [
+        ("mmc.exe.old", "cmd.exe"),
+        ("xmmc.exe", "cmd.exe"),
+        ("mmc", "cmd.exe"),
+        ("mmc.exe", "cmd"),
+        ("mmc.*", "cmd.exe"),
+        ("mmc.exe", "c?d.exe"),
+    ] {
         assert!(!rule.matches(&office(parent, name)), "{parent} -> {name}");
     }
     let event = office("Excel.exe", "CertUtil.exe");
@@ -113,7 +118,9 @@ fn s2_5_case_folding_is_ascii_by_default_and_unicode_simple_on_request() {
     assert!(unicode().matches(&kelvin));
     assert!(unicode().matches(&long_s));
     // İ, ı and ß fold to nothing new.
-    for (parent, name) in [("mmc.exe", "certut\u{130}l.exe"), ("w\u{131}nword.exe", "cmd.exe"), ("mmc.exe", "c\u{df}cript.exe")] {
+    for (parent, name) in
+        [("mmc.exe", "certut\u{130}l.exe"), ("w\u{131}nword.exe", "cmd.exe"), ("mmc.exe", "c\u{df}cript.exe")]
+    {
         assert!(!unicode().matches(&office(parent, name)), "{parent} -> {name}");
     }
     assert_eq!(Options::default().case_folding, CaseFolding::Ascii);
@@ -134,7 +141,10 @@ fn s2_6_any_value_of_a_multi_valued_field_may_satisfy_each_comparison() {
     let why = rule.evaluate(&event).office_child.expect("fired");
     assert_eq!((why.parent_name, why.name), (Text::utf8("mmc.exe"), Text::utf8("mshta.exe")));
     assert_eq!(
-        json_branches(&rule, r#"{"event":{"category":"process","type":"start"},"process":{"command_line":["a DCOM","b -Exec"]}}"#),
+        json_branches(
+            &rule,
+            r#"{"event":{"category":"process","type":"start"},"process":{"command_line":["a DCOM","b -Exec"]}}"#
+        ),
         ["dcom_command_line"]
     );
 }
@@ -180,14 +190,13 @@ fn s2_8_document_model() {
     );
     // null, [], [null] are no value
     for nothing in ["null", "[]", "[null]"] {
-        let record = format!(r#"{{"event":{{"category":{nothing},"type":"start"}},"process":{{"name":"dcomcnfg.exe"}}}}"#);
+        let record =
+            format!(r#"{{"event":{{"category":{nothing},"type":"start"}},"process":{{"name":"dcomcnfg.exe"}}}}"#);
         assert!(json_branches(&rule, &record).is_empty(), "{nothing}");
     }
     // numbers and booleans are their JSON text
     let mut decoder = Decoder::new();
-    let doc = decoder
-        .decode(rule.paths(), br#"{"process":{"name":1.50,"parent":{"name":[true,-0,1e3]}}}"#)
-        .unwrap();
+    let doc = decoder.decode(rule.paths(), br#"{"process":{"name":1.50,"parent":{"name":[true,-0,1e3]}}}"#).unwrap();
     let field = rule.fields().get(dcom_detect_core::FieldId::PROCESS_PARENT_NAME);
     use dcom_detect_core::Fields;
     let parents: Vec<String> = doc.values(field).map(|t| t.to_string()).collect();
@@ -212,16 +221,24 @@ fn s2_9_keyword_values_over_ignore_above_are_invisible() {
     let rule = ascii();
     // 1024 UTF-16 units is still indexed; 1025 is not. Use a value that matches nothing but
     // can be seen through `event.category` (whose only valid value is "process").
-    let at_limit = format!("{}", "x".repeat(1024));
+    let at_limit = "x".repeat(1024);
     let over = "x".repeat(1025);
-    for (values, expect) in [(vec!["process", over.as_str()], true), (vec![over.as_str()], false), (vec![at_limit.as_str(), "process"], true)] {
-        let event = ProcessEvent { category: Values::Many(&values), name: "dcomcnfg.exe".into(), ..ProcessEvent::start() };
+    for (values, expect) in [
+        (vec!["process", over.as_str()], true),
+        (vec![over.as_str()], false),
+        (vec![at_limit.as_str(), "process"], true),
+    ] {
+        let event =
+            ProcessEvent { category: Values::Many(&values), name: "dcomcnfg.exe".into(), ..ProcessEvent::start() };
         assert_eq!(rule.matches(&event), expect);
     }
     // The limit counts UTF-16 code units, not bytes: 600 × "é" is 1200 bytes but 600 units.
     let e600 = "é".repeat(600);
-    let parent = format!("{e600}");
-    let event = ProcessEvent { parent_name: Values::Many(&[&parent, "mmc.exe"]), name: "cmd.exe".into(), ..ProcessEvent::start() };
+    let event = ProcessEvent {
+        parent_name: Values::Many(&[&e600, "mmc.exe"]),
+        name: "cmd.exe".into(),
+        ..ProcessEvent::start()
+    };
     assert!(rule.matches(&event));
     // process.command_line is a wildcard field: no limit.
     let long = format!("-Exec {} DCOM", "y".repeat(100_000));

@@ -36,7 +36,9 @@ fn explain_names_the_failing_condition() {
     let fired = ProcessEvent { name: "dcomcnfg.exe".into(), ..ProcessEvent::start() };
     assert_eq!(explain(&rule, &fired), "");
     let mut decoder = Decoder::new();
-    let doc = decoder.decode(rule.paths(), br#"{"event":{"category":"process","type":"start"},"process":{"command_line":"-Exec"}}"#).unwrap();
+    let doc = decoder
+        .decode(rule.paths(), br#"{"event":{"category":"process","type":"start"},"process":{"command_line":"-Exec"}}"#)
+        .unwrap();
     assert!(explain(&rule, &doc).contains("has -Exec but not DCOM"));
 }
 
@@ -56,4 +58,19 @@ fn real_recordings_agree_with_their_labels() {
     let missed: Vec<_> = report.files.iter().flat_map(|f| f.missed.iter()).collect();
     assert!(missed.len() >= 30, "{} DCOM events explained", missed.len());
     assert!(missed.iter().all(|(_, why)| !why.is_empty() && why != "fired"), "{missed:?}");
+}
+
+#[test]
+fn an_exception_that_suppresses_an_expected_alert_is_a_disagreement() {
+    use dcom_detect_core::Options;
+    let broad = br#"[{"name":"everything from mmc","entries":[{"field":"process.parent.name","operator":"is","value":"mmc.exe"}]}]"#;
+    let rule = Rule::with_exceptions(Options::default(), broad).unwrap();
+    let report = validate(&rule, &[]).unwrap();
+    assert!(!report.ok());
+    let step = report.steps.iter().find(|s| s.step.contains("impacket") || s.test.contains("impacket")).unwrap();
+    assert!(!step.agrees() && step.suppressed.len() == 3, "{step:?}");
+    assert!(report.to_table().contains("SUPPRESSED by exception \"everything from mmc\""));
+    // The example file's families leave every methodology alert standing.
+    let tuned = Rule::with_exceptions(Options::default(), include_bytes!("../../examples/exceptions.json")).unwrap();
+    assert!(validate(&tuned, &[]).unwrap().ok());
 }
