@@ -5,16 +5,20 @@
  * Link with libdcom_detect.a or libdcom_detect.so (pkg-config: dcom_detect, or
  * dcom_detect-static). Conventions for every function:
  * - every fallible function returns a dcom_result (DCOM_OK is 0); dcom_result_message()
- *   describes each code; on failure, out-parameters are set to NULL / 0;
+ *   describes each code; on failure, out-parameters are set to NULL / 0 (a dcom_verdict to
+ *   {0, DCOM_NOT_SUPPRESSED}), so a caller that ignores the code sees "no match";
+ * - text comes out NUL-terminated through (char *buffer, size_t size, size_t *needed):
+ *   *needed is the size the text needs, and DCOM_ERROR_BUFFER_TOO_SMALL says to call again
+ *   with that size;
  * - handles (dcom_rule, dcom_scratch) are created through an out-parameter by *_create and
  *   freed by a NULL-tolerant *_destroy;
  * - inputs are borrowed for the duration of the call only; strings are (pointer, length),
  *   never NUL-terminated, and {NULL, 0} means absent;
  * - a dcom_rule may be used by any number of threads at once; a dcom_scratch by one thread
  *   at a time;
- * - no function allocates on the struct paths (with or without exceptions); the JSON path
- *   reuses the scratch's memory; only dcom_rule_alert_json, when it writes an alert,
- *   allocates (inside the library, freed before it returns);
+ * - per event, nothing allocates on the struct paths (with or without exceptions), the JSON
+ *   path reuses the scratch's memory, and only dcom_rule_alert_json, when it writes an
+ *   alert, allocates (temporaries freed before it returns; the scratch keeps its text);
  * - tuning: a rule created with exceptions is evaluated with dcom_rule_evaluate*, whose
  *   dcom_verdict says what fired and which exception item, if any, suppressed the alert.
  */
@@ -928,12 +932,16 @@ enum dcom_result dcom_scratch_error_message(const struct dcom_scratch *scratch,
  * `DCOM_ERROR_INVALID_OPTION` (unknown flag, inconsistent `origin`),
  * `DCOM_ERROR_BUFFER_TOO_SMALL`, `DCOM_ERROR_SCRATCH_BUSY`, `DCOM_ERROR_INTERNAL`.
  *
+ * Struct events (`dcom_event`) have no alert function: core builds alerts from a JSON
+ * record. A sensor that wants the ECS document for a struct event that alerted (rare)
+ * serialises that event as ECS JSON and passes it here.
+ *
  * Cost: a record without an alert costs what `dcom_rule_evaluate_json` costs, with no
  * allocation in steady state. An alert is built by core: the record is decoded a second
  * time and parsed into a JSON value, and the document is assembled and serialised, which
- * allocates (on the order of a hundred small allocations, freed before the call returns);
- * the text is kept in the scratch, whose buffer keeps its capacity. Thread-safe for the
- * rule; the scratch is per thread.
+ * allocates (about 750 small allocations and 55 us for a 2.6 KB Elastic Defend event, all
+ * freed before the call returns); the text is kept in the scratch, whose buffer keeps its
+ * capacity. Thread-safe for the rule; the scratch is per thread.
  *
  * # Safety
  * `rule` and `scratch` are live handles; `json` is NULL or valid for `json_len` bytes and

@@ -137,12 +137,16 @@ fn alert_options(flags: u32) -> Result<AlertOptions, dcom_result> {
 /// `DCOM_ERROR_INVALID_OPTION` (unknown flag, inconsistent `origin`),
 /// `DCOM_ERROR_BUFFER_TOO_SMALL`, `DCOM_ERROR_SCRATCH_BUSY`, `DCOM_ERROR_INTERNAL`.
 ///
+/// Struct events (`dcom_event`) have no alert function: core builds alerts from a JSON
+/// record. A sensor that wants the ECS document for a struct event that alerted (rare)
+/// serialises that event as ECS JSON and passes it here.
+///
 /// Cost: a record without an alert costs what `dcom_rule_evaluate_json` costs, with no
 /// allocation in steady state. An alert is built by core: the record is decoded a second
 /// time and parsed into a JSON value, and the document is assembled and serialised, which
-/// allocates (on the order of a hundred small allocations, freed before the call returns);
-/// the text is kept in the scratch, whose buffer keeps its capacity. Thread-safe for the
-/// rule; the scratch is per thread.
+/// allocates (about 750 small allocations and 55 us for a 2.6 KB Elastic Defend event, all
+/// freed before the call returns); the text is kept in the scratch, whose buffer keeps its
+/// capacity. Thread-safe for the rule; the scratch is per thread.
 ///
 /// # Safety
 /// `rule` and `scratch` are live handles; `json` is NULL or valid for `json_len` bytes and
