@@ -76,7 +76,8 @@ impl dcom_origin {
         let unused_are_zero = |fields: &[u64]| fields.iter().all(|&f| f == 0);
         let position = match self.position {
             DCOM_POSITION_NONE => {
-                let unused = [self.line, self.offset, self.record, self.event_record_id, self.has_event_record_id.into()];
+                let unused =
+                    [self.line, self.offset, self.record, self.event_record_id, self.has_event_record_id.into()];
                 unused_are_zero(&unused).then_some(None)
             }
             DCOM_POSITION_LINE => {

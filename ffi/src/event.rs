@@ -291,7 +291,10 @@ impl<'s, F: CField> Iterator for CheckedValues<'s, F> {
 }
 
 impl<F: CField> Fields for Checked<'_, F> {
-    type Values<'s> = CheckedValues<'s, F> where Self: 's;
+    type Values<'s>
+        = CheckedValues<'s, F>
+    where
+        Self: 's;
 
     #[inline]
     fn values<'s>(&'s self, field: &'s Field) -> CheckedValues<'s, F> {
@@ -377,7 +380,11 @@ fn evaluate<F: CField>(rule: &dcom_rule, event: &Checked<'_, F>) -> dcom_verdict
 /// `rule` is a live handle; every non-NULL pointer in `event` is valid for its length and
 /// unchanged during the call; `branches` is valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn dcom_rule_match(rule: *const dcom_rule, event: *const dcom_event, branches: *mut u32) -> dcom_result {
+pub unsafe extern "C" fn dcom_rule_match(
+    rule: *const dcom_rule,
+    event: *const dcom_event,
+    branches: *mut u32,
+) -> dcom_result {
     guard(|| {
         let mut out = output(branches)?;
         out.write(0);
@@ -532,7 +539,13 @@ mod tests {
     }
 
     /// A process start with these three fields, UTF-8.
-    fn start<'a>(cat: &'a [dcom_str; 1], typ: &'a [dcom_str; 2], name: dcom_str, parent: dcom_str, cmd: dcom_str) -> dcom_event {
+    fn start<'a>(
+        cat: &'a [dcom_str; 1],
+        typ: &'a [dcom_str; 2],
+        name: dcom_str,
+        parent: dcom_str,
+        cmd: dcom_str,
+    ) -> dcom_event {
         dcom_event {
             event_category: cat.as_ptr(),
             event_category_count: 1,

@@ -90,7 +90,10 @@ pub unsafe extern "C" fn dcom_scratch_create(scratch: *mut *mut dcom_scratch) ->
         let mut out = output(scratch)?;
         out.write(std::ptr::null_mut());
         let state = State { decoder: Decoder::new(), last_error: None, alert: Vec::new() };
-        out.write(Box::into_raw(Box::new(dcom_scratch { busy: AtomicBool::new(false), state: UnsafeCell::new(state) })));
+        out.write(Box::into_raw(Box::new(dcom_scratch {
+            busy: AtomicBool::new(false),
+            state: UnsafeCell::new(state),
+        })));
         Ok(())
     })
 }
@@ -117,8 +120,11 @@ impl State {
         match self.decoder.decode(rule.paths(), record) {
             Ok(document) => Ok(dcom_verdict::from_core(&rule.evaluate(&document))),
             Err(error) => {
-                let code =
-                    if matches!(error.kind(), ErrorKind::InvalidUtf8) { DCOM_ERROR_INVALID_UTF8 } else { DCOM_ERROR_BAD_JSON };
+                let code = if matches!(error.kind(), ErrorKind::InvalidUtf8) {
+                    DCOM_ERROR_INVALID_UTF8
+                } else {
+                    DCOM_ERROR_BAD_JSON
+                };
                 self.last_error = Some(error);
                 Err(code)
             }
@@ -278,7 +284,8 @@ mod tests {
 
         fn run(&self, json: &[u8]) -> (dcom_result, u32) {
             let mut branches = 99;
-            let code = unsafe { dcom_rule_match_json(self.rule, self.scratch, json.as_ptr(), json.len(), &mut branches) };
+            let code =
+                unsafe { dcom_rule_match_json(self.rule, self.scratch, json.as_ptr(), json.len(), &mut branches) };
             (code, branches)
         }
 

@@ -39,15 +39,25 @@
 #![deny(missing_docs)]
 #![allow(non_camel_case_types)]
 
-// cbindgen emits functions in the order it reads them: this order is the header's.
+// cbindgen emits items in the order it reads them, so this order (the data flow) is the
+// header's. One comment per module keeps rustfmt from sorting them.
+// Result codes, their messages, the panic guard.
 pub mod result;
+// The rule handle, its options and exception items, static texts.
 pub mod rule;
+// The rule's metadata.
 pub mod metadata;
+// What an evaluation returns.
 pub mod verdict;
+// The struct doors (UTF-8, UTF-16).
 pub mod event;
+// The JSON door and the per-thread scratch.
 pub mod json;
+// ECS alerts.
 pub mod alert;
+// Text out through caller buffers.
 pub mod buffer;
+// Pointer and length checks.
 mod args;
 
 pub use alert::{

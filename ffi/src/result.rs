@@ -62,19 +62,19 @@ impl dcom_result {
     /// does not export it.)
     pub fn all() -> [dcom_result; 13] {
         [
-        DCOM_OK,
-        DCOM_ERROR_NULL_ARGUMENT,
-        DCOM_ERROR_INVALID_UTF8,
-        DCOM_ERROR_INVALID_UTF16,
-        DCOM_ERROR_MISALIGNED_POINTER,
-        DCOM_ERROR_INVALID_LENGTH,
-        DCOM_ERROR_BAD_JSON,
-        DCOM_ERROR_BUFFER_TOO_SMALL,
-        DCOM_ERROR_INVALID_OPTION,
-        DCOM_ERROR_SCRATCH_BUSY,
-        DCOM_ERROR_INTERNAL,
-        DCOM_ERROR_BAD_EXCEPTIONS,
-        DCOM_ERROR_OUT_OF_RANGE,
+            DCOM_OK,
+            DCOM_ERROR_NULL_ARGUMENT,
+            DCOM_ERROR_INVALID_UTF8,
+            DCOM_ERROR_INVALID_UTF16,
+            DCOM_ERROR_MISALIGNED_POINTER,
+            DCOM_ERROR_INVALID_LENGTH,
+            DCOM_ERROR_BAD_JSON,
+            DCOM_ERROR_BUFFER_TOO_SMALL,
+            DCOM_ERROR_INVALID_OPTION,
+            DCOM_ERROR_SCRATCH_BUSY,
+            DCOM_ERROR_INTERNAL,
+            DCOM_ERROR_BAD_EXCEPTIONS,
+            DCOM_ERROR_OUT_OF_RANGE,
         ]
     }
 

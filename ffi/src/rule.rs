@@ -79,7 +79,8 @@ const OPTIONS_SIZE_V1: u32 = 8;
 /// The size of the current version (adds `exceptions`, `exceptions_len`).
 const OPTIONS_SIZE_V2: u32 = size_of::<dcom_rule_options>() as u32;
 // Version 2 appends its fields right after version 1's, without padding on any target.
-const _: () = assert!(OPTIONS_SIZE_V2 as usize == OPTIONS_SIZE_V1 as usize + size_of::<*const u8>() + size_of::<usize>());
+const _: () =
+    assert!(OPTIONS_SIZE_V2 as usize == OPTIONS_SIZE_V1 as usize + size_of::<*const u8>() + size_of::<usize>());
 /// The largest `struct_size` accepted: a guard against reading far past a corrupted struct.
 const OPTIONS_SIZE_MAX: u32 = 4096;
 
@@ -150,10 +151,8 @@ unsafe fn parse_options<'a>(options: *const dcom_rule_options) -> Result<Parsed<
             )))
         }
     };
-    let exceptions = optional_slice(copy.exceptions, copy.exceptions_len).map_err(|code| Refusal {
-        code,
-        message: format!("dcom_rule_options.exceptions: {}", code.message()),
-    })?;
+    let exceptions = optional_slice(copy.exceptions, copy.exceptions_len)
+        .map_err(|code| Refusal { code, message: format!("dcom_rule_options.exceptions: {}", code.message()) })?;
     Ok(Parsed { options: Options { case_folding }, exceptions })
 }
 
@@ -257,7 +256,8 @@ pub unsafe extern "C" fn dcom_rule_create_ex(
         };
         out.write(std::ptr::null_mut());
         // A panic while compiling (a bug) still gets its message.
-        let compiled = panic::catch_unwind(AssertUnwindSafe(|| compile(options))).unwrap_or_else(|_| Err(DCOM_ERROR_INTERNAL.into()));
+        let compiled = panic::catch_unwind(AssertUnwindSafe(|| compile(options)))
+            .unwrap_or_else(|_| Err(DCOM_ERROR_INTERNAL.into()));
         match compiled {
             Ok(compiled) => {
                 out.write(Box::into_raw(Box::new(dcom_rule { rule: compiled })));
@@ -314,7 +314,11 @@ pub unsafe extern "C" fn dcom_rule_exception_count(rule: *const dcom_rule, count
 /// # Safety
 /// `rule` is NULL or a live handle; `name` is NULL or valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn dcom_rule_exception_name(rule: *const dcom_rule, index: usize, name: *mut dcom_str) -> dcom_result {
+pub unsafe extern "C" fn dcom_rule_exception_name(
+    rule: *const dcom_rule,
+    index: usize,
+    name: *mut dcom_str,
+) -> dcom_result {
     guard(|| {
         let mut out = output(name)?;
         out.write(dcom_str { ptr: std::ptr::null(), len: 0 });
@@ -539,7 +543,8 @@ mod tests {
         let name = |index| {
             let mut name = dcom_str { ptr: 1usize as *const u8, len: 9 };
             let code = unsafe { dcom_rule_exception_name(rule, index, &mut name) };
-            let text = (!name.ptr.is_null()).then(|| unsafe { std::slice::from_raw_parts(name.ptr, name.len) }.to_vec());
+            let text =
+                (!name.ptr.is_null()).then(|| unsafe { std::slice::from_raw_parts(name.ptr, name.len) }.to_vec());
             (code, text)
         };
         assert_eq!(name(0), (DCOM_OK, Some(b"jump hosts".to_vec())));
@@ -589,23 +594,29 @@ mod tests {
         assert_eq!((code, needed), (DCOM_ERROR_BAD_EXCEPTIONS, full.len() + 1));
         // Cut, NUL-terminated.
         let mut small = [0xAAu8; 12];
-        let code = unsafe { dcom_rule_create_ex(&options(0, bad), &mut rule, small.as_mut_ptr().cast(), 12, &mut needed) };
+        let code =
+            unsafe { dcom_rule_create_ex(&options(0, bad), &mut rule, small.as_mut_ptr().cast(), 12, &mut needed) };
         assert_eq!((code, needed), (DCOM_ERROR_BAD_EXCEPTIONS, full.len() + 1));
         assert_eq!(&small[..], format!("{}\0", &full[..11]).as_bytes());
         // Success: the empty message.
-        let code = unsafe { dcom_rule_create_ex(std::ptr::null(), &mut rule, small.as_mut_ptr().cast(), 12, &mut needed) };
+        let code =
+            unsafe { dcom_rule_create_ex(std::ptr::null(), &mut rule, small.as_mut_ptr().cast(), 12, &mut needed) };
         assert_eq!((code, needed, small[0]), (DCOM_OK, 1, 0));
         unsafe { dcom_rule_destroy(rule) };
-        let code = unsafe { dcom_rule_create_ex(std::ptr::null(), &mut rule, std::ptr::null_mut(), 0, std::ptr::null_mut()) };
+        let code =
+            unsafe { dcom_rule_create_ex(std::ptr::null(), &mut rule, std::ptr::null_mut(), 0, std::ptr::null_mut()) };
         assert_eq!(code, DCOM_OK);
         unsafe { dcom_rule_destroy(rule) };
         // Bad message arguments are refused first, and `rule` is not touched.
         let mut untouched = 1usize as *mut dcom_rule;
-        let code = unsafe { dcom_rule_create_ex(std::ptr::null(), &mut untouched, std::ptr::null_mut(), 5, &mut needed) };
+        let code =
+            unsafe { dcom_rule_create_ex(std::ptr::null(), &mut untouched, std::ptr::null_mut(), 5, &mut needed) };
         assert_eq!((code, untouched as usize), (DCOM_ERROR_NULL_ARGUMENT, 1));
         // A NULL `rule` is explained.
         let mut message = [0u8; 64];
-        let code = unsafe { dcom_rule_create_ex(std::ptr::null(), std::ptr::null_mut(), message.as_mut_ptr().cast(), 64, &mut needed) };
+        let code = unsafe {
+            dcom_rule_create_ex(std::ptr::null(), std::ptr::null_mut(), message.as_mut_ptr().cast(), 64, &mut needed)
+        };
         assert_eq!(code, DCOM_ERROR_NULL_ARGUMENT);
         assert!(message.starts_with(b"rule: a required pointer is NULL"));
     }

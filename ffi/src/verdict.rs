@@ -58,7 +58,7 @@ impl dcom_verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dcom_detect_core::{ProcessEvent, Rule, Options};
+    use dcom_detect_core::{Options, ProcessEvent, Rule};
 
     #[test]
     fn translation() {
@@ -70,7 +70,12 @@ mod tests {
         )
         .unwrap();
         let other = [("host.name", "jump-01")];
-        let event = ProcessEvent { name: "cmd.exe".into(), parent_name: "mmc.exe".into(), other: &other, ..ProcessEvent::start() };
+        let event = ProcessEvent {
+            name: "cmd.exe".into(),
+            parent_name: "mmc.exe".into(),
+            other: &other,
+            ..ProcessEvent::start()
+        };
         let suppressed = dcom_verdict::from_core(&rule.evaluate(&event));
         assert_eq!(suppressed, dcom_verdict { branches: 1, suppressed_by: 0 });
         assert!(!suppressed.is_alert());

@@ -92,11 +92,23 @@ fn identical_to_core_for_every_flag_and_origin() {
                             record: line,
                             event_record_id: 1000 + line,
                         };
-                        (Some(o), Origin { file: Some(&name), position: Some(Position::Evtx { ordinal: line, record_id: Some(1000 + line) }) })
+                        (
+                            Some(o),
+                            Origin {
+                                file: Some(&name),
+                                position: Some(Position::Evtx { ordinal: line, record_id: Some(1000 + line) }),
+                            },
+                        )
                     }
                     _ => {
                         let o = dcom_origin { position: DCOM_POSITION_EVTX, record: line, ..line_origin("-", 0, 0) };
-                        (Some(o), Origin { file: Some("-"), position: Some(Position::Evtx { ordinal: line, record_id: None }) })
+                        (
+                            Some(o),
+                            Origin {
+                                file: Some("-"),
+                                position: Some(Position::Evtx { ordinal: line, record_id: None }),
+                            },
+                        )
                     }
                 };
                 let mut expected = Vec::new();
@@ -120,11 +132,14 @@ fn suppressed_records_raise_no_alert_but_report_the_item() {
     for (item, case) in suppressed_cases().iter().enumerate() {
         let mut buffer = [0x55u8; 4096];
         let (outcome, needed) = rule.alert_json_into(&scratch, case.json().as_bytes(), None, 0, &mut buffer);
-        assert_eq!(outcome, AlertOutcome {
-            code: dcom_result::DCOM_OK,
-            verdict: dcom_verdict { branches: DCOM_BRANCH_OFFICE_CHILD, suppressed_by: item as i32 },
-            alert: None,
-        });
+        assert_eq!(
+            outcome,
+            AlertOutcome {
+                code: dcom_result::DCOM_OK,
+                verdict: dcom_verdict { branches: DCOM_BRANCH_OFFICE_CHILD, suppressed_by: item as i32 },
+                alert: None,
+            }
+        );
         assert_eq!((needed, buffer[0], buffer[1]), (0, 0, 0x55), "no alert: needed 0, the empty string");
     }
     // The same record without exceptions alerts.
@@ -181,7 +196,18 @@ fn arguments_are_checked() {
         let mut verdict = dcom_verdict { branches: 7, suppressed_by: 7 };
         let mut needed = 99;
         let code = unsafe {
-            dcom_rule_alert_json(rule, scratch, json.0, json.1, origin, flags, &mut verdict, buffer.0.cast(), buffer.1, &mut needed)
+            dcom_rule_alert_json(
+                rule,
+                scratch,
+                json.0,
+                json.1,
+                origin,
+                flags,
+                &mut verdict,
+                buffer.0.cast(),
+                buffer.1,
+                &mut needed,
+            )
         };
         if code != dcom_result::DCOM_OK {
             assert_eq!((verdict, needed), (NO_VERDICT, 0), "neutral out-parameters on failure ({code:?})");
@@ -191,25 +217,54 @@ fn arguments_are_checked() {
     let json = (MATCH.as_ptr(), MATCH.len());
     let out = (buffer.as_mut_ptr(), buffer.len());
     assert_eq!(call(rule.0, scratch.0, json, std::ptr::null(), 0, out), dcom_result::DCOM_OK);
-    assert_eq!(call(std::ptr::null(), scratch.0, json, std::ptr::null(), 0, out), dcom_result::DCOM_ERROR_NULL_ARGUMENT);
+    assert_eq!(
+        call(std::ptr::null(), scratch.0, json, std::ptr::null(), 0, out),
+        dcom_result::DCOM_ERROR_NULL_ARGUMENT
+    );
     assert_eq!(buffer[0], 0, "the buffer holds the empty string after a failure");
-    assert_eq!(call(rule.0, std::ptr::null_mut(), json, std::ptr::null(), 0, out), dcom_result::DCOM_ERROR_NULL_ARGUMENT);
-    assert_eq!(call(rule.0, scratch.0, (std::ptr::null(), 5), std::ptr::null(), 0, out), dcom_result::DCOM_ERROR_NULL_ARGUMENT);
-    assert_eq!(call(rule.0, scratch.0, (std::ptr::null(), 0), std::ptr::null(), 0, out), dcom_result::DCOM_ERROR_BAD_JSON);
-    assert_eq!(call(rule.0, scratch.0, json, std::ptr::null(), 0, (std::ptr::null_mut(), 10)), dcom_result::DCOM_ERROR_NULL_ARGUMENT);
+    assert_eq!(
+        call(rule.0, std::ptr::null_mut(), json, std::ptr::null(), 0, out),
+        dcom_result::DCOM_ERROR_NULL_ARGUMENT
+    );
+    assert_eq!(
+        call(rule.0, scratch.0, (std::ptr::null(), 5), std::ptr::null(), 0, out),
+        dcom_result::DCOM_ERROR_NULL_ARGUMENT
+    );
+    assert_eq!(
+        call(rule.0, scratch.0, (std::ptr::null(), 0), std::ptr::null(), 0, out),
+        dcom_result::DCOM_ERROR_BAD_JSON
+    );
+    assert_eq!(
+        call(rule.0, scratch.0, json, std::ptr::null(), 0, (std::ptr::null_mut(), 10)),
+        dcom_result::DCOM_ERROR_NULL_ARGUMENT
+    );
     assert_eq!(call(rule.0, scratch.0, json, std::ptr::null(), 2, out), dcom_result::DCOM_ERROR_INVALID_OPTION);
     let forgot_kind = dcom_origin { position: DCOM_POSITION_NONE, ..line_origin("f", 3, 4) };
     assert_eq!(call(rule.0, scratch.0, json, &forgot_kind, 0, out), dcom_result::DCOM_ERROR_INVALID_OPTION);
     let bad_file = dcom_origin { file: dcom_str { ptr: b"\xC3".as_ptr(), len: 1 }, ..line_origin("f", 3, 4) };
     assert_eq!(call(rule.0, scratch.0, json, &bad_file, 0, out), dcom_result::DCOM_ERROR_INVALID_UTF8);
     let bad_json = b"{\"a\":1,\"a\":2}";
-    assert_eq!(call(rule.0, scratch.0, (bad_json.as_ptr(), bad_json.len()), std::ptr::null(), 0, out), dcom_result::DCOM_ERROR_BAD_JSON);
+    assert_eq!(
+        call(rule.0, scratch.0, (bad_json.as_ptr(), bad_json.len()), std::ptr::null(), 0, out),
+        dcom_result::DCOM_ERROR_BAD_JSON
+    );
     let mut offset = 0;
     assert_eq!(unsafe { dcom_scratch_error_offset(scratch.0, &mut offset) }, dcom_result::DCOM_OK);
     assert_eq!(offset, 7, "the rejected record is described by the scratch");
     // The verdict and `needed` are optional.
     let code = unsafe {
-        dcom_rule_alert_json(rule.0, scratch.0, MATCH.as_ptr(), MATCH.len(), std::ptr::null(), 0, std::ptr::null_mut(), buffer.as_mut_ptr().cast(), buffer.len(), std::ptr::null_mut())
+        dcom_rule_alert_json(
+            rule.0,
+            scratch.0,
+            MATCH.as_ptr(),
+            MATCH.len(),
+            std::ptr::null(),
+            0,
+            std::ptr::null_mut(),
+            buffer.as_mut_ptr().cast(),
+            buffer.len(),
+            std::ptr::null_mut(),
+        )
     };
     assert_eq!(code, dcom_result::DCOM_OK);
     assert!(buffer.starts_with(b"{\"@timestamp\":\"2024-05-01T10:00:00Z\""));
@@ -217,7 +272,18 @@ fn arguments_are_checked() {
     let mut raw = [0u64; 4];
     let odd = (raw.as_mut_ptr() as usize + 1) as *mut dcom_verdict;
     let code = unsafe {
-        dcom_rule_alert_json(rule.0, scratch.0, MATCH.as_ptr(), MATCH.len(), std::ptr::null(), 0, odd, buffer.as_mut_ptr().cast(), buffer.len(), std::ptr::null_mut())
+        dcom_rule_alert_json(
+            rule.0,
+            scratch.0,
+            MATCH.as_ptr(),
+            MATCH.len(),
+            std::ptr::null(),
+            0,
+            odd,
+            buffer.as_mut_ptr().cast(),
+            buffer.len(),
+            std::ptr::null_mut(),
+        )
     };
     assert_eq!(code, dcom_result::DCOM_ERROR_MISALIGNED_POINTER);
 }

@@ -57,11 +57,40 @@ fn events() -> Vec<Owned> {
     let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     let long = format!("powershell {} -Exec DCOM", "A".repeat(5000));
     vec![
-        Owned { category: v(&["process"]), event_type: v(&["start"]), name: v(&["cmd.exe"]), parent_name: v(&["mmc.exe"]), ..Owned::default() },
-        Owned { category: v(&["process"]), event_type: v(&["start"]), name: v(&["notepad.exe"]), parent_name: v(&["explorer.exe"]), command_line: v(&["notepad.exe C:\\x.txt"]) },
-        Owned { category: v(&["process"]), event_type: v(&["start", "info"]), name: v(&["dcomcnfg.exe"]), ..Owned::default() },
-        Owned { category: v(&["host", "process"]), event_type: v(&["start"]), name: v(&["c\u{17F}cript.exe"]), parent_name: v(&["outloo\u{212A}.exe"]), command_line: v(&["x DCOM", "y -Exec"]) },
-        Owned { category: v(&["process"]), event_type: v(&["start"]), name: v(&["😀.exe"]), parent_name: v(&["\u{130}nstaller.exe"]), command_line: v(&[long.as_str()]) },
+        Owned {
+            category: v(&["process"]),
+            event_type: v(&["start"]),
+            name: v(&["cmd.exe"]),
+            parent_name: v(&["mmc.exe"]),
+            ..Owned::default()
+        },
+        Owned {
+            category: v(&["process"]),
+            event_type: v(&["start"]),
+            name: v(&["notepad.exe"]),
+            parent_name: v(&["explorer.exe"]),
+            command_line: v(&["notepad.exe C:\\x.txt"]),
+        },
+        Owned {
+            category: v(&["process"]),
+            event_type: v(&["start", "info"]),
+            name: v(&["dcomcnfg.exe"]),
+            ..Owned::default()
+        },
+        Owned {
+            category: v(&["host", "process"]),
+            event_type: v(&["start"]),
+            name: v(&["c\u{17F}cript.exe"]),
+            parent_name: v(&["outloo\u{212A}.exe"]),
+            command_line: v(&["x DCOM", "y -Exec"]),
+        },
+        Owned {
+            category: v(&["process"]),
+            event_type: v(&["start"]),
+            name: v(&["😀.exe"]),
+            parent_name: v(&["\u{130}nstaller.exe"]),
+            command_line: v(&[long.as_str()]),
+        },
         Owned::default(),
     ]
 }
@@ -159,9 +188,11 @@ fn tuned_struct_paths_never_allocate() {
                 other_count: other.len(),
             };
             let u = |v: &str| v.encode_utf16().collect::<Vec<u16>>();
-            let (process, start, name, parent, cl) = (u("process"), u("start"), u(&case.name), u(&case.parent), u(&case.command_line));
+            let (process, start, name, parent, cl) =
+                (u("process"), u("start"), u(&case.name), u(&case.parent), u(&case.command_line));
             let values: Vec<Vec<u16>> = pairs.iter().map(|(_, v)| u(v)).collect();
-            let other16: Vec<dcom_field16> = pairs.iter().zip(&values).map(|((p, _), v)| dcom_field16 { path: s(p), value: s16(v) }).collect();
+            let other16: Vec<dcom_field16> =
+                pairs.iter().zip(&values).map(|((p, _), v)| dcom_field16 { path: s(p), value: s16(v) }).collect();
             let (category16, type16) = ([s16(&process)], [s16(&start)]);
             let event16 = dcom_event16 {
                 event_category: category16.as_ptr(),
@@ -212,7 +243,6 @@ fn tuned_json_path_allocates_nothing_in_steady_state() {
     });
     assert_eq!(n, 0, "tuned JSON path allocated after warm-up");
     assert_eq!(suppressed, 20 * 4);
-
 }
 
 /// The alert door without any alert in its input: zero allocations, measured on its own.
@@ -231,7 +261,13 @@ fn alert_door_without_alerts_allocates_nothing() {
     let n = allocations_during(|| {
         for _ in 0..100 {
             for record in &records {
-                let (outcome, needed) = rule.alert_json_into(&scratch, record.as_bytes(), Some(&origin), DCOM_ALERT_INCLUDE_ORIGINAL, &mut buffer);
+                let (outcome, needed) = rule.alert_json_into(
+                    &scratch,
+                    record.as_bytes(),
+                    Some(&origin),
+                    DCOM_ALERT_INCLUDE_ORIGINAL,
+                    &mut buffer,
+                );
                 assert_eq!((outcome.code, needed), (dcom_result::DCOM_OK, 0));
             }
         }
@@ -239,7 +275,14 @@ fn alert_door_without_alerts_allocates_nothing() {
     assert_eq!(n, 0, "the alert door allocated for records without an alert");
     // An alert does allocate (inside core): the counter sees it.
     let alert = suppressed_cases()[0].json().replace("adm_kwright", "jdoe");
-    assert!(allocations_during(|| assert!(rule.alert_json_into(&scratch, alert.as_bytes(), None, 0, &mut buffer).0.alert.is_some())) > 0);
+    assert!(
+        allocations_during(|| assert!(rule
+            .alert_json_into(&scratch, alert.as_bytes(), None, 0, &mut buffer)
+            .0
+            .alert
+            .is_some()))
+            > 0
+    );
 }
 
 /// The counter works: creating a rule allocates.

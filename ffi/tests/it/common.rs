@@ -127,7 +127,11 @@ impl<'a> Utf8Event<'a> {
 
     pub fn c(&self) -> dcom_event {
         fn arr<T>(v: &[T]) -> *const T {
-            if v.is_empty() { std::ptr::null() } else { v.as_ptr() }
+            if v.is_empty() {
+                std::ptr::null()
+            } else {
+                v.as_ptr()
+            }
         }
         dcom_event {
             event_category: arr(&self.category),
@@ -150,13 +154,16 @@ pub struct Utf16Event {
     slots: Vec<(u8, usize)>,
 }
 
-const PATHS: [&str; 5] = ["event.category", "event.type", "process.name", "process.parent.name", "process.command_line"];
+const PATHS: [&str; 5] =
+    ["event.category", "event.type", "process.name", "process.parent.name", "process.command_line"];
 
 impl Utf16Event {
     pub fn new(e: &Owned) -> Utf16Event {
         let mut units = Vec::new();
         let mut slots = Vec::new();
-        for (slot, values) in [&e.category, &e.event_type, &e.name, &e.parent_name, &e.command_line].into_iter().enumerate() {
+        for (slot, values) in
+            [&e.category, &e.event_type, &e.name, &e.parent_name, &e.command_line].into_iter().enumerate()
+        {
             for v in values {
                 slots.push((slot as u8, units.len()));
                 units.push(v.encode_utf16().collect());
@@ -272,7 +279,13 @@ impl RuleHandle {
 
     /// `dcom_rule_alert_json` with a buffer that grows until the alert fits (the documented
     /// retry loop).
-    pub fn alert_json(&self, scratch: &ScratchHandle, json: &[u8], origin: Option<&dcom_origin>, flags: u32) -> AlertOutcome {
+    pub fn alert_json(
+        &self,
+        scratch: &ScratchHandle,
+        json: &[u8],
+        origin: Option<&dcom_origin>,
+        flags: u32,
+    ) -> AlertOutcome {
         let mut buffer = vec![0u8; 64];
         loop {
             let (outcome, needed) = self.alert_json_into(scratch, json, origin, flags, &mut buffer);

@@ -47,7 +47,8 @@ fn corpus() -> (Vec<Vec<u8>>, Vec<Case>) {
     (records, cases)
 }
 
-const FOLDINGS: [(u32, &str); 2] = [(DCOM_CASE_FOLDING_ASCII, "ascii"), (DCOM_CASE_FOLDING_UNICODE_SIMPLE, "unicode_simple")];
+const FOLDINGS: [(u32, &str); 2] =
+    [(DCOM_CASE_FOLDING_ASCII, "ascii"), (DCOM_CASE_FOLDING_UNICODE_SIMPLE, "unicode_simple")];
 
 #[test]
 fn json_path_gives_the_golden_verdicts() {
@@ -67,7 +68,10 @@ fn json_path_gives_the_golden_verdicts() {
                 other => panic!("line {} {}: unexpected {other:?}", case.line, case.id),
             };
             if got != case.expected[column] {
-                failures.push(format!("line {} {} ({folding_name}): expected {}, got {got}", case.line, case.id, case.expected[column]));
+                failures.push(format!(
+                    "line {} {} ({folding_name}): expected {}, got {got}",
+                    case.line, case.id, case.expected[column]
+                ));
             }
         }
     }
@@ -100,7 +104,13 @@ fn struct_paths_agree_with_the_json_path() {
                 .unwrap_or_else(|| panic!("line {} {} decodes", case.line, case.id));
             let expected = (dcom_result::DCOM_OK, case.expected[column] as u32);
             let utf8 = Utf8Event::new(&owned);
-            assert_eq!(rule.match_utf8(&utf8.c()), expected, "UTF-8 struct, line {} {} ({folding_name})", case.line, case.id);
+            assert_eq!(
+                rule.match_utf8(&utf8.c()),
+                expected,
+                "UTF-8 struct, line {} {} ({folding_name})",
+                case.line,
+                case.id
+            );
             let utf16 = Utf16Event::new(&owned);
             let got = utf16.with(|e| rule.match_utf16(e));
             assert_eq!(got, expected, "UTF-16 struct, line {} {} ({folding_name})", case.line, case.id);

@@ -115,7 +115,14 @@ impl Family {
 /// The four families' cases, in item order (item i suppresses case i).
 pub fn suppressed_cases() -> [Family; 4] {
     [
-        family("mgmt-ws-03", "adm_kwright", "mmc.exe", "powershell.exe", "powershell.exe -NoExit -Command Get-Service", false),
+        family(
+            "mgmt-ws-03",
+            "adm_kwright",
+            "mmc.exe",
+            "powershell.exe",
+            "powershell.exe -NoExit -Command Get-Service",
+            false,
+        ),
         family(
             "ws-hr-0117",
             "SYSTEM",
@@ -124,8 +131,22 @@ pub fn suppressed_cases() -> [Family; 4] {
             r"powershell.exe -File C:\Program Files\Contoso EDR\response\collect.ps1",
             true,
         ),
-        family("ws-sales-0233", "SYSTEM", "WINWORD.EXE", "cmd.exe", r"cmd.exe /c C:\Windows\CCM\ccmsetup.exe /update", false),
-        family("ws-fin-0042", "mlopez", "EXCEL.EXE", "wscript.exe", r"wscript.exe \\fileserver\finance\approved-macros\close.vbs", false),
+        family(
+            "ws-sales-0233",
+            "SYSTEM",
+            "WINWORD.EXE",
+            "cmd.exe",
+            r"cmd.exe /c C:\Windows\CCM\ccmsetup.exe /update",
+            false,
+        ),
+        family(
+            "ws-fin-0042",
+            "mlopez",
+            "EXCEL.EXE",
+            "wscript.exe",
+            r"wscript.exe \\fileserver\finance\approved-macros\close.vbs",
+            false,
+        ),
     ]
 }
 
@@ -147,14 +168,27 @@ pub fn near_misses() -> Vec<(&'static str, Family)> {
         ("edr: untrusted", with(&edr, &|f| f.code_signature = Some(("Microsoft Windows", false)))),
         ("sccm: other user", with(&sccm, &|f| f.user = "bob".into())),
         ("sccm: domain controller", with(&sccm, &|f| f.host = "dc-01".into())),
-        ("sccm: other folder", with(&sccm, &|f| f.command_line = f.command_line.replace(r"\Windows\CCM\", r"\Users\Public\"))),
+        (
+            "sccm: other folder",
+            with(&sccm, &|f| f.command_line = f.command_line.replace(r"\Windows\CCM\", r"\Users\Public\")),
+        ),
         ("finance: other host", with(&finance, &|f| f.host = "ws-hr-0117".into())),
-        ("finance: other share", with(&finance, &|f| f.command_line = f.command_line.replace("approved-macros", "downloads"))),
+        (
+            "finance: other share",
+            with(&finance, &|f| f.command_line = f.command_line.replace("approved-macros", "downloads")),
+        ),
         ("finance: http", with(&finance, &|f| f.command_line = f.command_line.replace("close.vbs", "http-get.vbs"))),
         ("finance: mshta", with(&finance, &|f| f.name = "mshta.exe".into())),
         (
             "impacket dcomexec",
-            family("ws-fin-0042", "adm_kwright", "mmc.exe", "cmd.exe", r"cmd.exe /Q /c whoami 1> \\127.0.0.1\ADMIN$\__1556656511.61 2>&1", false),
+            family(
+                "ws-fin-0042",
+                "adm_kwright",
+                "mmc.exe",
+                "cmd.exe",
+                r"cmd.exe /Q /c whoami 1> \\127.0.0.1\ADMIN$\__1556656511.61 2>&1",
+                false,
+            ),
         ),
     ]
 }
@@ -197,7 +231,11 @@ fn near_misses_alert_through_every_door() {
     let rule = example_rule(DCOM_CASE_FOLDING_ASCII);
     for (what, case) in near_misses() {
         let verdict = verdict_everywhere(&rule, &scratch, &case, what);
-        assert_eq!(verdict, dcom_verdict { branches: DCOM_BRANCH_OFFICE_CHILD, suppressed_by: DCOM_NOT_SUPPRESSED }, "{what}");
+        assert_eq!(
+            verdict,
+            dcom_verdict { branches: DCOM_BRANCH_OFFICE_CHILD, suppressed_by: DCOM_NOT_SUPPRESSED },
+            "{what}"
+        );
     }
 }
 
@@ -252,7 +290,10 @@ fn absent_fields_and_rules_without_exceptions() {
     assert_eq!(lacking.evaluate_utf8(&bare), (dcom_result::DCOM_OK, dcom_verdict { branches: 1, suppressed_by: 0 }));
     let host = [dcom_field { path: s("host.name"), value: s("ws-1") }];
     let with_host = dcom_event { other: host.as_ptr(), other_count: 1, ..bare };
-    assert_eq!(lacking.evaluate_utf8(&with_host), (dcom_result::DCOM_OK, dcom_verdict { branches: 1, suppressed_by: -1 }));
+    assert_eq!(
+        lacking.evaluate_utf8(&with_host),
+        (dcom_result::DCOM_OK, dcom_verdict { branches: 1, suppressed_by: -1 })
+    );
     // Nothing fired: exceptions are not consulted.
     let quiet = dcom_event { process_parent_name: s("explorer.exe"), ..bare };
     assert_eq!(lacking.evaluate_utf8(&quiet), (dcom_result::DCOM_OK, NO_VERDICT));
@@ -285,11 +326,23 @@ fn evaluate_functions_check_their_arguments() {
         verdict = dcom_verdict { branches: 9, suppressed_by: 9 };
         assert_eq!(dcom_rule_evaluate(rule.0, &bad_event, &mut verdict), dcom_result::DCOM_ERROR_INVALID_UTF8);
         assert_eq!(verdict, NO_VERDICT);
-        assert_eq!(dcom_rule_evaluate_utf16(std::ptr::null(), std::ptr::null(), &mut verdict), dcom_result::DCOM_ERROR_NULL_ARGUMENT);
-        assert_eq!(dcom_rule_evaluate_json(rule.0, std::ptr::null_mut(), b"{}".as_ptr(), 2, &mut verdict), dcom_result::DCOM_ERROR_NULL_ARGUMENT);
-        assert_eq!(dcom_rule_evaluate_json(rule.0, scratch.0, b"{}".as_ptr(), 2, std::ptr::null_mut()), dcom_result::DCOM_ERROR_NULL_ARGUMENT);
+        assert_eq!(
+            dcom_rule_evaluate_utf16(std::ptr::null(), std::ptr::null(), &mut verdict),
+            dcom_result::DCOM_ERROR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            dcom_rule_evaluate_json(rule.0, std::ptr::null_mut(), b"{}".as_ptr(), 2, &mut verdict),
+            dcom_result::DCOM_ERROR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            dcom_rule_evaluate_json(rule.0, scratch.0, b"{}".as_ptr(), 2, std::ptr::null_mut()),
+            dcom_result::DCOM_ERROR_NULL_ARGUMENT
+        );
         verdict = dcom_verdict { branches: 9, suppressed_by: 9 };
-        assert_eq!(dcom_rule_evaluate_json(rule.0, scratch.0, b"[1]".as_ptr(), 3, &mut verdict), dcom_result::DCOM_ERROR_BAD_JSON);
+        assert_eq!(
+            dcom_rule_evaluate_json(rule.0, scratch.0, b"[1]".as_ptr(), 3, &mut verdict),
+            dcom_result::DCOM_ERROR_BAD_JSON
+        );
         assert_eq!(verdict, NO_VERDICT);
     }
 }
@@ -307,8 +360,14 @@ fn bad_files_are_refused_with_item_entry_and_field() {
             r#"[{"name":"ok","entries":[{"field":"a","operator":"exists"}]},{"name":"second","entries":[{"field":"host.name","operator":"equals","value":"x"}]}]"#,
             &["item 2 (\"second\")", "entry 1", "field \"host.name\"", "unknown operator \"equals\""],
         ),
-        (r#"[{"name":"x","entries":[{"field":"ok","operator":"exists"},{"field":"user.name","operator":"is one of","value":"a"}]}]"#, &["entry 2", "field \"user.name\"", "needs a list of strings"]),
-        (r#"[{"name":"x","entries":[{"field":"host.name","operator":"is","value":"a","vaule":"b"}]}]"#, &["unknown key \"vaule\""]),
+        (
+            r#"[{"name":"x","entries":[{"field":"ok","operator":"exists"},{"field":"user.name","operator":"is one of","value":"a"}]}]"#,
+            &["entry 2", "field \"user.name\"", "needs a list of strings"],
+        ),
+        (
+            r#"[{"name":"x","entries":[{"field":"host.name","operator":"is","value":"a","vaule":"b"}]}]"#,
+            &["unknown key \"vaule\""],
+        ),
     ];
     for (json, needles) in cases {
         let expected = Rule::with_exceptions(Options::default(), json.as_bytes()).unwrap_err().to_string();
@@ -321,7 +380,9 @@ fn bad_files_are_refused_with_item_entry_and_field() {
         let mut rule = 1usize as *mut dcom_rule;
         let mut message = vec![0u8; 1024];
         let mut needed = 0;
-        let code = unsafe { dcom_rule_create_ex(&options, &mut rule, message.as_mut_ptr().cast(), message.len(), &mut needed) };
+        let code = unsafe {
+            dcom_rule_create_ex(&options, &mut rule, message.as_mut_ptr().cast(), message.len(), &mut needed)
+        };
         assert_eq!((code, rule), (dcom_result::DCOM_ERROR_BAD_EXCEPTIONS, std::ptr::null_mut()), "{json}");
         let text = std::str::from_utf8(&message[..needed - 1]).unwrap();
         assert_eq!(text, expected);
