@@ -303,7 +303,8 @@ fn compile_entry(entry: &Map<String, Value>, folding: CaseFolding, fields: &mut 
             Test::MatchesAny(patterns.iter().map(|p| Pattern::wildcard(p, folding)).collect())
         }
     };
-    Ok(Condition { field: fields.intern(field), test, negated })
+    let field = fields.intern(field).map_err(|e| format!("cannot add this field: the file names {e}"))?;
+    Ok(Condition { field, test, negated })
 }
 
 fn one_string(value: Option<&Value>, operator: &str) -> Result<String, String> {

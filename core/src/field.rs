@@ -6,6 +6,7 @@
 //! rule is built, and every event source answers by id or by path.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use crate::text::Text;
 
@@ -114,15 +115,34 @@ pub static RULE_FIELDS: [Field; 5] = [
     Field::fixed(FieldId::PROCESS_COMMAND_LINE, "process.command_line", Mapping::Unlimited),
 ];
 
-/// The fields a rule reads: its own five, then any added for tuning. Ids are dense indices.
+/// The most fields a set can hold (ids are 16-bit).
+pub const MAX_FIELDS: usize = 1 << 16;
+
+/// The error of [`FieldSet::intern`]: the set already holds [`MAX_FIELDS`] fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TooManyFields;
+
+impl std::fmt::Display for TooManyFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "more than {MAX_FIELDS} distinct fields")
+    }
+}
+
+impl std::error::Error for TooManyFields {}
+
+/// The fields a rule reads: its own five, then any added for tuning. Ids are dense indices;
+/// lookup by path is a hash map probe.
 #[derive(Clone, Debug)]
 pub struct FieldSet {
     fields: Vec<Field>,
+    by_path: HashMap<Box<str>, FieldId>,
 }
 
 impl Default for FieldSet {
     fn default() -> Self {
-        FieldSet { fields: RULE_FIELDS.to_vec() }
+        let fields = RULE_FIELDS.to_vec();
+        let by_path = fields.iter().map(|f| (f.path().into(), f.id)).collect();
+        FieldSet { fields, by_path }
     }
 }
 
@@ -133,18 +153,19 @@ impl FieldSet {
     }
 
     /// The id of `path`, adding it (with its ECS mapping) if it is new.
-    pub fn intern(&mut self, path: &str) -> FieldId {
+    pub fn intern(&mut self, path: &str) -> Result<FieldId, TooManyFields> {
         if let Some(id) = self.id(path) {
-            return id;
+            return Ok(id);
         }
-        let id = FieldId(u16::try_from(self.fields.len()).expect("fewer than 65536 fields"));
+        let id = FieldId(u16::try_from(self.fields.len()).map_err(|_| TooManyFields)?);
         self.fields.push(Field { id, path: Cow::Owned(path.to_owned()), mapping: Mapping::ecs(path) });
-        id
+        self.by_path.insert(path.into(), id);
+        Ok(id)
     }
 
     /// The id of `path`, if the set has it.
     pub fn id(&self, path: &str) -> Option<FieldId> {
-        self.fields.iter().find(|f| f.path == path).map(|f| f.id)
+        self.by_path.get(path).copied()
     }
 
     /// The field with this id.

@@ -282,3 +282,12 @@ fn elastic_api_shaped_entries_are_accepted() {
     assert_eq!(outcome(&rule, &event(r#""host":{"name":"WS-01"}"#)), Some(Some("api".into())));
     assert_eq!(outcome(&rule, &event(r#""host":{"name":"WS-01"},"user":{"name":"u"}"#)), Some(None));
 }
+
+#[test]
+fn a_file_naming_too_many_fields_is_refused_not_a_crash() {
+    let entries: Vec<String> =
+        (0..70_000).map(|i| format!(r#"{{"field":"labels.f{i}","operator":"exists"}}"#)).collect();
+    let json = format!(r#"[{{"name":"huge","entries":[{}]}}]"#, entries.join(","));
+    let err = Rule::with_exceptions(Options::default(), json.as_bytes()).unwrap_err().to_string();
+    assert!(err.contains("item 1 (\"huge\")") && err.contains("more than 65536 distinct fields"), "{err}");
+}
