@@ -134,3 +134,26 @@ def test_scan_of_the_corpus_agrees(folding: str) -> None:
     assert alerts == {c.line: c.expected(folding) for c in CASES if c.expected(folding) > 0}
     assert {r.line for r in scan.rejected} == {c.line for c in CASES if c.expected(folding) == -1}
     assert scan.stats.records == len(CASES)
+
+
+def test_golden_alert_documents_are_byte_identical(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The alerts of the golden corpus, from Rule.scan and from the command line, are the
+    bytes of core/tests/golden/alerts.ndjson (which core and the C API also reproduce)."""
+    from conftest import GOLDEN
+
+    import subprocess
+    import sys
+
+    monkeypatch.chdir(GOLDEN)
+    want = (GOLDEN / "alerts.ndjson").read_text(encoding="utf-8").splitlines()
+    assert len(want) == 98
+    for threads in (1, 2):
+        scan = dcom_detect.Rule().scan("events.ndjson", threads=threads)
+        got = [alert.json for alert in scan]
+        assert got == want
+        assert scan.stats.matched == 98 and scan.stats.rejected > 0
+    cli = subprocess.run(
+        [sys.executable, "-m", "dcom_detect", "scan", "events.ndjson"], capture_output=True, text=True, check=False
+    )
+    assert cli.returncode == 1, cli.stderr
+    assert cli.stdout.splitlines() == want
