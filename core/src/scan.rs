@@ -463,18 +463,9 @@ impl<R: Read> LineChunks<R> {
 }
 
 /// Opens a file for scanning, decompressing it if it is gzip (detected by its magic bytes,
-/// not its name).
+/// not its name). Reads the file once from its start, so a pipe or FIFO works too.
 pub fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
-    let mut file = File::open(path)?;
-    let mut magic = [0u8; 2];
-    let n = read_up_to(&mut file, &mut magic)?;
-    let head = io::Cursor::new(magic[..n].to_vec());
-    let stream = head.chain(file);
-    if n == 2 && magic == [0x1f, 0x8b] {
-        Ok(Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, stream))))
-    } else {
-        Ok(Box::new(stream))
-    }
+    maybe_gzip(File::open(path)?)
 }
 
 /// Wraps any reader, decompressing gzip (detected by magic bytes).
@@ -509,15 +500,24 @@ where
     F: FnMut(Found<'_>) -> ControlFlow<()>,
 {
     let no_stats = |error| ScanError { error, stats: Stats::default() };
+    let mut file = File::open(path).map_err(no_stats)?;
     let mut magic = [0u8; 8];
-    let n = read_up_to(&mut File::open(path).map_err(no_stats)?, &mut magic).map_err(no_stats)?;
+    let n = read_up_to(&mut file, &mut magic).map_err(no_stats)?;
     if n == magic.len() && &magic == b"ElfFile\0" {
         #[cfg(feature = "evtx")]
-        return crate::evtx::scan_evtx(rule, options, path, sink);
+        {
+            use std::io::Seek;
+            // EVTX needs random access: a pipe cannot be rewound.
+            file.rewind().map_err(no_stats)?;
+            return crate::evtx::scan_evtx_reader(rule, options, file, sink);
+        }
         #[cfg(not(feature = "evtx"))]
         return Err(no_stats(io::Error::new(io::ErrorKind::Unsupported, "EVTX support is not compiled in")));
     }
-    scan_ndjson(rule, options, open(path).map_err(no_stats)?, sink)
+    // The bytes read to recognise the format are put back in front of the rest: the file is
+    // read once, so a pipe or FIFO given by path loses nothing.
+    let stream = io::Cursor::new(magic[..n].to_vec()).chain(file);
+    scan_ndjson(rule, options, maybe_gzip(stream).map_err(no_stats)?, sink)
 }
 
 /// Delivers a batch's hits in order and folds its counts into the totals.

@@ -249,3 +249,33 @@ fn regression_evtx_huge_substitution_count() {
     assert_eq!(stats.matched, 0);
     assert!(stats.rejected >= 1 && rejected.iter().all(|(_, e)| e.contains("EVTX")), "{rejected:?}");
 }
+
+/// A FIFO given by path (`<(zcat …)`, `/dev/stdin`) is read once: the bytes used to recognise
+/// the format are not lost.
+#[test]
+fn a_fifo_given_by_path_loses_nothing() {
+    let dir = std::env::temp_dir().join(format!("dcom-detect-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("events.fifo");
+    let status = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !status.is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: mkfifo is not available");
+        return;
+    }
+    let writer_path = fifo.clone();
+    let writer = std::thread::spawn(move || {
+        let mut f = std::fs::OpenOptions::new().write(true).open(writer_path).unwrap();
+        for _ in 0..3 {
+            writeln!(f, "{HIT}").unwrap();
+        }
+    });
+    let mut matched = 0;
+    let stats = scan_path(&Rule::default(), &ScanOptions::default(), &fifo, |found| {
+        matched += u32::from(matches!(found, Found::Match { .. }));
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    writer.join().unwrap();
+    assert_eq!((stats.records, stats.rejected, matched), (3, 0, 3));
+    std::fs::remove_dir_all(&dir).ok();
+}
