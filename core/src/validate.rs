@@ -368,6 +368,7 @@ fn label(position: &Position) -> String {
         Position::Line { line, .. } => format!("line {line}"),
         Position::Evtx { record_id: Some(id), .. } => format!("EventRecordID {id}"),
         Position::Evtx { ordinal, .. } => format!("record {ordinal}"),
+        Position::Row { row } => format!("row {row}"),
     }
 }
 
@@ -605,7 +606,8 @@ fn scan_file(rule: &Rule, file: &Path, name: &str) -> io::Result<FileResult> {
         }
         ControlFlow::Continue(())
     })
-    .map_err(|e| e.error)?;
+    // Keep the kind, and name the file (the OS error alone would not say which one).
+    .map_err(|e| io::Error::new(e.error.kind(), format!("{}: {}", file.display(), e.error)))?;
     result.records = stats.records;
     Ok(result)
 }
