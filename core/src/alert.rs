@@ -11,7 +11,7 @@
 //! - the ECS `host`, `user` and `process` of the event: copied from an ECS document (dotted
 //!   keys expanded), or mapped from a raw Sysmon 1 / Security 4688 event as Winlogbeat would;
 //! - where the event came from: `log.file.path`, `log.offset`, and `dcom_detect.source`
-//!   (file, line or EVTX record);
+//!   (file, line or EVTX record, or table row);
 //! - `dcom_detect.branches`, `dcom_detect.evidence` (the values that fired each branch),
 //!   `dcom_detect.severity` and `dcom_detect.schema`.
 //!
@@ -174,6 +174,9 @@ fn build(
             if let Some(id) = record_id {
                 source.insert("event_record_id".into(), json!(id));
             }
+        }
+        Some(Position::Row { row }) => {
+            source.insert("row".into(), json!(row));
         }
         None => {}
     }

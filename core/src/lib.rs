@@ -29,6 +29,8 @@
 #![deny(missing_docs)]
 
 pub mod alert;
+#[cfg(feature = "arrow")]
+pub mod arrow;
 pub mod ecs;
 pub mod error;
 pub mod event;
@@ -38,6 +40,8 @@ pub mod exceptions;
 pub mod field;
 pub mod fold;
 mod json;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 pub mod prefilter;
 pub mod rule;
 pub mod scan;

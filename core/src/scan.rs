@@ -75,6 +75,12 @@ pub enum Position {
         /// The record's `EventRecordID`, when it could be read.
         record_id: Option<u64>,
     },
+    /// A row of a table (a Parquet file, an Arrow batch).
+    Row {
+        /// 1-based row number (row `n` of a table made from an NDJSON file is line `n` when
+        /// the file has no blank lines).
+        row: u64,
+    },
 }
 
 impl std::fmt::Display for Position {
@@ -83,6 +89,7 @@ impl std::fmt::Display for Position {
             Position::Line { line, offset } => write!(f, "line {line} (byte {offset})"),
             Position::Evtx { ordinal, record_id: Some(id) } => write!(f, "record {ordinal} (EventRecordID {id})"),
             Position::Evtx { ordinal, record_id: None } => write!(f, "record {ordinal}"),
+            Position::Row { row } => write!(f, "row {row}"),
         }
     }
 }

@@ -368,6 +368,7 @@ fn label(position: &Position) -> String {
         Position::Line { line, .. } => format!("line {line}"),
         Position::Evtx { record_id: Some(id), .. } => format!("EventRecordID {id}"),
         Position::Evtx { ordinal, .. } => format!("record {ordinal}"),
+        Position::Row { row } => format!("row {row}"),
     }
 }
 

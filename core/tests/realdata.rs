@@ -58,6 +58,7 @@ fn scan_all(dir: &Path, threads: usize, prefilter: bool) -> (BTreeSet<(String, u
                 Found::Match { position: Position::Evtx { record_id, .. }, .. } => {
                     matched.insert((name.clone(), record_id.expect("EventRecordID")));
                 }
+                Found::Match { position: Position::Row { .. }, .. } => unreachable!("no tables here"),
                 Found::Rejected { position, error } => panic!("{name}: {position}: {error}"),
                 Found::Suppressed { position, .. } => {
                     panic!("{name}: {position}: suppressed without exceptions")
