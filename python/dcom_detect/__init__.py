@@ -25,6 +25,15 @@ events raise no alert but are reported:
 >>> bool(verdict), verdict.fired, verdict.suppressed_by
 (False, True, 'jump hosts')
 
+Match tables (pyarrow, polars, pandas, anything with the Arrow PyCapsule interface) in
+place, without a Python object per row; Parquet files scan like any other file:
+
+>>> import pyarrow
+>>> table = pyarrow.table({"event.category": ["process", "process"], "event.type": ["start", "start"],
+...                        "process.name": ["dcomcnfg.exe", "notepad.exe"]})
+>>> rule.match_arrow(table)
+array([ True, False])
+
 Check the rule against its testing methodology (and real recordings):
 
 >>> dcom_detect.validate().ok
@@ -41,7 +50,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from ._errors import BadEventError, DcomDetectError, ExceptionsFileError, UnreadableInputError
+from ._errors import BadEventError, ColumnError, DcomDetectError, ExceptionsFileError, UnreadableInputError
 from ._frame import alerts_to_frame
 from ._native import (
     EQL_SOURCE,
@@ -60,9 +69,13 @@ from ._native import (
     rule_metadata,
 )
 from ._types import (
+    ArrowArrayExportable,
+    ArrowData,
+    ArrowStreamExportable,
     AttackRef,
     BranchName,
     CaseFolding,
+    ColumnMapping,
     DataSource,
     Event,
     ExceptionsSource,
@@ -95,6 +108,11 @@ __all__ = [
     "BadEventError",
     "ExceptionsFileError",
     "UnreadableInputError",
+    "ColumnError",
+    "ArrowArrayExportable",
+    "ArrowData",
+    "ArrowStreamExportable",
+    "ColumnMapping",
     "AttackRef",
     "BranchName",
     "CaseFolding",
@@ -122,6 +140,7 @@ def scan(
     threads: int = 0,
     prefilter: bool = True,
     include_original: bool = False,
+    columns: ColumnMapping | None = None,
 ) -> Scan:
     """Scans ``source`` with a new :class:`Rule`:
     ``Rule(exceptions=..., case_folding=...).scan(source, ...)``.
@@ -134,6 +153,7 @@ def scan(
         threads=threads,
         prefilter=prefilter,
         include_original=include_original,
+        columns=columns,
     )
 
 

@@ -14,6 +14,7 @@ __all__ = [
     "BadEventError",
     "ExceptionsFileError",
     "UnreadableInputError",
+    "ColumnError",
 ]
 
 
@@ -110,3 +111,38 @@ class UnreadableInputError(DcomDetectError, OSError):
     It is an ``OSError``: ``errno``, ``strerror`` and ``filename`` are set when the
     operating system reported the error.
     """
+
+
+class ColumnError(DcomDetectError, ValueError):
+    """A column of Arrow data (or of a Parquet file) that the rule reads cannot be read.
+
+    Raised by :meth:`Rule.match_arrow`, :meth:`Rule.match_frame` and
+    :meth:`Rule.alerts_arrow` (and by a Parquet scan, as :class:`UnreadableInputError`) for a
+    column of a type the engine does not take as text (floats, binary, temporal, …), a
+    struct where the rule reads a value or a value where it reads a struct, and a column
+    named in ``columns=`` that the data does not have. ``str(error)`` names the column::
+
+        column "process.pid" (read as process.name): is Float64 (floating point): ...
+
+    Attributes:
+        reason: what is wrong, without the column.
+        field: the ECS field being read (``process.name``).
+        column: the column (path) at fault.
+    """
+
+    reason: str
+    field: str | None
+    column: str | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        field: str | None = None,
+        column: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason if reason is not None else message
+        self.field = field
+        self.column = column

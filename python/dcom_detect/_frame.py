@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -87,3 +88,31 @@ def alerts_to_frame(alerts: Iterable[Alert]) -> pandas.DataFrame:
     for column in ("line", "record_id", "pid"):
         frame[column] = pandas.to_numeric(frame[column], errors="coerce").astype("Int64")
     return frame
+
+
+def match_frame(rule: Any, frame: Any, columns: Any = None) -> Any:
+    """:meth:`dcom_detect.Rule.match_frame`: ``rule.match_arrow`` on a pandas or polars
+    DataFrame, as a boolean Series of the same kind (pandas: same index; polars: named
+    ``"dcom_detect"``)."""
+    module = type(frame).__module__
+    if module.startswith("polars"):
+        import polars
+
+        if not isinstance(frame, polars.DataFrame):
+            raise TypeError(f"frame must be a pandas or polars DataFrame, not {module}.{type(frame).__qualname__}")
+        return polars.Series("dcom_detect", rule.match_arrow(frame, columns=columns), dtype=polars.Boolean)
+    if module.startswith("pandas"):
+        import pandas
+
+        if not isinstance(frame, pandas.DataFrame):
+            raise TypeError(f"frame must be a pandas or polars DataFrame, not {module}.{type(frame).__qualname__}")
+        try:
+            pyarrow = importlib.import_module("pyarrow")  # untyped: imported by name
+        except ImportError as error:  # pragma: no cover - depends on the environment
+            raise ImportError("Rule.match_frame on pandas needs pyarrow: pip install 'dcom-detect[pandas]'") from error
+        table = pyarrow.Table.from_pandas(frame, preserve_index=False)
+        return pandas.Series(rule.match_arrow(table, columns=columns), index=frame.index, name="dcom_detect", dtype=bool)
+    raise TypeError(
+        f"frame must be a pandas or polars DataFrame, not {module}.{type(frame).__qualname__} "
+        "(for other Arrow data use Rule.match_arrow)"
+    )

@@ -6,11 +6,23 @@ Import from :mod:`dcom_detect`, not from here.
 import os
 from collections.abc import Iterable, Iterator
 from types import TracebackType
-from typing import Any, final
+from typing import Any, Literal, final, overload
 
+import numpy
+import numpy.typing
 import pandas
 
-from ._types import BranchName, CaseFolding, Event, ExceptionsSource, RuleMetadata, ScanSource, StatsDict
+from ._types import (
+    ArrowData,
+    BranchName,
+    CaseFolding,
+    ColumnMapping,
+    Event,
+    ExceptionsSource,
+    RuleMetadata,
+    ScanSource,
+    StatsDict,
+)
 
 __all__ = [
     "__version__",
@@ -138,13 +150,16 @@ class Rule:
         threads: int = 0,
         prefilter: bool = True,
         include_original: bool = False,
+        columns: ColumnMapping | None = None,
     ) -> Scan:
         """Scans a stream of events and yields an :class:`Alert` per match, lazily.
 
         Args:
             source: a path (``str`` or ``os.PathLike``) to NDJSON (``.ndjson``,
                 ``.jsonl``, ``.json``; gzip is recognised by its magic bytes, whatever the
-                name) or to an EVTX file; ``"-"`` for standard input; a binary file object
+                name), to an EVTX file or to a Parquet file (recognised by its magic bytes;
+                each row an event, read through the same Arrow path as
+                :meth:`match_arrow`, reported by 1-based ``row``); ``"-"`` for standard input; a binary file object
                 (``read(n)`` returning bytes; gzip recognised too); or an iterable of
                 records, each item one event (a JSON line as str / bytes, or a dict),
                 numbered from 1.
@@ -157,6 +172,8 @@ class Rule:
                 rather than rejected). Applies to byte streams, not iterables.
             include_original: embed each matching record in its alert as
                 ``event.original``.
+            columns: for Parquet files, where the fields are when their columns are not
+                named by ECS path (see :meth:`match_arrow`).
 
         Returns:
             A :class:`Scan`: iterate it for alerts; its ``stats``, ``rejected`` and
@@ -169,6 +186,95 @@ class Rule:
                 the iteration, after the alerts found before it.
             TypeError: ``source`` is none of the above (bytes data: wrap it in
                 ``io.BytesIO``; a text file object: open it in binary mode).
+        """
+    @overload
+    def match_arrow(
+        self, data: ArrowData, *, columns: ColumnMapping | None = None, branches: Literal[False] = False
+    ) -> numpy.typing.NDArray[numpy.bool_]:
+        """Whether each row of a table raises an alert (as :meth:`matches` on that row as an
+        ECS event), reading the strings in place from the Arrow buffers.
+
+        The rows are events and the columns their fields, found by ECS path: a flat column
+        named ``process.parent.name``, nested structs (``process`` → ``parent`` → ``name``),
+        or both at once (the field then has both values, as in a JSON document). String
+        columns may be ``string``, ``large_string`` or ``string_view`` (polars' strings), or
+        dictionaries of these (categoricals); lists of them (``list``, ``large_list``,
+        ``fixed_size_list``, nested) are multi-valued fields such as ``event.category``; lists
+        of structs flatten like arrays of objects; booleans and integers read as their JSON
+        text (``true``, ``4688``); a ``null``-typed column, a null at any level and a missing
+        column are no value. The rule's semantics are the engine's, exactly as for JSON
+        events (``ignore_above``, case folding, any value of a multi-valued field). Tables are
+        read as ECS: the raw Sysmon / 4688 mapping of JSON events does not apply.
+
+        Args:
+            data: a pyarrow ``Table``, ``RecordBatch``, ``RecordBatchReader`` or ``ChunkedArray``
+                of structs, a polars ``DataFrame``, a pandas ``DataFrame`` (through pyarrow),
+                or anything else with ``__arrow_c_stream__`` (preferred) or
+                ``__arrow_c_array__`` whose arrays are structs (tables). Read once, batch by
+                batch; a stream is consumed.
+            columns: where fields are when their columns are not named by ECS path: ECS path →
+                column path (dotted, resolved the same way), e.g. ``{"process.name":
+                "image_name"}``. A mapped field is read from that column only.
+            branches: also return, per row, the bits of the branches that fired (1 =
+                office_child, 2 = dcomcnfg, 4 = dcom_command_line; as :attr:`Verdict.bits`,
+                so set also when an exception item suppressed the alert).
+
+        Returns:
+            A numpy ``bool`` array with one element per row (True: the row raises an alert),
+            writable and owned by the caller; with ``branches=True``, a tuple of it and a
+            numpy ``uint8`` array of branch bits. Use it to filter: ``table.filter(mask)``,
+            ``frame[mask]``, ``polars_frame.filter(mask)``.
+
+        The matching runs with the interpreter released and creates no Python object per row;
+        the data is not copied (the two result arrays are one byte per row each).
+
+        Raises:
+            ColumnError: a column the rule reads has a type it cannot read as text (floats,
+                binary, temporal, …) or the wrong shape (a struct where a value is read, or a
+                value where a struct is), or a column named in ``columns`` is missing.
+            TypeError: ``data`` does not export Arrow data, its arrays are not tables
+                (structs), or ``columns`` is not a mapping of str to str.
+            ImportError: numpy is not installed (or pyarrow, for a pandas DataFrame that
+                needs it).
+        """
+    @overload
+    def match_arrow(
+        self, data: ArrowData, *, columns: ColumnMapping | None = None, branches: Literal[True]
+    ) -> tuple[numpy.typing.NDArray[numpy.bool_], numpy.typing.NDArray[numpy.uint8]]: ...
+    def match_frame(self, frame: Any, *, columns: ColumnMapping | None = None) -> Any:
+        """Whether each row of a pandas or polars DataFrame raises an alert, as a boolean
+        Series of the same kind: pandas (same index, name ``"dcom_detect"``; needs
+        pyarrow) or polars (name ``"dcom_detect"``). ``frame[rule.match_frame(frame)]``
+        keeps the matching rows. See :meth:`match_arrow` for the columns it reads.
+
+        Raises:
+            TypeError: ``frame`` is neither a pandas nor a polars DataFrame.
+            ColumnError: as :meth:`match_arrow`.
+        """
+    def alerts_arrow(
+        self,
+        data: ArrowData,
+        *,
+        columns: ColumnMapping | None = None,
+        file: str | None = None,
+        first_row: int | None = 1,
+        include_original: bool = False,
+    ) -> list[Alert]:
+        """The ECS alert of every row of a table that raises one, in row order: rows are
+        matched as by :meth:`match_arrow`, and each matching row is written as a JSON
+        record (every column; structs as objects, lists as arrays, nulls left out, a field
+        read through ``columns`` under its ECS path) from which the engine's alert writer
+        builds the same alert as for that JSON event.
+
+        Args:
+            data, columns: as :meth:`match_arrow`.
+            file: the source to name in the alerts (``log.file.path``, ``Alert.file``).
+            first_row: the number of the first row (rows are reported as
+                ``Alert.row`` / ``dcom_detect.source.row``); None: no position in the
+                alerts (for batches that are part of something larger, as in Spark).
+            include_original: embed each row's JSON record as ``event.original``.
+
+        Raises the same errors as :meth:`match_arrow`.
         """
     def validate(self, paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None) -> ValidationReport:
         """Runs the validation report with this rule (its case folding and exceptions).
@@ -346,8 +452,9 @@ class Alert:
         """The file the event came from (``-`` for standard input, a file object's
         ``name``), or None."""
     @property
-    def position(self) -> str:
-        """Where the event is: ``line 3 (byte 1200)`` or ``record 7 (EventRecordID 9833)``."""
+    def position(self) -> str | None:
+        """Where the event is: ``line 3 (byte 1200)``, ``record 7 (EventRecordID 9833)`` or
+        ``row 12``; None for an alert of :meth:`Rule.alerts_arrow` with ``first_row=None``."""
     @property
     def line(self) -> int | None:
         """1-based line (NDJSON) or item number (iterables), or None for EVTX."""
@@ -360,6 +467,9 @@ class Alert:
     @property
     def record_id(self) -> int | None:
         """The EVTX record's ``EventRecordID``, or None."""
+    @property
+    def row(self) -> int | None:
+        """1-based row of a table (Parquet file, :meth:`Rule.alerts_arrow`), or None."""
     @property
     def timestamp(self) -> str | None:
         """The event's time (``@timestamp`` of the alert), or None."""
@@ -397,6 +507,9 @@ class Rejected:
     def record_id(self) -> int | None:
         """The EVTX ``EventRecordID``, when it could be read, or None."""
     @property
+    def row(self) -> int | None:
+        """1-based row of a Parquet file, or None."""
+    @property
     def reason(self) -> str:
         """Why the record was rejected (malformed JSON, duplicate key, …)."""
     @property
@@ -426,6 +539,9 @@ class Suppressed:
     @property
     def record_id(self) -> int | None:
         """The EVTX ``EventRecordID``, or None."""
+    @property
+    def row(self) -> int | None:
+        """1-based row of a Parquet file, or None."""
     @property
     def branches(self) -> tuple[BranchName, ...]:
         """The branches that fired, in rule order."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, Protocol, TypeAlias, TypedDict, Union
 
 __all__ = [
@@ -18,6 +18,10 @@ __all__ = [
     "Event",
     "ScanSource",
     "ExceptionsSource",
+    "ArrowStreamExportable",
+    "ArrowArrayExportable",
+    "ArrowData",
+    "ColumnMapping",
 ]
 
 #: How ``in~`` and ``:`` compare letters: ASCII only (Elasticsearch's long-standing
@@ -104,3 +108,28 @@ ScanSource: TypeAlias = Union[str, "os.PathLike[str]", SupportsReadBytes, Iterab
 #: leading whitespace; any other ``str`` is a path); or the structure ``json.load`` returns
 #: (a ``dict`` with an ``"exceptions"`` list, or the bare ``list`` of items).
 ExceptionsSource: TypeAlias = Union[str, "os.PathLike[str]", bytes, bytearray, dict[str, Any], list[Any]]
+
+
+class ArrowStreamExportable(Protocol):
+    """Anything exporting an Arrow C stream (the Arrow PyCapsule interface): pyarrow
+    ``Table`` / ``RecordBatch`` / ``RecordBatchReader`` / ``ChunkedArray``, polars
+    ``DataFrame`` / ``Series``, pandas ≥ 2.2 ``DataFrame``, DuckDB relations, …"""
+
+    def __arrow_c_stream__(self, requested_schema: Any = None, /) -> Any: ...
+
+
+class ArrowArrayExportable(Protocol):
+    """Anything exporting one Arrow C array with its schema (``__arrow_c_array__``): a
+    pyarrow ``RecordBatch`` or ``StructArray``, …"""
+
+    def __arrow_c_array__(self, requested_schema: Any = None, /) -> tuple[Any, Any]: ...
+
+
+#: What ``Rule.match_arrow`` and ``Rule.alerts_arrow`` read: Arrow data through the PyCapsule
+#: interface (its rows are events, its columns the fields), or a pandas DataFrame (converted
+#: with pyarrow when it has no ``__arrow_c_stream__``).
+ArrowData: TypeAlias = Union[ArrowStreamExportable, ArrowArrayExportable, Any]
+
+#: ``columns=``: ECS field path → the column (path) that holds it, e.g.
+#: ``{"process.name": "image_name", "process.parent.name": "parent.image"}``.
+ColumnMapping: TypeAlias = Mapping[str, str]

@@ -3,6 +3,7 @@
 Usage::
 
     dcom-detect scan [options] [--exceptions FILE] FILE...  # alerts as NDJSON on stdout, summary on stderr
+                                                            # (NDJSON, gzip, EVTX or Parquet files)
     dcom-detect validate [--json] [--exceptions FILE] [PATH...]  # the validation report
     dcom-detect rule [--json] [--exceptions FILE]           # the EQL text, metadata, exception items
 
@@ -88,9 +89,11 @@ def _parser() -> argparse.ArgumentParser:
 
     scan = commands.add_parser(
         "scan",
-        help="scan NDJSON (plain or gzip) or EVTX files, or standard input, for the rule",
-        description="Scan NDJSON (plain or gzip), EVTX files or standard input ('-'). Writes one ECS\n"
-        "alert per match to stdout as NDJSON (or a table with --table) and a summary to stderr.",
+        help="scan NDJSON (plain or gzip), EVTX or Parquet files, or standard input, for the rule",
+        description="Scan NDJSON (plain or gzip), EVTX or Parquet files, or standard input ('-'). Writes\n"
+        "one ECS alert per match to stdout as NDJSON (or a table with --table) and a summary to\n"
+        "stderr. Parquet rows are events whose columns are ECS fields (flat 'process.name' or\n"
+        "nested structs); alerts name them by row.",
         epilog=_SCAN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -113,6 +116,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     _case_folding_option(scan)
     scan.add_argument("--include-original", action="store_true", help="embed each matching record as event.original")
+    scan.add_argument(
+        "--column",
+        dest="columns",
+        action="append",
+        type=_column,
+        default=[],
+        metavar="FIELD=COLUMN",
+        help="Parquet: read the ECS field FIELD from column COLUMN (dotted for nested); repeatable",
+    )
     _exceptions_option(scan)
 
     validate = commands.add_parser(
@@ -154,6 +166,13 @@ def _non_negative(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
     return value
+
+
+def _column(text: str) -> tuple[str, str]:
+    field, sep, column = text.partition("=")
+    if not sep or not field or not column:
+        raise argparse.ArgumentTypeError(f"expected FIELD=COLUMN, not {text!r}")
+    return field, column
 
 
 def _case_folding_option(parser: argparse.ArgumentParser) -> None:
@@ -293,7 +312,8 @@ class _Table:
         names = f"{parent.get('name') or '?'} > {process.get('name') or '?'}"
         values = (alert.timestamp, alert.host, alert.user, "+".join(alert.branches), names)
         row = "".join(self._cell(value, width) for value, (_, width) in zip(values, self.COLUMNS))
-        where = f"{alert.file or ''}:{alert.line if alert.line is not None else alert.record_id}"
+        number = next((n for n in (alert.line, alert.record_id, alert.row) if n is not None), "")
+        where = f"{alert.file or ''}:{number}"
         rest = f"{process.get('command_line') or ''}  [{where}]"
         row += rest
         if self.width and len(row) > self.width:
@@ -325,6 +345,7 @@ def _scan(args: argparse.Namespace) -> int:
                 threads=args.threads,
                 prefilter=args.prefilter,
                 include_original=args.include_original,
+                columns=dict(args.columns) or None,
             )
         except UnreadableInputError as error:
             print(f"dcom-detect: error: {error}", file=sys.stderr)

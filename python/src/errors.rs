@@ -6,6 +6,7 @@
 
 use std::io;
 
+use dcom_detect_core::arrow::ColumnError;
 use dcom_detect_core::{DecodeError, ExceptionsError};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -130,4 +131,17 @@ pub(crate) fn type_name(value: &Bound<'_, PyAny>) -> String {
         Ok(module) if module != "builtins" => format!("{module}.{name}"),
         _ => name,
     }
+}
+
+/// `ColumnError` for a column core's Arrow view refused.
+pub(crate) fn column_error(py: Python<'_>, error: &ColumnError) -> PyErr {
+    let kwargs = PyDict::new(py);
+    let filled = kwargs
+        .set_item("reason", &error.message)
+        .and_then(|()| kwargs.set_item("field", &error.field))
+        .and_then(|()| kwargs.set_item("column", &error.column));
+    if let Err(err) = filled {
+        return err;
+    }
+    build(py, "ColumnError", (error.to_string(),), Some(&kwargs))
 }

@@ -114,7 +114,12 @@ pub(crate) fn append_event(event: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> Resul
 }
 
 /// Like [`append_event`], with a `TypeError` for anything else.
-pub(crate) fn append_event_or_raise(py: Python<'_>, event: &Bound<'_, PyAny>, out: &mut Vec<u8>, index: Option<usize>) -> PyResult<()> {
+pub(crate) fn append_event_or_raise(
+    py: Python<'_>,
+    event: &Bound<'_, PyAny>,
+    out: &mut Vec<u8>,
+    index: Option<usize>,
+) -> PyResult<()> {
     match append_event(event, out) {
         Ok(true) => Ok(()),
         Ok(false) => {
@@ -253,15 +258,18 @@ fn write_dict(dict: &Bound<'_, PyDict>, out: &mut Vec<u8>, depth: usize) -> Resu
             Err(_) => write_json_string(&without_surrogates(key_text), out),
         }
         out.push(b':');
-        write_value(&value, out, depth).map_err(|e| {
-            e.within(|| format!("[{}]", key.repr().map(|r| r.to_string()).unwrap_or_default()))
-        })?;
+        write_value(&value, out, depth)
+            .map_err(|e| e.within(|| format!("[{}]", key.repr().map(|r| r.to_string()).unwrap_or_default())))?;
     }
     out.push(b'}');
     Ok(())
 }
 
-fn write_array<'py>(items: impl Iterator<Item = Bound<'py, PyAny>>, out: &mut Vec<u8>, depth: usize) -> Result<(), EventError> {
+fn write_array<'py>(
+    items: impl Iterator<Item = Bound<'py, PyAny>>,
+    out: &mut Vec<u8>,
+    depth: usize,
+) -> Result<(), EventError> {
     check_depth(depth)?;
     out.push(b'[');
     for (i, item) in items.enumerate() {

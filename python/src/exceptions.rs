@@ -54,8 +54,14 @@ pub(crate) fn read_source(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<
         let mut json = Vec::new();
         return match event::append_json_container(value, &mut json) {
             Ok(()) => Ok(ExceptionsSource { json, path: None }),
-            Err(error) if error.is_type_error() => Err(pyo3::exceptions::PyTypeError::new_err(error.located("exceptions"))),
-            Err(error) => Err(errors::bad_exceptions_value(py, &error.located("bad exceptions file: exceptions"), error.message())),
+            Err(error) if error.is_type_error() => {
+                Err(pyo3::exceptions::PyTypeError::new_err(error.located("exceptions")))
+            }
+            Err(error) => Err(errors::bad_exceptions_value(
+                py,
+                &error.located("bad exceptions file: exceptions"),
+                error.message(),
+            )),
         };
     }
     if value.hasattr("__fspath__")? {
@@ -91,7 +97,9 @@ impl ExceptionItem {
 impl ExceptionItem {
     fn __repr__(&self) -> String {
         match &self.description {
-            Some(description) => format!("ExceptionItem(name={}, description={})", py_str(&self.name), py_str(description)),
+            Some(description) => {
+                format!("ExceptionItem(name={}, description={})", py_str(&self.name), py_str(description))
+            }
             None => format!("ExceptionItem(name={}, description=None)", py_str(&self.name)),
         }
     }

@@ -8,6 +8,7 @@
 //!
 //! | module | what |
 //! |---|---|
+//! | [`arrow`] | Arrow PyCapsules (`__arrow_c_stream__`, `__arrow_c_array__`) → core's Arrow view; `match_arrow`, `alerts_arrow` |
 //! | [`event`] | Python events (dict, JSON str, bytes) → JSON bytes for core's decoder |
 //! | [`exceptions`] | the `exceptions` argument (path, JSON, dict / list) → JSON bytes for core; `ExceptionItem` |
 //! | [`rule`] | `Rule`, `Verdict` and its evidence; `match_many` with the interpreter released |
@@ -17,6 +18,7 @@
 
 use pyo3::prelude::*;
 
+mod arrow;
 mod errors;
 mod event;
 mod exceptions;

@@ -9,6 +9,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
+use crate::arrow;
 use crate::errors;
 use crate::event::{self, with_workspace};
 use crate::exceptions::{self, ExceptionItem};
@@ -36,16 +37,19 @@ pub(crate) fn parse_case_folding(value: &Bound<'_, PyAny>) -> PyResult<CaseFoldi
         return Err(errors::wrong_type("case_folding", "'ascii' or 'unicode_simple'", value));
     };
     let name = name.to_cow()?;
-    CaseFolding::from_name(&name).ok_or_else(|| {
-        PyValueError::new_err(format!("case_folding must be 'ascii' or 'unicode_simple', not {name:?}"))
-    })
+    CaseFolding::from_name(&name)
+        .ok_or_else(|| PyValueError::new_err(format!("case_folding must be 'ascii' or 'unicode_simple', not {name:?}")))
 }
 
 #[pymethods]
 impl PyRule {
     #[new]
     #[pyo3(signature = (*, exceptions = None, case_folding = None), text_signature = "(*, exceptions=None, case_folding='ascii')")]
-    fn new(py: Python<'_>, exceptions: Option<&Bound<'_, PyAny>>, case_folding: Option<&Bound<'_, PyAny>>) -> PyResult<PyRule> {
+    fn new(
+        py: Python<'_>,
+        exceptions: Option<&Bound<'_, PyAny>>,
+        case_folding: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyRule> {
         let case_folding = match case_folding {
             Some(value) => parse_case_folding(value)?,
             None => CaseFolding::default(),
@@ -96,7 +100,8 @@ impl PyRule {
         with_workspace(|ws| {
             ws.record.clear();
             event::append_event_or_raise(py, event, &mut ws.record, None)?;
-            let document = ws.decoder.decode(self.rule.paths(), &ws.record).map_err(|e| errors::bad_event(py, &e, None))?;
+            let document =
+                ws.decoder.decode(self.rule.paths(), &ws.record).map_err(|e| errors::bad_event(py, &e, None))?;
             let verdict = self.rule.evaluate(&document);
             Ok(Verdict::from_core(&self.rule, &verdict, schema_name(document.schema())))
         })
@@ -107,14 +112,18 @@ impl PyRule {
         with_workspace(|ws| {
             ws.record.clear();
             event::append_event_or_raise(py, event, &mut ws.record, None)?;
-            let document = ws.decoder.decode(self.rule.paths(), &ws.record).map_err(|e| errors::bad_event(py, &e, None))?;
+            let document =
+                ws.decoder.decode(self.rule.paths(), &ws.record).map_err(|e| errors::bad_event(py, &e, None))?;
             Ok(self.rule.matches(&document))
         })
     }
 
     /// Whether each event of an iterable raises an alert.
     fn match_many(&self, py: Python<'_>, events: &Bound<'_, PyAny>) -> PyResult<Vec<bool>> {
-        if events.is_instance_of::<PyDict>() || events.is_instance_of::<PyString>() || events.is_instance_of::<pyo3::types::PyBytes>() {
+        if events.is_instance_of::<PyDict>()
+            || events.is_instance_of::<PyString>()
+            || events.is_instance_of::<pyo3::types::PyBytes>()
+        {
             return Err(PyTypeError::new_err(format!(
                 "events must be an iterable of events, not a single {} (use Rule.matches for one event)",
                 errors::type_name(events)
@@ -136,8 +145,10 @@ impl PyRule {
         Ok(results)
     }
 
-    /// Scans a file, standard input, a binary file object or an iterable of records.
-    #[pyo3(signature = (source, *, progress = false, threads = 0, prefilter = true, include_original = false))]
+    /// Scans a file (NDJSON, gzip, EVTX, Parquet), standard input, a binary file object or an
+    /// iterable of records.
+    #[pyo3(signature = (source, *, progress = false, threads = 0, prefilter = true, include_original = false, columns = None))]
+    #[allow(clippy::too_many_arguments)]
     fn scan(
         &self,
         py: Python<'_>,
@@ -146,8 +157,57 @@ impl PyRule {
         threads: usize,
         prefilter: bool,
         include_original: bool,
+        columns: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Scan> {
-        Scan::start(py, Arc::clone(&self.rule), source, ScanArgs { progress, threads, prefilter, include_original })
+        let columns = arrow::column_map(columns)?;
+        Scan::start(
+            py,
+            Arc::clone(&self.rule),
+            source,
+            ScanArgs { columns, progress, threads, prefilter, include_original },
+        )
+    }
+
+    /// Whether each row of Arrow data raises an alert (numpy bool array), optionally with the
+    /// bits of the branches that fired (numpy uint8 array).
+    #[pyo3(signature = (data, *, columns = None, branches = false))]
+    fn match_arrow<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+        columns: Option<&Bound<'py, PyAny>>,
+        branches: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        arrow::match_arrow(py, &self.rule, data, columns, branches)
+    }
+
+    /// Whether each row of a pandas or polars DataFrame raises an alert, as a boolean Series
+    /// of the same kind.
+    #[pyo3(signature = (frame, *, columns = None))]
+    fn match_frame<'py>(
+        slf: &Bound<'py, Self>,
+        frame: &Bound<'py, PyAny>,
+        columns: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        py.import("dcom_detect._frame")?.call_method1("match_frame", (slf, frame, columns))
+    }
+
+    /// The ECS alert of every row of Arrow data that raises one, in row order.
+    #[pyo3(
+        signature = (data, *, columns = None, file = None, first_row = Some(1), include_original = false),
+        text_signature = "($self, data, *, columns=None, file=None, first_row=1, include_original=False)"
+    )]
+    fn alerts_arrow(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        columns: Option<&Bound<'_, PyAny>>,
+        file: Option<String>,
+        first_row: Option<u64>,
+        include_original: bool,
+    ) -> PyResult<Vec<crate::scan::Alert>> {
+        arrow::alerts_arrow(py, &self.rule, data, columns, file, first_row, include_original)
     }
 
     /// Runs the validation report with this rule (its case folding and exceptions).

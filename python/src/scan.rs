@@ -23,7 +23,11 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use dcom_detect_core::scan::{maybe_gzip, scan_ndjson, scan_path, Found, Outcome, Position, ScanError, ScanOptions, Scanner, Stats};
+use dcom_detect_core::arrow::ColumnMap;
+use dcom_detect_core::parquet::scan_parquet;
+use dcom_detect_core::scan::{
+    maybe_gzip, scan_ndjson, scan_path, Found, Outcome, Position, ScanError, ScanOptions, Scanner, Stats,
+};
 use dcom_detect_core::{AlertOptions, AlertWriter, BranchSet, Origin, Rule};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
@@ -42,6 +46,8 @@ const TICK: Duration = Duration::from_millis(100);
 
 /// The options of `Rule.scan` that reach the scan.
 pub(crate) struct ScanArgs {
+    /// Where Parquet files hold the fields (ECS path → column path).
+    pub(crate) columns: ColumnMap,
     pub(crate) progress: bool,
     pub(crate) threads: usize,
     pub(crate) prefilter: bool,
@@ -50,8 +56,9 @@ pub(crate) struct ScanArgs {
 
 /// What a scan reads.
 enum Source {
-    /// A file, opened when the scan was created (so that a missing file fails at once).
-    File { path: PathBuf, file: File, evtx: bool },
+    /// A file, opened when the scan was created (so that a missing file fails at once);
+    /// EVTX and Parquet are recognised by their magic bytes.
+    File { path: PathBuf, file: File, evtx: bool, parquet: bool },
     /// The process's standard input.
     Stdin,
     /// A binary file object (anything whose `read(n)` returns bytes).
@@ -104,11 +111,11 @@ impl Shared {
 }
 
 /// An alert on its way to Python.
-struct AlertData {
+pub(crate) struct AlertData {
     json: String,
     branches: BranchSet,
     file: Option<Arc<str>>,
-    position: Position,
+    position: Option<Position>,
     timestamp: Option<String>,
     host: Option<String>,
     user: Option<String>,
@@ -153,12 +160,27 @@ impl Scan {
         let options = ScanOptions { prefilter: args.prefilter, threads: args.threads, ..ScanOptions::default() };
         let alert_options = AlertOptions { include_original: args.include_original };
         let (sender, receiver) = mpsc::sync_channel(CHANNEL_ALERTS);
-        let job = Job { rule, options, alert_options, source, file_name: file_name.map(Arc::from), sender, shared: Arc::clone(&shared) };
+        let job = Job {
+            rule,
+            options,
+            columns: args.columns,
+            alert_options,
+            source,
+            file_name: file_name.map(Arc::from),
+            sender,
+            shared: Arc::clone(&shared),
+        };
         std::thread::Builder::new()
             .name("dcom-detect-scan".into())
             .spawn(move || job.run())
             .map_err(|e| PyRuntimeError::new_err(format!("could not start the scan thread: {e}")))?;
-        Ok(Scan { receiver: Mutex::new(Some(receiver)), shared, yielded: AtomicU64::new(0), progress: Mutex::new(progress), description })
+        Ok(Scan {
+            receiver: Mutex::new(Some(receiver)),
+            shared,
+            yielded: AtomicU64::new(0),
+            progress: Mutex::new(progress),
+            description,
+        })
     }
 
     fn progress(&self) -> MutexGuard<'_, Option<Progress>> {
@@ -365,7 +387,8 @@ impl Progress {
 
 /// Works out what kind of source `source` is; opens files.
 fn classify(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<(Source, Option<String>, String)> {
-    const EXPECTED: &str = "a path (str or os.PathLike), '-' for standard input, a binary file object or an iterable of records";
+    const EXPECTED: &str =
+        "a path (str or os.PathLike), '-' for standard input, a binary file object or an iterable of records";
     if source.is_instance_of::<PyString>() || source.hasattr("__fspath__")? {
         let path: PathBuf = source.extract().map_err(|_| errors::wrong_type("source", EXPECTED, source))?;
         let name = path.to_string_lossy().into_owned();
@@ -373,8 +396,9 @@ fn classify(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<(Source, Opti
             return Ok((Source::Stdin, Some(name.clone()), "<stdin>".into()));
         }
         let file = open_file(py, &path, &name)?;
-        let evtx = has_evtx_magic(&file);
-        return Ok((Source::File { path, file, evtx }, Some(name.clone()), name));
+        let evtx = has_magic(&file, dcom_detect_core::evtx::MAGIC);
+        let parquet = has_magic(&file, dcom_detect_core::parquet::MAGIC);
+        return Ok((Source::File { path, file, evtx, parquet }, Some(name.clone()), name));
     }
     if source.is_instance_of::<PyBytes>() || source.is_instance_of::<pyo3::types::PyByteArray>() {
         return Err(PyTypeError::new_err(format!(
@@ -413,21 +437,22 @@ fn open_file(py: Python<'_>, path: &PathBuf, name: &str) -> PyResult<File> {
     Ok(file)
 }
 
-/// Whether the file starts with the EVTX magic (the check core's `scan_path` makes); the
-/// file position is left at the start.
-fn has_evtx_magic(file: &File) -> bool {
+/// Whether the file starts with `magic` (EVTX: the check core's `scan_path` makes;
+/// Parquet: core's `parquet::MAGIC`); the file position is left at the start.
+fn has_magic(file: &File, magic: &[u8]) -> bool {
     use std::io::{Seek, SeekFrom};
-    let mut magic = [0u8; 8];
+    let mut start = vec![0u8; magic.len()];
     let mut reader = file;
-    let read = reader.read_exact(&mut magic).is_ok();
+    let read = reader.read_exact(&mut start).is_ok();
     let _ = reader.seek(SeekFrom::Start(0));
-    read && &magic == dcom_detect_core::evtx::MAGIC
+    read && start == magic
 }
 
 /// Everything the scan thread needs.
 struct Job {
     rule: Arc<Rule>,
     options: ScanOptions,
+    columns: ColumnMap,
     alert_options: AlertOptions,
     source: Source,
     file_name: Option<Arc<str>>,
@@ -437,7 +462,7 @@ struct Job {
 
 impl Job {
     fn run(self) {
-        let Job { rule, options, alert_options, source, file_name, sender, shared } = self;
+        let Job { rule, options, columns, alert_options, source, file_name, sender, shared } = self;
         let mut sink = Sink {
             rule: &rule,
             writer: AlertWriter::new(&rule, alert_options),
@@ -449,6 +474,9 @@ impl Job {
         let result: Result<Stats, (Failure, Stats)> = match source {
             Source::File { path, evtx: true, .. } => {
                 scan_path(&rule, &options, &path, |found| sink.found(found)).map_err(io_failure)
+            }
+            Source::File { file, parquet: true, .. } => {
+                scan_parquet(&rule, &columns, file, |found| sink.found(found)).map_err(io_failure)
             }
             Source::File { file, .. } => ndjson(&rule, &options, &shared, maybe_gzip(stored(file, &shared)), &mut sink),
             Source::Stdin => ndjson(&rule, &options, &shared, maybe_gzip(stored(io::stdin(), &shared)), &mut sink),
@@ -526,12 +554,21 @@ impl Sink<'_> {
                         return ControlFlow::Continue(());
                     }
                     Err(error) => {
-                        self.reject(position, format!("internal error writing the alert: {error}"), Some(error.offset()));
+                        self.reject(
+                            position,
+                            format!("internal error writing the alert: {error}"),
+                            Some(error.offset()),
+                        );
                         return ControlFlow::Continue(());
                     }
                 }
                 self.shared.live().stats.matched += 1;
-                let alert = AlertData::new(String::from_utf8_lossy(&self.line).into_owned(), branches, self.file.clone(), position);
+                let alert = AlertData::new(
+                    String::from_utf8_lossy(&self.line).into_owned(),
+                    branches,
+                    self.file.clone(),
+                    Some(position),
+                );
                 if self.sender.send(alert).is_err() {
                     return ControlFlow::Break(());
                 }
@@ -559,12 +596,22 @@ impl Sink<'_> {
     fn reject(&self, position: Position, reason: String, error_offset: Option<usize>) {
         let mut live = self.shared.live();
         live.stats.rejected += 1;
-        live.rejected.push(Rejected { file: self.file.clone(), position, reason, error_offset: error_offset.map(|o| o as u64) });
+        live.rejected.push(Rejected {
+            file: self.file.clone(),
+            position,
+            reason,
+            error_offset: error_offset.map(|o| o as u64),
+        });
     }
 }
 
 impl AlertData {
-    fn new(json: String, branches: BranchSet, file: Option<Arc<str>>, position: Position) -> AlertData {
+    pub(crate) fn new(
+        json: String,
+        branches: BranchSet,
+        file: Option<Arc<str>>,
+        position: Option<Position>,
+    ) -> AlertData {
         // A few fields, read back from the alert core wrote, for quick access from Python.
         let value: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
         let string = |v: &serde_json::Value| v.as_str().map(str::to_owned);
@@ -585,7 +632,12 @@ impl AlertData {
 /// Blank items (only spaces, tabs, `\r` and `\n`) are counted as blank lines, as in a file.
 /// Every item is parsed: the prefilter applies to byte streams only.
 #[allow(clippy::result_large_err)]
-fn scan_records(rule: &Rule, options: &ScanOptions, iterator: Py<PyIterator>, sink: &mut Sink<'_>) -> Result<Stats, (Failure, Stats)> {
+fn scan_records(
+    rule: &Rule,
+    options: &ScanOptions,
+    iterator: Py<PyIterator>,
+    sink: &mut Sink<'_>,
+) -> Result<Stats, (Failure, Stats)> {
     let mut scanner = Scanner::new(rule, options);
     let mut record = Vec::new();
     let mut stats = Stats::default();
@@ -741,7 +793,8 @@ pub struct Alert {
     json: String,
     branches: BranchSet,
     file: Option<Arc<str>>,
-    position: Position,
+    /// None for alerts written without a position (`Rule.alerts_arrow(first_row=None)`).
+    position: Option<Position>,
     timestamp: Option<String>,
     host: Option<String>,
     user: Option<String>,
@@ -761,11 +814,21 @@ impl From<AlertData> for Alert {
     }
 }
 
-/// Line, offset, EVTX ordinal and record id of a position.
-fn position_parts(position: Position) -> (Option<u64>, Option<u64>, Option<u64>, Option<u64>) {
+/// The numbers of a position, each None unless the position has it.
+#[derive(Clone, Copy, Default)]
+struct Parts {
+    line: Option<u64>,
+    offset: Option<u64>,
+    record: Option<u64>,
+    record_id: Option<u64>,
+    row: Option<u64>,
+}
+
+fn position_parts(position: Position) -> Parts {
     match position {
-        Position::Line { line, offset } => (Some(line), Some(offset), None, None),
-        Position::Evtx { ordinal, record_id } => (None, None, Some(ordinal), record_id),
+        Position::Line { line, offset } => Parts { line: Some(line), offset: Some(offset), ..Parts::default() },
+        Position::Evtx { ordinal, record_id } => Parts { record: Some(ordinal), record_id, ..Parts::default() },
+        Position::Row { row } => Parts { row: Some(row), ..Parts::default() },
     }
 }
 
@@ -800,34 +863,41 @@ impl Alert {
         self.file.as_deref()
     }
 
-    /// Where the event is, e.g. `line 3 (byte 1200)` or `record 7 (EventRecordID 9833)`.
+    /// Where the event is, e.g. `line 3 (byte 1200)`, `record 7 (EventRecordID 9833)` or
+    /// `row 12`; None for an alert written without a position.
     #[getter]
-    fn position(&self) -> String {
-        self.position.to_string()
+    fn position(&self) -> Option<String> {
+        self.position.map(|p| p.to_string())
     }
 
     /// 1-based line number (NDJSON inputs), or None.
     #[getter]
     fn line(&self) -> Option<u64> {
-        position_parts(self.position).0
+        self.position.and_then(|p| position_parts(p).line)
     }
 
     /// Byte offset of the line (NDJSON inputs, decompressed), or None.
     #[getter]
     fn offset(&self) -> Option<u64> {
-        position_parts(self.position).1
+        self.position.and_then(|p| position_parts(p).offset)
     }
 
     /// 1-based position of the record in an EVTX file, or None.
     #[getter]
     fn record(&self) -> Option<u64> {
-        position_parts(self.position).2
+        self.position.and_then(|p| position_parts(p).record)
     }
 
     /// The EVTX record's `EventRecordID`, or None.
     #[getter]
     fn record_id(&self) -> Option<u64> {
-        position_parts(self.position).3
+        self.position.and_then(|p| position_parts(p).record_id)
+    }
+
+    /// 1-based row of a table (Parquet, Arrow), or None.
+    #[getter]
+    fn row(&self) -> Option<u64> {
+        self.position.and_then(|p| position_parts(p).row)
     }
 
     /// The event's `@timestamp` as written in the alert, or None.
@@ -865,9 +935,11 @@ impl Alert {
         if let Some(timestamp) = &self.timestamp {
             out.push_str(&format!(" at {timestamp}"));
         }
-        match &self.file {
-            Some(file) => out.push_str(&format!(" from {}:{}", file, self.position)),
-            None => out.push_str(&format!(" from {}", self.position)),
+        match (&self.file, self.position) {
+            (Some(file), Some(position)) => out.push_str(&format!(" from {file}:{position}")),
+            (Some(file), None) => out.push_str(&format!(" from {file}")),
+            (None, Some(position)) => out.push_str(&format!(" from {position}")),
+            (None, None) => {}
         }
         out.push('>');
         out
@@ -915,25 +987,31 @@ impl Rejected {
     /// 1-based line number (NDJSON and iterables), or None.
     #[getter]
     fn line(&self) -> Option<u64> {
-        position_parts(self.position).0
+        position_parts(self.position).line
     }
 
     /// Byte offset of the line's start, or None.
     #[getter]
     fn offset(&self) -> Option<u64> {
-        position_parts(self.position).1
+        position_parts(self.position).offset
     }
 
     /// 1-based position in an EVTX file, or None.
     #[getter]
     fn record(&self) -> Option<u64> {
-        position_parts(self.position).2
+        position_parts(self.position).record
     }
 
     /// The EVTX `EventRecordID`, when it could be read, or None.
     #[getter]
     fn record_id(&self) -> Option<u64> {
-        position_parts(self.position).3
+        position_parts(self.position).record_id
+    }
+
+    /// 1-based row of a table (Parquet), or None.
+    #[getter]
+    fn row(&self) -> Option<u64> {
+        position_parts(self.position).row
     }
 
     /// Why the record was rejected.
@@ -994,25 +1072,31 @@ impl Suppressed {
     /// 1-based line number (NDJSON and iterables), or None.
     #[getter]
     fn line(&self) -> Option<u64> {
-        position_parts(self.position).0
+        position_parts(self.position).line
     }
 
     /// Byte offset of the line's start, or None.
     #[getter]
     fn offset(&self) -> Option<u64> {
-        position_parts(self.position).1
+        position_parts(self.position).offset
     }
 
     /// 1-based position in an EVTX file, or None.
     #[getter]
     fn record(&self) -> Option<u64> {
-        position_parts(self.position).2
+        position_parts(self.position).record
     }
 
     /// The EVTX `EventRecordID`, or None.
     #[getter]
     fn record_id(&self) -> Option<u64> {
-        position_parts(self.position).3
+        position_parts(self.position).record_id
+    }
+
+    /// 1-based row of a table (Parquet), or None.
+    #[getter]
+    fn row(&self) -> Option<u64> {
+        position_parts(self.position).row
     }
 
     /// The branches that fired, in rule order.

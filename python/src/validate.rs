@@ -32,7 +32,8 @@ impl ValidationReport {
             None => Vec::new(),
             Some(value) => extract_paths(value)?,
         };
-        let report = py.detach(|| validate(rule, &paths)).map_err(|e| errors::unreadable_message(py, &e.to_string()))?;
+        let report =
+            py.detach(|| validate(rule, &paths)).map_err(|e| errors::unreadable_message(py, &e.to_string()))?;
         Ok(ValidationReport {
             ok: report.ok(),
             table: report.to_table(),
