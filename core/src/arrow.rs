@@ -65,7 +65,7 @@ use crate::rule::Rule;
 use crate::text::Text;
 
 /// The most struct and list levels between a top-level column and a field's values.
-pub const MAX_LEVELS: usize = 16;
+pub const MAX_LEVELS: usize = 8;
 
 /// Where to read fields whose columns are not named by their ECS path: ECS path → column
 /// path (dotted, resolved like an ECS path: flat, nested or both).
@@ -846,8 +846,17 @@ impl<'s> Iterator for RowValues<'s> {
                 if let Some(v) = current.next() {
                     return Some(Text::utf8(v));
                 }
+                self.current = None;
             }
-            self.current = Some(SourceValues::new(self.sources.next()?, self.row));
+            let source = self.sources.next()?;
+            if source.levels.is_empty() {
+                // A flat column: one value at most, no walk to set up.
+                if let Some(v) = source.leaf.get(self.row) {
+                    return Some(Text::utf8(v));
+                }
+            } else {
+                self.current = Some(SourceValues::new(source, self.row));
+            }
         }
     }
 }
