@@ -405,7 +405,9 @@ impl<'b> BatchView<'b> {
     ///
     /// Values are written as JSON: strings, booleans, integers, finite floats; timestamps as
     /// RFC 3339 strings (`Z` when the column has a time zone) and dates as `YYYY-MM-DD`.
-    /// Values of other types (binary, decimals, durations, maps, unions, NaN) are left out.
+    /// Values of other types (binary, decimals, durations, maps, unions, NaN) are left out,
+    /// and so is a column named like an earlier one of the same struct (the view refuses
+    /// such a pair when the rule reads it).
     /// Allocates (alerts are written for matches only).
     pub fn write_json(&self, index: usize, out: &mut Vec<u8>) {
         let row = self.row(index);
@@ -413,8 +415,10 @@ impl<'b> BatchView<'b> {
         let mut first = true;
         if !row.null {
             let mut path = String::new();
-            for (field, array) in self.schema.iter().zip(self.columns) {
-                self.write_member(field.name(), array, index, &mut path, &mut first, out);
+            for (k, (field, array)) in self.schema.iter().zip(self.columns).enumerate() {
+                if !repeated(self.schema, k) {
+                    self.write_member(field.name(), array, index, &mut path, &mut first, out);
+                }
             }
             for (id, ecs_path) in &self.remapped {
                 let mut values = self.sources[*id].iter().flat_map(|s| SourceValues::new(s, index));
@@ -535,8 +539,10 @@ impl<'b> BatchView<'b> {
                 let s = array.as_struct();
                 out.push(b'{');
                 let mut first = true;
-                for (field, child) in s.fields().iter().zip(s.columns()) {
-                    self.write_member(field.name(), child, i, path, &mut first, out);
+                for (k, (field, child)) in s.fields().iter().zip(s.columns()).enumerate() {
+                    if !repeated(s.fields(), k) {
+                        self.write_member(field.name(), child, i, path, &mut first, out);
+                    }
                 }
                 out.push(b'}');
                 true
@@ -576,6 +582,13 @@ impl<'b> BatchView<'b> {
             _ => false,
         }
     }
+}
+
+/// Whether field `k` has the name of an earlier field of the same struct (a JSON object
+/// cannot hold a key twice: the record keeps the first).
+fn repeated(fields: &SchemaFields, k: usize) -> bool {
+    let name = fields[k].name();
+    fields.iter().take(k).any(|f| f.name() == name)
 }
 
 fn member_key(name: &str, first: &mut bool, out: &mut Vec<u8>) {
@@ -658,6 +671,18 @@ impl Lookup<'_> {
         levels: &mut Vec<Level<'b>>,
         found: &mut Vec<Source<'b>>,
     ) -> Result<(), ColumnError> {
+        let on_path = |name: &str| {
+            path == name || (path.len() > name.len() && path.starts_with(name) && path.as_bytes()[name.len()] == b'.')
+        };
+        for (i, field) in schema.iter().enumerate() {
+            let name = field.name().as_str();
+            if on_path(name) && schema.iter().skip(i + 1).any(|other| other.name() == name) {
+                return Err(self.error(
+                    self.column,
+                    &format!("two columns are named {name:?} (Elasticsearch rejects a document with a key twice)"),
+                ));
+            }
+        }
         for (field, array) in schema.iter().zip(arrays) {
             let name = field.name().as_str();
             if path == name {

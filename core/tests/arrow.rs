@@ -438,6 +438,31 @@ fn columns_of_other_types_and_shapes_are_refused_with_their_name() {
     let value_for_object = batch(vec![("process", utf8(&[Some("cmd.exe")]))]);
     let err = BatchView::of_batch(&rule, &ColumnMap::new(), &value_for_object).unwrap_err();
     assert!(err.to_string().contains("\"process\""), "{err}");
+    // The same name twice where the rule reads: a JSON document with a key twice.
+    let twice = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            ArrowField::new("process.name", DataType::Utf8, true),
+            ArrowField::new("process.name", DataType::Utf8, true),
+        ])),
+        vec![utf8(&[Some("a")]), utf8(&[Some("dcomcnfg.exe")])],
+    )
+    .unwrap();
+    let err = BatchView::of_batch(&rule, &ColumnMap::new(), &twice).unwrap_err();
+    assert!(err.to_string().contains("twice"), "{err}");
+    // Elsewhere, the record written for alerts keeps the first.
+    let elsewhere = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            ArrowField::new("process.name", DataType::Utf8, true),
+            ArrowField::new("tag", DataType::Utf8, true),
+            ArrowField::new("tag", DataType::Utf8, true),
+        ])),
+        vec![utf8(&[Some("dcomcnfg.exe")]), utf8(&[Some("first")]), utf8(&[Some("second")])],
+    )
+    .unwrap();
+    let view = BatchView::of_batch(&rule, &ColumnMap::new(), &elsewhere).unwrap();
+    let mut json = Vec::new();
+    view.write_json(0, &mut json);
+    assert_eq!(json, br#"{"process.name":"dcomcnfg.exe","tag":"first"}"#);
     // Columns the rule does not read may have any type.
     let other = batch(vec![
         ("process.name", utf8(&[Some("dcomcnfg.exe")])),
