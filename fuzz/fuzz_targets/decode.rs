@@ -2,6 +2,8 @@
 //! document it accepts is evaluated the same way through the struct of its own values.
 #![no_main]
 
+use std::sync::OnceLock;
+
 use dcom_detect_core::{CaseFolding, Decoder, Fields, Options, ProcessEvent, Rule, Values};
 use libfuzzer_sys::fuzz_target;
 
@@ -10,8 +12,11 @@ fn refs(values: &[String]) -> Vec<&str> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    for folding in [CaseFolding::Ascii, CaseFolding::UnicodeSimple] {
-        let rule = Rule::new(Options { case_folding: folding });
+    static RULES: OnceLock<[Rule; 2]> = OnceLock::new();
+    let rules = RULES.get_or_init(|| {
+        [CaseFolding::Ascii, CaseFolding::UnicodeSimple].map(|case_folding| Rule::new(Options { case_folding }))
+    });
+    for rule in rules {
         let mut decoder = Decoder::new();
         let Ok(doc) = decoder.decode(rule.paths(), data) else { continue };
         let verdict = rule.evaluate(&doc);
