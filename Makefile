@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 SAMPLE ?= examples/data/sample.ndjson
 
-.PHONY: demo venv test test-rust test-c test-python bench bench-c header clean
+.PHONY: demo venv deps test test-rust test-c test-python bench bench-c header clean
 
 # The main job: the `dcom-detect` command (built into $(VENV)) on the bundled sample.
 # It exits 1 when it finds alerts, which is the point of the demo.
@@ -20,7 +20,11 @@ venv:
 	$(VENV)/bin/python -m pip install -q 'maturin>=1.7,<2'
 	. $(VENV)/bin/activate && maturin develop -q
 
-test: test-rust test-c test-python
+test: deps test-rust test-c test-python
+
+# System tools the C tests need (valgrind, compilers, pkg-config), when missing.
+deps:
+	bash scripts/install-deps.sh
 
 test-rust:
 	$(CARGO) test --workspace
