@@ -300,6 +300,46 @@ impl Level<'_> {
 struct Source<'b> {
     levels: Vec<Level<'b>>,
     leaf: Leaf<'b>,
+    shape: Shape<'b>,
+}
+
+/// The common arrangements of levels, read without the general walk.
+#[derive(Debug)]
+enum Shape<'b> {
+    /// Structs only: one value at the row's index when every struct is valid there.
+    Flat { nulls: Vec<&'b NullBuffer> },
+    /// Structs, one list, structs: the list's elements under the row.
+    OneList { above: Vec<&'b NullBuffer>, list: Level<'b>, below: Vec<&'b NullBuffer> },
+    /// Anything else: the depth-first walk ([`SourceValues`]).
+    Deep,
+}
+
+impl<'b> Source<'b> {
+    fn new(levels: Vec<Level<'b>>, leaf: Leaf<'b>) -> Source<'b> {
+        let lists = levels.iter().filter(|l| !matches!(l, Level::Struct(_))).count();
+        let struct_nulls = |levels: &[Level<'b>]| -> Vec<&'b NullBuffer> {
+            levels
+                .iter()
+                .filter_map(|l| match l {
+                    Level::Struct(nulls) => *nulls,
+                    _ => None,
+                })
+                .collect()
+        };
+        let shape = match lists {
+            0 => Shape::Flat { nulls: struct_nulls(&levels) },
+            1 => {
+                let at = levels.iter().position(|l| !matches!(l, Level::Struct(_))).expect("one list");
+                Shape::OneList {
+                    above: struct_nulls(&levels[..at]),
+                    list: levels[at],
+                    below: struct_nulls(&levels[at + 1..]),
+                }
+            }
+            _ => Shape::Deep,
+        };
+        Source { levels, leaf, shape }
+    }
 }
 
 /// One batch (a record batch, or a struct array whose fields are the columns) as seen by one
@@ -689,7 +729,7 @@ impl Lookup<'_> {
                 let depth = levels.len();
                 let inner = self.unwrap_lists(array.as_ref(), levels)?;
                 let leaf = self.leaf(inner)?;
-                found.push(Source { levels: levels.clone(), leaf });
+                found.push(Source::new(levels.clone(), leaf));
                 levels.truncate(depth);
             } else if path.len() > name.len() && path.starts_with(name) && path.as_bytes()[name.len()] == b'.' {
                 let depth = levels.len();
@@ -857,8 +897,21 @@ impl<'v, 'b> Fields for Row<'v, 'b> {
 #[derive(Clone, Debug)]
 pub struct RowValues<'s> {
     sources: std::slice::Iter<'s, Source<'s>>,
-    current: Option<SourceValues<'s>>,
+    current: Option<Walk<'s>>,
     row: usize,
+}
+
+/// Where [`RowValues`] is within one source.
+#[derive(Clone, Debug)]
+enum Walk<'s> {
+    /// The elements `next..end` of a [`Shape::OneList`] source.
+    List {
+        source: &'s Source<'s>,
+        below: &'s [&'s NullBuffer],
+        next: usize,
+        end: usize,
+    },
+    Deep(SourceValues<'s>),
 }
 
 impl<'s> Iterator for RowValues<'s> {
@@ -866,21 +919,45 @@ impl<'s> Iterator for RowValues<'s> {
 
     #[inline]
     fn next(&mut self) -> Option<Text<'s>> {
+        let row = self.row;
         loop {
-            if let Some(current) = &mut self.current {
-                if let Some(v) = current.next() {
-                    return Some(Text::utf8(v));
+            match &mut self.current {
+                Some(Walk::List { source, below, next, end }) => {
+                    while *next < *end {
+                        let i = *next;
+                        *next += 1;
+                        if below.iter().all(|n| n.is_valid(i)) {
+                            if let Some(v) = source.leaf.get(i) {
+                                return Some(Text::utf8(v));
+                            }
+                        }
+                    }
                 }
-                self.current = None;
+                Some(Walk::Deep(walk)) => {
+                    if let Some(v) = walk.next() {
+                        return Some(Text::utf8(v));
+                    }
+                }
+                None => {}
             }
+            self.current = None;
             let source = self.sources.next()?;
-            if source.levels.is_empty() {
-                // A flat column: one value at most, no walk to set up.
-                if let Some(v) = source.leaf.get(self.row) {
-                    return Some(Text::utf8(v));
+            match &source.shape {
+                Shape::Flat { nulls } => {
+                    if nulls.iter().all(|n| n.is_valid(row)) {
+                        if let Some(v) = source.leaf.get(row) {
+                            return Some(Text::utf8(v));
+                        }
+                    }
                 }
-            } else {
-                self.current = Some(SourceValues::new(source, self.row));
+                Shape::OneList { above, list, below } => {
+                    if above.iter().all(|n| n.is_valid(row)) {
+                        if let Some((next, end)) = list.children(row) {
+                            self.current = Some(Walk::List { source, below, next, end });
+                        }
+                    }
+                }
+                Shape::Deep => self.current = Some(Walk::Deep(SourceValues::new(source, row))),
             }
         }
     }

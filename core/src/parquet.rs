@@ -8,8 +8,9 @@
 //! file gives the alerts that file gives (with rows for lines).
 //!
 //! # Memory and cost
-//! Each row group is read twice at most: first only the top-level columns the rule and its
-//! exceptions read ([`columns_read`]), in batches of [`BATCH_ROWS`] rows; then, only when it
+//! Each row group is read twice at most: first only the leaf columns the rule and its
+//! exceptions read (`process.name`, not the whole `process` struct), in batches of
+//! [`BATCH_ROWS`] rows; then, only when it
 //! has matches, every column of just the matching rows, to write their records. Memory is
 //! bounded by one row group's projected columns. A row group in which no column the rule
 //! reads exists is counted without being read. Nothing allocates per row on the match path
@@ -30,6 +31,8 @@ use ::parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
 };
 use ::parquet::arrow::ProjectionMask;
+
+use arrow_schema::DataType;
 
 use crate::arrow::{columns_read, BatchView, ColumnMap};
 use crate::rule::{BranchSet, Rule};
@@ -72,7 +75,8 @@ where
     };
     let schema = metadata.schema().clone();
     let read = columns_read(rule.fields(), columns, schema.fields());
-    let projection = ProjectionMask::roots(metadata.parquet_schema(), read.iter().copied());
+    let projection = leaves_read(rule, columns, &metadata)
+        .unwrap_or_else(|| ProjectionMask::roots(metadata.parquet_schema(), read.iter().copied()));
     let mut hits: Vec<Hit> = Vec::new();
     let mut record = Vec::new();
     let mut first_row = 0u64;
@@ -136,6 +140,47 @@ where
         first_row += rows as u64;
     }
     Ok(stats)
+}
+
+/// The leaf columns (Parquet's unit of storage) under the fields the rule reads: for a
+/// wide `process` struct, `process.name`, `process.parent.name` and `process.command_line`
+/// only. Leaves are numbered in the depth-first order of the Arrow schema, which is
+/// Parquet's; None (read whole top-level columns) if the count does not come out right.
+fn leaves_read(rule: &Rule, columns: &ColumnMap, metadata: &ArrowReaderMetadata) -> Option<ProjectionMask> {
+    fn walk(data_type: &DataType, path: &mut String, leaves: &mut Vec<String>) {
+        match data_type {
+            DataType::Struct(fields) => {
+                for field in fields {
+                    let parent = path.len();
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(field.name());
+                    walk(field.data_type(), path, leaves);
+                    path.truncate(parent);
+                }
+            }
+            DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) | DataType::Map(f, _) => {
+                walk(f.data_type(), path, leaves)
+            }
+            _ => leaves.push(path.clone()),
+        }
+    }
+    let mut leaves = Vec::new();
+    walk(&DataType::Struct(metadata.schema().fields().clone()), &mut String::new(), &mut leaves);
+    let descriptor = metadata.parquet_schema();
+    if leaves.len() != descriptor.num_columns() {
+        return None;
+    }
+    let related = |leaf: &str, wanted: &str| {
+        let below = |long: &str, short: &str| {
+            long.len() > short.len() && long.starts_with(short) && long.as_bytes()[short.len()] == b'.'
+        };
+        leaf == wanted || below(leaf, wanted) || below(wanted, leaf)
+    };
+    let wanted: Vec<&str> = rule.fields().iter().map(|f| columns.column(f.path())).collect();
+    let chosen = leaves.iter().enumerate().filter(|(_, leaf)| wanted.iter().any(|w| related(leaf, w))).map(|(i, _)| i);
+    Some(ProjectionMask::leaves(descriptor, chosen))
 }
 
 fn open(
