@@ -25,6 +25,7 @@ use std::fmt;
 use crate::ecs::Paths;
 use crate::event::Fields;
 use crate::exceptions::{Exceptions, ExceptionsError};
+use crate::prefilter::Prefilter;
 use crate::field::{Field, FieldId, FieldSet};
 use crate::fold::CaseFolding;
 use crate::text::Text;
@@ -345,6 +346,8 @@ pub struct Rule {
     children: LiteralSet,
     dcom: Pattern,
     exec: Pattern,
+    /// The raw-byte prefilter for this case folding, compiled once for every scan.
+    prefilter: Prefilter,
 }
 
 impl Default for Rule {
@@ -378,6 +381,7 @@ impl Rule {
             children: LiteralSet::new(&SPAWNED_CHILDREN, fold),
             dcom: Pattern::wildcard(COMMAND_LINE_PATTERNS[0], fold),
             exec: Pattern::wildcard(COMMAND_LINE_PATTERNS[1], fold),
+            prefilter: Prefilter::new(fold),
         }
     }
 
@@ -394,6 +398,11 @@ impl Rule {
     /// The rule's metadata ([`METADATA`]).
     pub fn metadata(&self) -> &'static Metadata {
         &METADATA
+    }
+
+    /// The raw-byte prefilter for this rule's case folding ([`crate::prefilter`]).
+    pub fn prefilter(&self) -> &Prefilter {
+        &self.prefilter
     }
 
     /// The exception items (empty without tuning).

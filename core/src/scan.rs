@@ -209,7 +209,8 @@ impl Outcome {
 pub struct Scanner<'r> {
     rule: &'r Rule,
     decoder: Decoder,
-    prefilter: Option<Prefilter>,
+    /// The rule's prefilter, when enabled.
+    prefilter: Option<&'r Prefilter>,
     /// The prefilter's lowercase copy of the current chunk.
     folded: Vec<u8>,
 }
@@ -220,7 +221,7 @@ impl<'r> Scanner<'r> {
         Scanner {
             rule,
             decoder: Decoder::with_limits(options.limits),
-            prefilter: options.prefilter.then(|| Prefilter::new(rule.options().case_folding)),
+            prefilter: options.prefilter.then(|| rule.prefilter()),
             folded: Vec::new(),
         }
     }
@@ -241,7 +242,7 @@ impl<'r> Scanner<'r> {
         batch.stats.bytes = chunk.len() as u64;
         let mut pos = 0;
         let mut line = 0u64;
-        let mut candidates = self.prefilter.as_ref().map(|p| p.candidates(chunk, &mut self.folded));
+        let mut candidates = self.prefilter.map(|p| p.candidates(chunk, &mut self.folded));
         let mut next_candidate = match &mut candidates {
             Some(c) => c.next_from(0),
             None => Some(0),
