@@ -64,6 +64,9 @@ use crate::field::{Field, FieldSet};
 use crate::rule::Rule;
 use crate::text::Text;
 
+/// [`BatchView::evaluate_parallel`] gives each thread at least this many rows.
+pub const PARALLEL_MIN_ROWS: usize = 16_384;
+
 /// The most struct and list levels between a top-level column and a field's values.
 pub const MAX_LEVELS: usize = 8;
 
@@ -428,13 +431,43 @@ impl<'b> BatchView<'b> {
     /// branches that fired ([`BranchSet::bits`](crate::BranchSet::bits); set also when an
     /// exception suppressed the alert). Allocates nothing once the vectors have room.
     pub fn evaluate_into(&self, rule: &Rule, matched: &mut Vec<bool>, branches: &mut Vec<u8>) {
-        matched.reserve(self.rows);
-        branches.reserve(self.rows);
-        for index in 0..self.rows {
-            let row = self.row(index);
+        self.evaluate_parallel(rule, 1, matched, branches);
+    }
+
+    /// [`evaluate_into`](Self::evaluate_into) on `threads` threads (0: one per available
+    /// core), each evaluating a contiguous share of the rows into its part of the output;
+    /// results are in row order whatever the thread count. Batches under
+    /// [`PARALLEL_MIN_ROWS`] rows per thread use fewer threads. Besides the vectors' growth,
+    /// allocates only what spawning scoped threads does.
+    pub fn evaluate_parallel(&self, rule: &Rule, threads: usize, matched: &mut Vec<bool>, branches: &mut Vec<u8>) {
+        let threads = match threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let threads = threads.min(self.rows / PARALLEL_MIN_ROWS).max(1);
+        let (start_m, start_b) = (matched.len(), branches.len());
+        matched.resize(start_m + self.rows, false);
+        branches.resize(start_b + self.rows, 0);
+        let (matched, branches) = (&mut matched[start_m..], &mut branches[start_b..]);
+        if threads == 1 {
+            self.evaluate_rows(rule, 0, matched, branches);
+            return;
+        }
+        let share = self.rows.div_ceil(threads);
+        std::thread::scope(|scope| {
+            for (part, (matched, branches)) in matched.chunks_mut(share).zip(branches.chunks_mut(share)).enumerate() {
+                scope.spawn(move || self.evaluate_rows(rule, part * share, matched, branches));
+            }
+        });
+    }
+
+    /// Evaluates the rows `first..first + matched.len()` into the two slices.
+    fn evaluate_rows(&self, rule: &Rule, first: usize, matched: &mut [bool], branches: &mut [u8]) {
+        for (offset, (m, b)) in matched.iter_mut().zip(branches.iter_mut()).enumerate() {
+            let row = self.row(first + offset);
             let verdict = rule.evaluate(&row);
-            matched.push(verdict.is_match());
-            branches.push(verdict.branches().bits());
+            *m = verdict.is_match();
+            *b = verdict.branches().bits();
         }
     }
 

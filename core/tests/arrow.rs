@@ -756,6 +756,28 @@ fn golden_corpus_parity_in_every_layout() {
 }
 
 #[test]
+fn parallel_evaluation_gives_the_serial_results_in_order() {
+    let rule = Rule::with_exceptions(Options::default(), include_bytes!("../../examples/exceptions.json")).unwrap();
+    let cases = golden_values(&rule);
+    let paths: Vec<String> = rule.fields().iter().map(|f| f.path().to_owned()).collect();
+    // Enough rows for several threads: the golden rows, repeated.
+    let rows: Vec<Vec<Vec<String>>> = (0..(3 * dcom_detect_core::arrow::PARALLEL_MIN_ROWS / cases.len() + 1))
+        .flat_map(|_| cases.iter().map(|c| c.2.clone()))
+        .collect();
+    let b = table(&paths, &rows, Layout::NestedViews);
+    let view = BatchView::of_batch(&rule, &ColumnMap::new(), &b).unwrap();
+    let (mut m1, mut b1) = (vec![true], vec![9]);
+    view.evaluate_into(&rule, &mut m1, &mut b1);
+    for threads in [0, 2, 3, 7] {
+        let (mut m, mut bits) = (vec![true], vec![9]);
+        view.evaluate_parallel(&rule, threads, &mut m, &mut bits);
+        assert_eq!((&m, &bits), (&m1, &b1), "{threads} threads");
+    }
+    assert_eq!(m1.len(), rows.len() + 1);
+    assert!(b1.iter().skip(1).any(|&b| b != 0));
+}
+
+#[test]
 fn the_row_path_allocates_nothing() {
     let rule = Rule::new(Options { case_folding: CaseFolding::UnicodeSimple });
     let tuned = Rule::with_exceptions(Options::default(), include_bytes!("../../examples/exceptions.json")).unwrap();

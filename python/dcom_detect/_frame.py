@@ -90,7 +90,7 @@ def alerts_to_frame(alerts: Iterable[Alert]) -> pandas.DataFrame:
     return frame
 
 
-def match_frame(rule: Any, frame: Any, columns: Any = None) -> Any:
+def match_frame(rule: Any, frame: Any, columns: Any = None, threads: int = 0) -> Any:
     """:meth:`dcom_detect.Rule.match_frame`: ``rule.match_arrow`` on a pandas or polars
     DataFrame, as a boolean Series of the same kind (pandas: same index; polars: named
     ``"dcom_detect"``)."""
@@ -100,7 +100,7 @@ def match_frame(rule: Any, frame: Any, columns: Any = None) -> Any:
 
         if not isinstance(frame, polars.DataFrame):
             raise TypeError(f"frame must be a pandas or polars DataFrame, not {module}.{type(frame).__qualname__}")
-        return polars.Series("dcom_detect", rule.match_arrow(frame, columns=columns), dtype=polars.Boolean)
+        return polars.Series("dcom_detect", rule.match_arrow(frame, columns=columns, threads=threads), dtype=polars.Boolean)
     if module.startswith("pandas"):
         import pandas
 
@@ -111,7 +111,7 @@ def match_frame(rule: Any, frame: Any, columns: Any = None) -> Any:
         except ImportError as error:  # pragma: no cover - depends on the environment
             raise ImportError("Rule.match_frame on pandas needs pyarrow: pip install 'dcom-detect[pandas]'") from error
         table = pyarrow.Table.from_pandas(frame, preserve_index=False)
-        return pandas.Series(rule.match_arrow(table, columns=columns), index=frame.index, name="dcom_detect", dtype=bool)
+        return pandas.Series(rule.match_arrow(table, columns=columns, threads=threads), index=frame.index, name="dcom_detect", dtype=bool)
     raise TypeError(
         f"frame must be a pandas or polars DataFrame, not {module}.{type(frame).__qualname__} "
         "(for other Arrow data use Rule.match_arrow)"

@@ -189,7 +189,12 @@ class Rule:
         """
     @overload
     def match_arrow(
-        self, data: ArrowData, *, columns: ColumnMapping | None = None, branches: Literal[False] = False
+        self,
+        data: ArrowData,
+        *,
+        columns: ColumnMapping | None = None,
+        branches: Literal[False] = False,
+        threads: int = 0,
     ) -> numpy.typing.NDArray[numpy.bool_]:
         """Whether each row of a table raises an alert (as :meth:`matches` on that row as an
         ECS event), reading the strings in place from the Arrow buffers.
@@ -218,6 +223,9 @@ class Rule:
             branches: also return, per row, the bits of the branches that fired (1 =
                 office_child, 2 = dcomcnfg, 4 = dcom_command_line; as :attr:`Verdict.bits`,
                 so set also when an exception item suppressed the alert).
+            threads: threads that match each batch's rows (0, the default: one per core; a
+                batch gets one thread per 16,384 rows at most). Results are in row order
+                whatever the count.
 
         Returns:
             A numpy ``bool`` array with one element per row (True: the row raises an alert),
@@ -225,7 +233,7 @@ class Rule:
             numpy ``uint8`` array of branch bits. Use it to filter: ``table.filter(mask)``,
             ``frame[mask]``, ``polars_frame.filter(mask)``.
 
-        The matching runs with the interpreter released and creates no Python object per row;
+        The matching runs with the interpreter released (on ``threads`` threads) and creates no Python object per row;
         the data is not copied (the two result arrays are one byte per row each).
 
         Raises:
@@ -239,9 +247,14 @@ class Rule:
         """
     @overload
     def match_arrow(
-        self, data: ArrowData, *, columns: ColumnMapping | None = None, branches: Literal[True]
+        self,
+        data: ArrowData,
+        *,
+        columns: ColumnMapping | None = None,
+        branches: Literal[True],
+        threads: int = 0,
     ) -> tuple[numpy.typing.NDArray[numpy.bool_], numpy.typing.NDArray[numpy.uint8]]: ...
-    def match_frame(self, frame: Any, *, columns: ColumnMapping | None = None) -> Any:
+    def match_frame(self, frame: Any, *, columns: ColumnMapping | None = None, threads: int = 0) -> Any:
         """Whether each row of a pandas or polars DataFrame raises an alert, as a boolean
         Series of the same kind: pandas (same index, name ``"dcom_detect"``; needs
         pyarrow) or polars (name ``"dcom_detect"``). ``frame[rule.match_frame(frame)]``

@@ -170,6 +170,7 @@ pub(crate) fn match_arrow<'py>(
     data: &Bound<'py, PyAny>,
     columns: Option<&Bound<'py, PyAny>>,
     branches: bool,
+    threads: usize,
 ) -> PyResult<Bound<'py, PyAny>> {
     let numpy = py
         .import("numpy")
@@ -180,7 +181,7 @@ pub(crate) fn match_arrow<'py>(
     let mut bits: Vec<u8> = Vec::new();
     py.detach(|| {
         for_each_batch(rule, &columns, imported, |view| {
-            view.evaluate_into(rule, &mut matched, &mut bits);
+            view.evaluate_parallel(rule, threads, &mut matched, &mut bits);
             Ok(())
         })
     })

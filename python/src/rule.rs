@@ -170,27 +170,29 @@ impl PyRule {
 
     /// Whether each row of Arrow data raises an alert (numpy bool array), optionally with the
     /// bits of the branches that fired (numpy uint8 array).
-    #[pyo3(signature = (data, *, columns = None, branches = false))]
+    #[pyo3(signature = (data, *, columns = None, branches = false, threads = 0))]
     fn match_arrow<'py>(
         &self,
         py: Python<'py>,
         data: &Bound<'py, PyAny>,
         columns: Option<&Bound<'py, PyAny>>,
         branches: bool,
+        threads: usize,
     ) -> PyResult<Bound<'py, PyAny>> {
-        arrow::match_arrow(py, &self.rule, data, columns, branches)
+        arrow::match_arrow(py, &self.rule, data, columns, branches, threads)
     }
 
     /// Whether each row of a pandas or polars DataFrame raises an alert, as a boolean Series
     /// of the same kind.
-    #[pyo3(signature = (frame, *, columns = None))]
+    #[pyo3(signature = (frame, *, columns = None, threads = 0))]
     fn match_frame<'py>(
         slf: &Bound<'py, Self>,
         frame: &Bound<'py, PyAny>,
         columns: Option<&Bound<'py, PyAny>>,
+        threads: usize,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
-        py.import("dcom_detect._frame")?.call_method1("match_frame", (slf, frame, columns))
+        py.import("dcom_detect._frame")?.call_method1("match_frame", (slf, frame, columns, threads))
     }
 
     /// The ECS alert of every row of Arrow data that raises one, in row order.

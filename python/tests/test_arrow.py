@@ -458,6 +458,16 @@ def test_million_generated_rows_parity_with_the_ndjson_scan(tmp_path: pathlib.Pa
     assert ours == scan_bits(rule, table, tmp_path)
 
 
+def test_threads_give_the_same_results_in_order() -> None:
+    table = generated_table(200_000, seed=13)
+    rule = dcom_detect.Rule()
+    one = rule.match_arrow(table, branches=True, threads=1)
+    for threads in (0, 2, 5):
+        many = rule.match_arrow(table, branches=True, threads=threads)
+        assert (many[0] == one[0]).all() and (many[1] == one[1]).all()
+    assert rule.match_frame(polars.from_arrow(table), threads=2).to_list() == one[0].tolist()  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("folding", ["ascii", "unicode_simple"])
 def test_generated_rows_parity_with_exceptions(tmp_path: pathlib.Path, folding: str) -> None:
     table = generated_table(100_000, seed=11)
