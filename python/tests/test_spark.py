@@ -3,7 +3,8 @@ of the single-process scan of the same events, from NDJSON and from Parquet, wit
 exceptions and a column mapping.
 
 Needs PySpark (python/tests/requirements.txt) and a Java 17+ runtime; skipped, saying so,
-only when no Java runtime can be started.
+only when no Java runtime can be started, and never under CI (``CI`` set), where
+scripts/install-deps.sh installs one.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def _java() -> str | None:
     return java if probe.returncode == 0 else None
 
 
+if _java() is None and os.environ.get("CI"):
+    pytest.fail("no Java runtime under CI: scripts/install-deps.sh should have installed default-jre-headless")
 if _java() is None:
     pytest.skip(
         "no Java runtime (java -version fails): PySpark needs Java 17+; install default-jre-headless",
