@@ -25,9 +25,9 @@ use std::fmt;
 use crate::ecs::Paths;
 use crate::event::Fields;
 use crate::exceptions::{Exceptions, ExceptionsError};
-use crate::prefilter::Prefilter;
 use crate::field::{Field, FieldId, FieldSet};
 use crate::fold::CaseFolding;
+use crate::prefilter::Prefilter;
 use crate::text::Text;
 use crate::wildcard::{LiteralSet, Pattern};
 
