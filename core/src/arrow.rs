@@ -434,41 +434,10 @@ impl<'b> BatchView<'b> {
         self.evaluate_parallel(rule, 1, matched, branches);
     }
 
-    /// [`evaluate_into`](Self::evaluate_into) on `threads` threads (0: one per available
-    /// core), each evaluating a contiguous share of the rows into its part of the output;
-    /// results are in row order whatever the thread count. Batches under
-    /// [`PARALLEL_MIN_ROWS`] rows per thread use fewer threads. Besides the vectors' growth,
-    /// allocates only what spawning scoped threads does.
+    /// [`evaluate_into`](Self::evaluate_into) on `threads` threads: [`evaluate_batches`]
+    /// with this one batch.
     pub fn evaluate_parallel(&self, rule: &Rule, threads: usize, matched: &mut Vec<bool>, branches: &mut Vec<u8>) {
-        let threads = match threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        };
-        let threads = threads.min(self.rows / PARALLEL_MIN_ROWS).max(1);
-        let (start_m, start_b) = (matched.len(), branches.len());
-        matched.resize(start_m + self.rows, false);
-        branches.resize(start_b + self.rows, 0);
-        let (matched, branches) = (&mut matched[start_m..], &mut branches[start_b..]);
-        if threads == 1 {
-            self.evaluate_rows(rule, 0, matched, branches);
-            return;
-        }
-        let share = self.rows.div_ceil(threads);
-        std::thread::scope(|scope| {
-            for (part, (matched, branches)) in matched.chunks_mut(share).zip(branches.chunks_mut(share)).enumerate() {
-                scope.spawn(move || self.evaluate_rows(rule, part * share, matched, branches));
-            }
-        });
-    }
-
-    /// Evaluates the rows `first..first + matched.len()` into the two slices.
-    fn evaluate_rows(&self, rule: &Rule, first: usize, matched: &mut [bool], branches: &mut [u8]) {
-        for (offset, (m, b)) in matched.iter_mut().zip(branches.iter_mut()).enumerate() {
-            let row = self.row(first + offset);
-            let verdict = rule.evaluate(&row);
-            *m = verdict.is_match();
-            *b = verdict.branches().bits();
-        }
+        evaluate_batches(rule, std::slice::from_ref(self), threads, matched, branches);
     }
 
     /// Appends row `index` as one JSON object (no newline) to `out`: every column, structs
@@ -892,6 +861,62 @@ where
         }
     }
     text.finish()
+}
+
+/// Evaluates every row of `views`, in order, as [`BatchView::evaluate_into`] does, on
+/// `threads` threads (0: one per available core). The rows of all the views are cut into
+/// contiguous shares, one per thread, across batch boundaries, so many small batches (a
+/// table read in chunks of a few hundred rows) keep every thread busy; results are in row
+/// order whatever the thread count. Fewer threads are used when there are under
+/// [`PARALLEL_MIN_ROWS`] rows per thread. Besides the vectors' growth, allocates only what
+/// spawning scoped threads does.
+pub fn evaluate_batches(
+    rule: &Rule,
+    views: &[BatchView<'_>],
+    threads: usize,
+    matched: &mut Vec<bool>,
+    branches: &mut Vec<u8>,
+) {
+    let rows: usize = views.iter().map(BatchView::len).sum();
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let threads = threads.min(rows / PARALLEL_MIN_ROWS).max(1);
+    let (start_m, start_b) = (matched.len(), branches.len());
+    matched.resize(start_m + rows, false);
+    branches.resize(start_b + rows, 0);
+    let (matched, branches) = (&mut matched[start_m..], &mut branches[start_b..]);
+    if threads == 1 {
+        evaluate_rows(rule, views, 0, matched, branches);
+        return;
+    }
+    let share = rows.div_ceil(threads);
+    std::thread::scope(|scope| {
+        for (part, (matched, branches)) in matched.chunks_mut(share).zip(branches.chunks_mut(share)).enumerate() {
+            scope.spawn(move || evaluate_rows(rule, views, part * share, matched, branches));
+        }
+    });
+}
+
+/// Evaluates the rows `first..first + matched.len()` of the concatenation of `views` into
+/// the two slices (of equal length).
+fn evaluate_rows(rule: &Rule, views: &[BatchView<'_>], mut first: usize, matched: &mut [bool], branches: &mut [u8]) {
+    let mut out = matched.iter_mut().zip(branches.iter_mut());
+    for view in views {
+        if first >= view.len() {
+            first -= view.len();
+            continue;
+        }
+        // The range first: `zip` stops on it without taking an output slot.
+        for (index, (m, b)) in (first..view.len()).zip(out.by_ref()) {
+            let row = view.row(index);
+            let verdict = rule.evaluate(&row);
+            *m = verdict.is_match();
+            *b = verdict.branches().bits();
+        }
+        first = 0;
+    }
 }
 
 /// One row of a [`BatchView`]: an event whose values live in the batch's buffers.

@@ -20,7 +20,7 @@ use arrow_array::{
 };
 use arrow_buffer::NullBuffer;
 use arrow_schema::{DataType, Field as ArrowField, Fields as ArrowFields, Schema};
-use dcom_detect_core::arrow::{match_batch, BatchView, ColumnMap};
+use dcom_detect_core::arrow::{evaluate_batches, match_batch, BatchView, ColumnMap};
 use dcom_detect_core::ecs::Schema as DocSchema;
 use dcom_detect_core::{CaseFolding, Decoder, Fields, Found, Options, Position, Rule};
 
@@ -775,6 +775,36 @@ fn parallel_evaluation_gives_the_serial_results_in_order() {
     }
     assert_eq!(m1.len(), rows.len() + 1);
     assert!(b1.iter().skip(1).any(|&b| b != 0));
+}
+
+#[test]
+fn many_small_batches_are_shared_across_threads_in_row_order() {
+    let rule = Rule::with_exceptions(Options::default(), include_bytes!("../../examples/exceptions.json")).unwrap();
+    let cases = golden_values(&rule);
+    let paths: Vec<String> = rule.fields().iter().map(|f| f.path().to_owned()).collect();
+    let rows: Vec<Vec<Vec<String>>> = (0..(3 * dcom_detect_core::arrow::PARALLEL_MIN_ROWS / cases.len() + 1))
+        .flat_map(|_| cases.iter().map(|c| c.2.clone()))
+        .collect();
+    // Uneven batches, empty ones included, so that thread shares start and end mid-batch.
+    let mut batches = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    while start < rows.len() {
+        let end = (start + size).min(rows.len());
+        batches.push(table(&paths, &rows[start..end], Layout::FlatLists));
+        start = end;
+        size = (size * 7 + 13) % 997;
+    }
+    let views: Vec<BatchView<'_>> =
+        batches.iter().map(|b| BatchView::of_batch(&rule, &ColumnMap::new(), b).unwrap()).collect();
+    let whole = table(&paths, &rows, Layout::FlatLists);
+    let (mut m1, mut b1) = (Vec::new(), Vec::new());
+    BatchView::of_batch(&rule, &ColumnMap::new(), &whole).unwrap().evaluate_into(&rule, &mut m1, &mut b1);
+    for threads in [1, 0, 2, 3, 7] {
+        let (mut m, mut bits) = (vec![false], vec![0]);
+        evaluate_batches(&rule, &views, threads, &mut m, &mut bits);
+        assert_eq!((&m[1..], &bits[1..]), (&m1[..], &b1[..]), "{threads} threads");
+    }
+    assert!(views.iter().any(|v| v.is_empty()) && m1.iter().any(|&m| m));
 }
 
 #[test]

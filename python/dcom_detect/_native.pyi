@@ -223,8 +223,9 @@ class Rule:
             branches: also return, per row, the bits of the branches that fired (1 =
                 office_child, 2 = dcomcnfg, 4 = dcom_command_line; as :attr:`Verdict.bits`,
                 so set also when an exception item suppressed the alert).
-            threads: threads that match each batch's rows (0, the default: one per core; a
-                batch gets one thread per 16,384 rows at most). Results are in row order
+            threads: threads that match the rows (0, the default: one per core; at most
+                one per 16,384 rows). Consecutive batches are matched together, so a table
+                of many small chunks keeps every thread busy too. Results are in row order
                 whatever the count.
 
         Returns:

@@ -21,7 +21,7 @@ use arrow_array::ffi::{from_ffi, FFI_ArrowArray, FFI_ArrowSchema};
 use arrow_array::ffi_stream::{ArrayStreamReader, FFI_ArrowArrayStream};
 use arrow_array::{make_array, Array, ArrayRef};
 use arrow_schema::{ArrowError, DataType};
-use dcom_detect_core::arrow::{BatchView, ColumnError, ColumnMap};
+use dcom_detect_core::arrow::{evaluate_batches, BatchView, ColumnError, ColumnMap, PARALLEL_MIN_ROWS};
 use dcom_detect_core::{AlertOptions, AlertWriter, Origin, Position, Rule};
 use pyo3::exceptions::{PyImportError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -127,20 +127,58 @@ pub(crate) fn for_each_batch(
     data: Imported,
     mut each: impl FnMut(&BatchView<'_>) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
-    let mut one = |array: &ArrayRef| -> Result<(), Failure> {
-        let Some(rows) = array.as_struct_opt() else {
+    for_each_group(rule, columns, data, 0, |views| views.iter().try_for_each(&mut each))
+}
+
+/// Calls `each` with the views of consecutive batches of `data`, in order, grouped until a
+/// group holds at least `rows` rows (the last may hold fewer), so that matching a group on
+/// several threads keeps them busy however small the batches are. A group keeps its
+/// batches' arrays alive (reference counts, not copies) until `each` returns.
+pub(crate) fn for_each_group(
+    rule: &Rule,
+    columns: &ColumnMap,
+    data: Imported,
+    rows: usize,
+    mut each: impl FnMut(&[BatchView<'_>]) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    let mut group: Vec<ArrayRef> = Vec::new();
+    let mut flush = |group: &mut Vec<ArrayRef>| -> Result<(), Failure> {
+        let views = group
+            .iter()
+            .map(|array| BatchView::of_struct(rule, columns, array.as_struct()).map_err(Failure::Column))
+            .collect::<Result<Vec<_>, _>>()?;
+        each(&views)?;
+        drop(views);
+        group.clear();
+        Ok(())
+    };
+    let add = |group: &mut Vec<ArrayRef>, array: ArrayRef| -> Result<usize, Failure> {
+        if array.as_struct_opt().is_none() {
             return Err(Failure::NotATable(array.data_type().clone()));
-        };
-        let view = BatchView::of_struct(rule, columns, rows).map_err(Failure::Column)?;
-        each(&view)
+        }
+        let len = array.len();
+        group.push(array);
+        Ok(len)
     };
     match data {
-        Imported::Array(array) => one(&array),
+        Imported::Array(array) => {
+            add(&mut group, array)?;
+            flush(&mut group)
+        }
         Imported::Stream(reader) => {
+            let mut pending = 0;
             for array in reader {
-                one(&array.map_err(Failure::Arrow)?)?;
+                pending += add(&mut group, array.map_err(Failure::Arrow)?)?;
+                if pending >= rows {
+                    flush(&mut group)?;
+                    pending = 0;
+                }
             }
-            Ok(())
+            if group.is_empty() {
+                Ok(())
+            } else {
+                flush(&mut group)
+            }
         }
     }
 }
@@ -179,9 +217,16 @@ pub(crate) fn match_arrow<'py>(
     let imported = import(py, data)?;
     let mut matched: Vec<bool> = Vec::new();
     let mut bits: Vec<u8> = Vec::new();
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    // Groups of a few shares per thread: small batches (a table read in chunks of a few
+    // hundred rows) still keep every thread busy, and thread start-up stays negligible.
+    let group_rows = threads.saturating_mul(4 * PARALLEL_MIN_ROWS);
     py.detach(|| {
-        for_each_batch(rule, &columns, imported, |view| {
-            view.evaluate_parallel(rule, threads, &mut matched, &mut bits);
+        for_each_group(rule, &columns, imported, group_rows, |views| {
+            evaluate_batches(rule, views, threads, &mut matched, &mut bits);
             Ok(())
         })
     })

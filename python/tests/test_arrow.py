@@ -466,6 +466,18 @@ def test_threads_give_the_same_results_in_order() -> None:
         many = rule.match_arrow(table, branches=True, threads=threads)
         assert (many[0] == one[0]).all() and (many[1] == one[1]).all()
     assert rule.match_frame(polars.from_arrow(table), threads=2).to_list() == one[0].tolist()  # type: ignore[arg-type]
+    # Many small uneven chunks (as readers produce): shared across threads, still in order.
+    sizes = [0, 1, 250, 977, 3, 16_384, 40_000]
+    batches, start = [], 0
+    while start < table.num_rows:
+        size = sizes[len(batches) % len(sizes)]
+        batches.append(table.slice(start, size))
+        start += size
+    chunked = pyarrow.concat_tables(batches)
+    assert chunked.column(0).num_chunks > 20
+    for threads in (1, 0, 3):
+        many = rule.match_arrow(chunked, branches=True, threads=threads)
+        assert (many[0] == one[0]).all() and (many[1] == one[1]).all()
 
 
 @pytest.mark.parametrize("folding", ["ascii", "unicode_simple"])
