@@ -2,39 +2,10 @@
 //! (never allocates, not even on first use) and the JSON decoder (nothing once its buffers
 //! have grown) over thousands of varied events, under both case foldings.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod counting;
 
+use counting::allocations_during;
 use dcom_detect_core::{CaseFolding, Decoder, Options, ProcessEvent, Rule, Values};
-
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|a| a.set(a.get() + 1));
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|a| a.set(a.get() + 1));
-        System.realloc(ptr, layout, new_size)
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations_during(f: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.with(Cell::get);
-    f();
-    ALLOCATIONS.with(Cell::get) - before
-}
 
 /// A deterministic mix of the shapes that could tempt an allocation.
 fn varied_records() -> Vec<String> {
@@ -198,4 +169,10 @@ fn json_decoding_allocates_nothing_in_steady_state() {
         assert!(warm > 100 && warm < records.len(), "a mix of matches and misses ({warm})");
         assert_eq!(suppressed > 0, !rule.exceptions().is_empty(), "exceptions were exercised");
     }
+}
+
+/// The counter works: it sees the allocations of this thread.
+#[test]
+fn the_counter_sees_allocations() {
+    assert!(allocations_during(|| drop(std::hint::black_box(vec![0u8; 64]))) > 0);
 }

@@ -4,8 +4,8 @@
 //! foldings, with exceptions), the JSON records alerts are written from, and no allocation
 //! per row.
 
-use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
-use std::cell::Cell;
+mod counting;
+
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -20,38 +20,10 @@ use arrow_array::{
 };
 use arrow_buffer::NullBuffer;
 use arrow_schema::{DataType, Field as ArrowField, Fields as ArrowFields, Schema};
+use counting::allocations_during;
 use dcom_detect_core::arrow::{evaluate_batches, match_batch, BatchView, ColumnMap};
 use dcom_detect_core::ecs::Schema as DocSchema;
 use dcom_detect_core::{CaseFolding, Decoder, Fields, Found, Options, Position, Rule};
-
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: AllocLayout) -> *mut u8 {
-        ALLOCATIONS.with(|a| a.set(a.get() + 1));
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: AllocLayout) {
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: AllocLayout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|a| a.set(a.get() + 1));
-        System.realloc(ptr, layout, new_size)
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations_during(f: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.with(Cell::get);
-    f();
-    ALLOCATIONS.with(Cell::get) - before
-}
 
 const RULE_PATHS: [&str; 5] =
     ["event.category", "event.type", "process.name", "process.parent.name", "process.command_line"];
