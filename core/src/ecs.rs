@@ -182,9 +182,13 @@ struct Node {
     /// Children with the [`tag`] of their segment, for a quick scan.
     children: Vec<(u64, NodeId)>,
     slots: Vec<Slot>,
-    /// A path of the ECS namespace (the rule's or tuning fields, or their parents): shape
-    /// conflicts here reject an ECS document.
+    /// A path of the ECS namespace (the rule's or tuning fields, or their parents): a value
+    /// where this node has children rejects an ECS document.
     ecs: bool,
+    /// One of the rule's own fields, which the ECS mapping makes keywords: an object here
+    /// rejects an ECS document. (A tuning field holding an object just has no value: tuning
+    /// never makes an event unreadable.)
+    keyword: bool,
     /// Seeing a key here makes the document ECS (`event.category`, `process.*`).
     marks_ecs: bool,
 }
@@ -205,11 +209,13 @@ impl Paths {
                 children: Vec::new(),
                 slots: Vec::new(),
                 ecs: false,
+                keyword: false,
                 marks_ecs: false,
             }],
         };
         for field in fields.iter() {
             let leaf = paths.insert(field.path(), Slot::Ecs(field.id()), true);
+            paths.nodes[leaf as usize].keyword |= field.id().is_rule_field();
             if field.id() == FieldId::EVENT_CATEGORY {
                 paths.nodes[leaf as usize].marks_ecs = true;
             }
@@ -249,6 +255,7 @@ impl Paths {
                         children: Vec::new(),
                         slots: Vec::new(),
                         ecs,
+                        keyword: false,
                         marks_ecs: false,
                     });
                     self.nodes[node as usize].children.push((tag(segment.as_bytes()), id));
@@ -463,7 +470,7 @@ impl Decoder {
                 }
                 let is_object = open == b'{';
                 if is_object {
-                    if let Some(n) = wanted.filter(|n| n.ecs && n.children.is_empty()) {
+                    if let Some(n) = wanted.filter(|n| n.keyword) {
                         self.conflict_at(offset, node, n);
                     }
                 }

@@ -26,6 +26,11 @@ impl FieldId {
     /// `process.command_line`
     pub const PROCESS_COMMAND_LINE: FieldId = FieldId(4);
 
+    /// Whether this is one of the rule's five fields (not one tuning added).
+    pub fn is_rule_field(self) -> bool {
+        self.0 <= FieldId::PROCESS_COMMAND_LINE.0
+    }
+
     /// The id as an index into a [`FieldSet`].
     pub fn index(self) -> usize {
         usize::from(self.0)

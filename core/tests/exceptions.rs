@@ -291,3 +291,23 @@ fn a_file_naming_too_many_fields_is_refused_not_a_crash() {
     let err = Rule::with_exceptions(Options::default(), json.as_bytes()).unwrap_err().to_string();
     assert!(err.contains("item 1 (\"huge\")") && err.contains("more than 65536 distinct fields"), "{err}");
 }
+
+/// Found by fuzzing (`fuzz/seeds/exceptions/object-field.json`): an item naming a field that
+/// holds an object in the event (`host`, where events have `host.name`) must not make events
+/// unreadable. The field has no value there; the rule's own fields still reject objects.
+#[test]
+fn an_exception_field_holding_an_object_has_no_value_and_rejects_nothing() {
+    let host = event(r#""host":{"name":"WS-01"}"#);
+    let custom = event(r#""labels":{"team":{"id":"x"}}"#);
+    for (field, record) in [("host", &host), ("labels.team", &custom)] {
+        assert_eq!(outcome(&rule_with(&item(field, "is one of", r#"["WS-01","x"]"#)), record), Some(None), "{field}");
+        assert_eq!(outcome(&rule_with(&item(field, "is", r#""WS-01""#)), record), Some(None), "{field}");
+        let absent = rule_with(&item(field, "does not exist", ""));
+        assert_eq!(outcome(&absent, record), Some(Some("t".to_owned())), "{field}");
+    }
+    // The rule's own keyword fields still refuse an object (the ECS mapping would).
+    let rule = rule_with(&item("host", "exists", ""));
+    let bad = r#"{"event":{"category":"process","type":"start"},"process":{"name":{"x":"cmd.exe"}}}"#;
+    let err = Decoder::new().decode(rule.paths(), bad.as_bytes()).map(|_| ()).unwrap_err();
+    assert!(err.to_string().contains("process.name"), "{err}");
+}
