@@ -39,6 +39,7 @@ pub mod evtx;
 pub mod exceptions;
 pub mod field;
 pub mod fold;
+mod frame;
 mod json;
 #[cfg(feature = "parquet")]
 pub mod parquet;

@@ -16,9 +16,12 @@
 //! `threads` others scan chunks; results are delivered in input order whatever the thread
 //! count.
 //!
-//! Records the prefilter rules out are counted as not matched without being parsed, so a
-//! malformed line that cannot match is not reported as rejected; disable the prefilter to
-//! validate every line.
+//! A record the prefilter rules out is counted as not matched without being parsed when it is
+//! plainly one JSON object (`core/src/frame.rs` says exactly what that means); any other
+//! ruled-out line is parsed, so truncated, binary, non-object and too deeply nested lines are
+//! rejected with their exact error whether or not they could match. A syntax error or a
+//! duplicate key inside a well-framed line that cannot match is seen only with the prefilter
+//! disabled, which validates every line.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -30,6 +33,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::ecs::{Decoder, Limits};
 use crate::error::{DecodeError, ErrorKind};
+use crate::frame;
 use crate::prefilter::Prefilter;
 use crate::rule::{BranchSet, Rule};
 
@@ -213,6 +217,8 @@ pub struct Scanner<'r> {
     prefilter: Option<&'r Prefilter>,
     /// The prefilter's lowercase copy of the current chunk.
     folded: Vec<u8>,
+    /// The depth limit, for telling which ruled-out lines are plainly well-formed.
+    max_depth: usize,
 }
 
 impl<'r> Scanner<'r> {
@@ -223,6 +229,7 @@ impl<'r> Scanner<'r> {
             decoder: Decoder::with_limits(options.limits),
             prefilter: options.prefilter.then(|| rule.prefilter()),
             folded: Vec::new(),
+            max_depth: options.limits.max_depth,
         }
     }
 
@@ -255,7 +262,7 @@ impl<'r> Scanner<'r> {
             } else {
                 batch.stats.records += 1;
                 let candidate = candidates.is_none() || next_candidate.is_some_and(|c| c < end);
-                if candidate {
+                if candidate || !frame::is_plain_object(record, self.max_depth) {
                     match evaluate(self.rule, &mut self.decoder, record) {
                         Outcome::Matched(branches) => {
                             batch.stats.matched += 1;

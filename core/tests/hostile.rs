@@ -65,6 +65,51 @@ fn bad_records_are_reported_and_the_scan_goes_on() {
     }
 }
 
+/// With the prefilter on (the default), a line that cannot match is skipped unparsed only when
+/// it is plainly one JSON object; every other broken line is still rejected with its error.
+#[test]
+fn broken_lines_that_cannot_match_are_reported_with_the_prefilter_on() {
+    let deep = format!(r#"{{"x":{}{}}}"#, "[".repeat(2000), "]".repeat(2000));
+    let reported: &[(&[u8], &str)] = &[
+        (br#"{"event":{"category":"process""#, "truncated"),
+        (br#"{"event":{"category":"process"}"#, "truncated"),
+        (b"{\"a\":\"\xC3\x28\"}", "invalid UTF-8"),
+        (b"{\"a\":\"x\x00y\"}", "control character"),
+        (b"\x00\x00\x00", "not a JSON object"),
+        (b"\x1f\x8b\x08\x00garbage", "invalid UTF-8"),
+        (b"[1,2,3]", "not a JSON object"),
+        (b"42", "not a JSON object"),
+        (b"\"text\"", "not a JSON object"),
+        (b"not json at all", "not a JSON object"),
+        (b"{", "truncated"),
+        (deep.as_bytes(), "nesting deeper than the limit of 1000"),
+    ];
+    // What only a scan without the prefilter sees: errors inside a well-framed line.
+    let inner: &[(&[u8], &str)] = &[
+        (br#"{"a":1,"a":2}"#, "duplicate key"),
+        (br#"{"a":tru}"#, "expected"),
+        (br#"{"a":1}{"b":2}"#, "unexpected data"),
+    ];
+    let cases = reported.iter().map(|&(bad, error)| (bad, error, true));
+    for (bad, error, is_reported) in cases.chain(inner.iter().map(|&(bad, error)| (bad, error, false))) {
+        let input = [HIT.as_bytes(), b"\n", bad, b"\n", HIT.as_bytes(), b"\n"].concat();
+        let (matched, rejected, stats) = scan(&input[..], &ScanOptions::default());
+        assert_eq!(matched, [1, 3], "{error}");
+        assert_eq!(stats.records, 3, "{error}");
+        if is_reported {
+            assert_eq!(rejected.len(), 1, "{error}: {rejected:?}");
+            assert_eq!(rejected[0].0, 2);
+            assert!(rejected[0].1.contains(error), "{error}: {}", rejected[0].1);
+            assert_eq!(stats.prefiltered, 0, "{error}");
+        } else {
+            assert!(rejected.is_empty(), "{error}: {rejected:?}");
+            assert_eq!((stats.not_matched, stats.prefiltered), (1, 1), "{error}");
+            let (_, strict_rejected, _) = scan(&input[..], &strict());
+            assert!(strict_rejected[0].1.contains(error), "{error}: {strict_rejected:?}");
+        }
+    }
+}
+
 /// A reader that produces `len` bytes of `fill` then a newline, without holding them.
 struct Endless {
     left: u64,

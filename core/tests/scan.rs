@@ -269,3 +269,37 @@ proptest! {
         prop_assert_eq!(with.1.records, without.1.records);
     }
 }
+
+/// A generated record, possibly damaged: cut short at some byte, or with a NUL byte put in.
+fn damaged_record() -> impl Strategy<Value = Vec<u8>> {
+    (record(), 0..4u8, any::<prop::sample::Index>()).prop_map(|(record, damage, at)| {
+        let mut bytes = record.into_bytes();
+        let at = at.index(bytes.len());
+        match damage {
+            2 => bytes.truncate(at),
+            3 => bytes.insert(at, 0),
+            _ => {}
+        }
+        bytes
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// The prefilter skips only lines that are plainly well-formed, so a record cut short or
+    /// holding a NUL byte is rejected with the same error whether or not it could match:
+    /// the prefiltered scan reports exactly what the unfiltered scan reports.
+    #[test]
+    fn prefilter_never_hides_a_damaged_record(records in prop::collection::vec(damaged_record(), 1..40)) {
+        let input = records.join(&b'\n');
+        let rule = Rule::default();
+        let with = scan_with(&rule, &ScanOptions::default(), &input[..]);
+        let without = scan_with(&rule, &ScanOptions { prefilter: false, ..ScanOptions::default() }, &input[..]);
+        prop_assert_eq!(&with.0, &without.0);
+        prop_assert_eq!(
+            (with.1.records, with.1.matched, with.1.not_matched, with.1.rejected, with.1.blank_lines),
+            (without.1.records, without.1.matched, without.1.not_matched, without.1.rejected, without.1.blank_lines)
+        );
+    }
+}

@@ -167,9 +167,11 @@ class Rule:
                 iterables) with the number of alerts so far.
             threads: worker threads for NDJSON and EVTX: 0 = one per core, 1 = the scan
                 thread alone.
-            prefilter: skip, without parsing them, lines that cannot match (sound; it
-                also means a malformed line that cannot match is counted as not matched
-                rather than rejected). Applies to byte streams, not iterables.
+            prefilter: skip, without parsing them, lines that cannot match and are plainly
+                one JSON object (sound; truncated, binary and non-object lines are still
+                parsed and rejected, but a syntax error or duplicate key inside a
+                well-framed line that cannot match is counted as not matched rather than
+                rejected). Applies to byte streams, not iterables.
             include_original: embed each matching record in its alert as
                 ``event.original``.
             columns: for Parquet files, where the fields are when their columns are not

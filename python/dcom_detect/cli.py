@@ -112,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
         "--no-prefilter",
         dest="prefilter",
         action="store_false",
-        help="parse every line (also reports malformed lines that could not match)",
+        help="parse every line (also reports syntax errors and duplicate keys inside lines that could not match)",
     )
     _case_folding_option(scan)
     scan.add_argument("--include-original", action="store_true", help="embed each matching record as event.original")
