@@ -15,7 +15,8 @@
 //!   indexes the Java string Jackson produces).
 //! - Rejected, as Elasticsearch rejects them at index time: invalid UTF-8, malformed JSON, a
 //!   top-level value that is not an object, the same key twice in one object (compared after
-//!   unescaping), an empty field name or empty part of a dotted name, and, in an ECS
+//!   unescaping), an empty or blank field name or part of a dotted name (trailing dots are
+//!   dropped first, as Elasticsearch does: `a.` names `a`), and, in an ECS
 //!   document, an object where the rule reads a keyword or a value where it reads an object.
 //!
 //! # Schemas (SPEC §3)
@@ -628,26 +629,33 @@ impl Decoder {
     }
 }
 
-/// Follows a (possibly dotted) key from `parent`, checking its parts are not empty. Also
-/// tells whether the key makes the document ECS.
+/// Follows a (possibly dotted) key from `parent` as Elasticsearch expands it, and tells
+/// whether the key makes the document ECS.
+///
+/// Elasticsearch (`DotExpandingXContentParser`, `DocumentParser`) drops trailing dots (`a.`
+/// and `a..` name `a`), then refuses a key that is empty or only dots, and a part that is
+/// empty (`.a`, `a..b`) or blank (only whitespace as Java's `Character.isWhitespace` sees it:
+/// `" "`, `"a. "`). Cost: one pass over the key; the blank check stops at the first
+/// character of an ordinary part.
 fn resolve(
     paths: &Paths,
     parent: Option<NodeId>,
     key: &str,
     offset: usize,
 ) -> Result<(Option<NodeId>, bool), DecodeError> {
-    let bytes = key.as_bytes();
+    let bytes = key.trim_end_matches('.').as_bytes();
     let mut node = parent;
     let mut marks_ecs = false;
     let mut start = 0;
     loop {
         // Keys are short: a plain loop beats a call to memchr.
         let end = bytes[start..].iter().position(|&b| b == b'.').map_or(bytes.len(), |i| start + i);
-        if end == start {
+        let part = &key[start..end];
+        if part.chars().all(is_java_whitespace) {
             return Err(DecodeError::new(ErrorKind::EmptyFieldName, offset));
         }
         if let Some(n) = node {
-            node = paths.child(n, &bytes[start..end]);
+            node = paths.child(n, part.as_bytes());
             if let Some(n) = node {
                 marks_ecs |= paths.node(n).marks_ecs;
             }
@@ -657,6 +665,23 @@ fn resolve(
         }
         start = end + 1;
     }
+}
+
+/// Java's `Character.isWhitespace`: the Unicode space, line and paragraph separators except
+/// the no-break spaces (U+00A0, U+2007, U+202F), and U+0009–U+000D, U+001C–U+001F.
+fn is_java_whitespace(c: char) -> bool {
+    matches!(
+        c,
+        '\u{9}'..='\u{d}'
+            | '\u{1c}'..='\u{20}'
+            | '\u{1680}'
+            | '\u{2000}'..='\u{2006}'
+            | '\u{2008}'..='\u{200a}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{205f}'
+            | '\u{3000}'
+    )
 }
 
 /// A cheap fingerprint of a name: its length and first seven bytes. Equal names have equal

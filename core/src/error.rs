@@ -29,7 +29,8 @@ pub enum ErrorKind {
     TrailingData,
     /// An object has the same key twice (Elasticsearch rejects such documents).
     DuplicateKey(Box<str>),
-    /// A field name is empty, or a dotted name has an empty part (`a..b`, `.a`, `a.`).
+    /// A field name is empty, blank or only dots, or a dotted name has an empty or blank part
+    /// (`a..b`, `.a`, `a. .b`); trailing dots are dropped first (`a.` names `a`).
     EmptyFieldName,
     /// Objects and arrays nest deeper than the configured limit.
     TooDeep(usize),
@@ -76,7 +77,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::NotAnObject => f.write_str("the record is not a JSON object"),
             ErrorKind::TrailingData => f.write_str("unexpected data after the JSON object"),
             ErrorKind::DuplicateKey(key) => write!(f, "duplicate key {key:?} in one object"),
-            ErrorKind::EmptyFieldName => f.write_str("empty field name (or empty part of a dotted name)"),
+            ErrorKind::EmptyFieldName => f.write_str("empty or blank field name (or part of a dotted name)"),
             ErrorKind::TooDeep(limit) => write!(f, "nesting deeper than the limit of {limit}"),
             ErrorKind::TooLarge(limit) => write!(f, "record longer than the limit of {limit} bytes"),
             ErrorKind::Evtx(message) => write!(f, "unreadable EVTX record: {message}"),

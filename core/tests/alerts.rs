@@ -37,7 +37,13 @@ fn golden_alert_documents() {
         std::fs::write(&path, &got).unwrap();
     }
     let want = std::fs::read_to_string(&path).expect("golden alerts exist");
-    assert_eq!(got.lines().count(), 98, "one alert per matching golden record");
+    let matching = include_str!("golden/expected.tsv")
+        .lines()
+        .skip(1)
+        .filter(|row| !matches!(row.split('\t').nth(1), Some("0" | "-1")))
+        .count();
+    assert!(matching > 90, "the corpus has its matching records");
+    assert_eq!(got.lines().count(), matching, "one alert per matching golden record");
     for (n, (g, w)) in got.lines().zip(want.lines()).enumerate() {
         assert_eq!(g, w, "alert {} differs from {GOLDEN}", n + 1);
     }

@@ -146,12 +146,13 @@ def test_golden_alert_documents_are_byte_identical(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.chdir(GOLDEN)
     want = (GOLDEN / "alerts.ndjson").read_text(encoding="utf-8").splitlines()
-    assert len(want) == 98
+    matching = sum(c.ascii > 0 for c in CASES)
+    assert matching > 90 and len(want) == matching
     for threads in (1, 2):
         scan = dcom_detect.Rule().scan("events.ndjson", threads=threads)
         got = [alert.json for alert in scan]
         assert got == want
-        assert scan.stats.matched == 98 and scan.stats.rejected > 0
+        assert scan.stats.matched == matching and scan.stats.rejected > 0
     cli = subprocess.run(
         [sys.executable, "-m", "dcom_detect", "scan", "events.ndjson"], capture_output=True, text=True, check=False
     )

@@ -155,6 +155,17 @@ CASES = [
     ("raw/basename_case", json.dumps({"EventID": 1, "Channel": SYSMON, "Image": "C:\\Windows\\System32\\DCOMCNFG.EXE"}), 0, 0, "== stays case-sensitive after mapping"),
     ("raw/other_channel", json.dumps({"EventID": 1, "Channel": "Application", "Image": CMD, "ParentImage": MMC}), 0, 0, "§3 other channels never match"),
     ("raw/flat_with_host_string", json.dumps({"EventID": 1, "Channel": SYSMON, "host": "wec.internal", "Image": CMD, "ParentImage": MMC}), OFFICE, OFFICE, "raw documents have no ECS mapping conflicts"),
+    # --- §2.8 field names as Elasticsearch expands them (DotExpandingXContentParser)
+    ("doc/trailing_dot_key", '{"event":{"category":"process","type":"start"},"process.name.":"dcomcnfg.exe"}', DCOMCNFG, DCOMCNFG, "trailing dots are dropped: process.name. is process.name"),
+    ("doc/trailing_dots_object", '{"event":{"category":"process","type":"start"},"process..":{"name":"dcomcnfg.exe"}}', DCOMCNFG, DCOMCNFG, "process.. is process"),
+    ("doc/trailing_dot_beside_plain_key", '{"event":{"category":"process","type":"start"},"process":{"name":"x.exe","name.":"dcomcnfg.exe"}}', DCOMCNFG, DCOMCNFG, "name and name. are different keys to Jackson, one field with two values to Elasticsearch"),
+    ("doc/nbsp_key", '{"event":{"category":"process","type":"start"},"process":{"name":"dcomcnfg.exe"},"\u00a0":1}', DCOMCNFG, DCOMCNFG, "a no-break space is not Java whitespace: a valid name"),
+    ("reject/blank_key", '{"event":{"category":"process","type":"start"},"process":{"name":"dcomcnfg.exe"}," ":1}', REJECT, REJECT, "field name cannot contain only whitespace"),
+    ("reject/blank_key_unicode", '{"event":{"category":"process","type":"start"},"process":{"name":"dcomcnfg.exe"},"\u3000\t":1}', REJECT, REJECT, "ideographic space and tab are Java whitespace"),
+    ("reject/blank_key_part", '{"event":{"category":"process","type":"start"},"process. .name":"dcomcnfg.exe"}', REJECT, REJECT, "a blank part makes object resolution ambiguous"),
+    ("reject/blank_last_part", '{"event":{"category":"process","type":"start"},"process":{"name":"dcomcnfg.exe"},"x. ":1}', REJECT, REJECT, "a blank part is not dropped like an empty one"),
+    ("reject/leading_dot", '{"event":{"category":"process","type":"start"},".process.name":"dcomcnfg.exe"}', REJECT, REJECT, "a leading empty part"),
+    ("reject/only_dots", '{"event":{"category":"process","type":"start"},"process":{"name":"dcomcnfg.exe"},"..":1}', REJECT, REJECT, "field name cannot contain only dots"),
 ]
 
 
