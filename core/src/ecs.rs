@@ -643,19 +643,24 @@ fn resolve(
     key: &str,
     offset: usize,
 ) -> Result<(Option<NodeId>, bool), DecodeError> {
-    let bytes = key.trim_end_matches('.').as_bytes();
+    let bytes = match key.as_bytes() {
+        [.., b'.'] => key.trim_end_matches('.').as_bytes(),
+        bytes => bytes,
+    };
     let mut node = parent;
     let mut marks_ecs = false;
     let mut start = 0;
     loop {
         // Keys are short: a plain loop beats a call to memchr.
         let end = bytes[start..].iter().position(|&b| b == b'.').map_or(bytes.len(), |i| start + i);
-        let part = &key[start..end];
-        if part.chars().all(is_java_whitespace) {
+        let part = &bytes[start..end];
+        // A part starting with a printable ASCII byte is not blank; only others are decoded.
+        let plain = matches!(part.first(), Some(b'!'..=b'~'));
+        if !plain && key[start..end].chars().all(is_java_whitespace) {
             return Err(DecodeError::new(ErrorKind::EmptyFieldName, offset));
         }
         if let Some(n) = node {
-            node = paths.child(n, part.as_bytes());
+            node = paths.child(n, part);
             if let Some(n) = node {
                 marks_ecs |= paths.node(n).marks_ecs;
             }
