@@ -824,13 +824,78 @@ struct Parts {
     row: Option<u64>,
 }
 
-fn position_parts(position: Position) -> Parts {
-    match position {
-        Position::Line { line, offset } => Parts { line: Some(line), offset: Some(offset), ..Parts::default() },
-        Position::Evtx { ordinal, record_id } => Parts { record: Some(ordinal), record_id, ..Parts::default() },
-        Position::Row { row } => Parts { row: Some(row), ..Parts::default() },
+impl Parts {
+    fn of(position: Option<Position>) -> Parts {
+        match position {
+            Some(Position::Line { line, offset }) => Parts { line: Some(line), offset: Some(offset), ..Parts::default() },
+            Some(Position::Evtx { ordinal, record_id }) => Parts { record: Some(ordinal), record_id, ..Parts::default() },
+            Some(Position::Row { row }) => Parts { row: Some(row), ..Parts::default() },
+            None => Parts::default(),
+        }
     }
 }
+
+/// The numeric getters of a class that knows where its record is (`fn located(&self) ->
+/// Option<Position>`): one `#[pymethods]` block per class (pyo3's `multiple-pymethods`), so
+/// `Alert`, `Rejected` and `Suppressed` describe a position in the same words.
+macro_rules! position_getters {
+    ($class:ty) => {
+        #[pymethods]
+        impl $class {
+            /// 1-based line number (NDJSON files, streams and iterables), or None.
+            #[getter]
+            fn line(&self) -> Option<u64> {
+                Parts::of(self.located()).line
+            }
+
+            /// Byte offset of the line's start (in the decompressed stream), or None.
+            #[getter]
+            fn offset(&self) -> Option<u64> {
+                Parts::of(self.located()).offset
+            }
+
+            /// 1-based position of the record in an EVTX file, or None.
+            #[getter]
+            fn record(&self) -> Option<u64> {
+                Parts::of(self.located()).record
+            }
+
+            /// The EVTX record's `EventRecordID`, when it could be read, or None.
+            #[getter]
+            fn record_id(&self) -> Option<u64> {
+                Parts::of(self.located()).record_id
+            }
+
+            /// 1-based row of a table (Parquet, Arrow), or None.
+            #[getter]
+            fn row(&self) -> Option<u64> {
+                Parts::of(self.located()).row
+            }
+        }
+    };
+}
+
+impl Alert {
+    fn located(&self) -> Option<Position> {
+        self.position
+    }
+}
+
+impl Rejected {
+    fn located(&self) -> Option<Position> {
+        Some(self.position)
+    }
+}
+
+impl Suppressed {
+    fn located(&self) -> Option<Position> {
+        Some(self.position)
+    }
+}
+
+position_getters!(Alert);
+position_getters!(Rejected);
+position_getters!(Suppressed);
 
 #[pymethods]
 impl Alert {
@@ -868,36 +933,6 @@ impl Alert {
     #[getter]
     fn position(&self) -> Option<String> {
         self.position.map(|p| p.to_string())
-    }
-
-    /// 1-based line number (NDJSON inputs), or None.
-    #[getter]
-    fn line(&self) -> Option<u64> {
-        self.position.and_then(|p| position_parts(p).line)
-    }
-
-    /// Byte offset of the line (NDJSON inputs, decompressed), or None.
-    #[getter]
-    fn offset(&self) -> Option<u64> {
-        self.position.and_then(|p| position_parts(p).offset)
-    }
-
-    /// 1-based position of the record in an EVTX file, or None.
-    #[getter]
-    fn record(&self) -> Option<u64> {
-        self.position.and_then(|p| position_parts(p).record)
-    }
-
-    /// The EVTX record's `EventRecordID`, or None.
-    #[getter]
-    fn record_id(&self) -> Option<u64> {
-        self.position.and_then(|p| position_parts(p).record_id)
-    }
-
-    /// 1-based row of a table (Parquet, Arrow), or None.
-    #[getter]
-    fn row(&self) -> Option<u64> {
-        self.position.and_then(|p| position_parts(p).row)
     }
 
     /// The event's `@timestamp` as written in the alert, or None.
@@ -984,36 +1019,6 @@ impl Rejected {
         self.position.to_string()
     }
 
-    /// 1-based line number (NDJSON and iterables), or None.
-    #[getter]
-    fn line(&self) -> Option<u64> {
-        position_parts(self.position).line
-    }
-
-    /// Byte offset of the line's start, or None.
-    #[getter]
-    fn offset(&self) -> Option<u64> {
-        position_parts(self.position).offset
-    }
-
-    /// 1-based position in an EVTX file, or None.
-    #[getter]
-    fn record(&self) -> Option<u64> {
-        position_parts(self.position).record
-    }
-
-    /// The EVTX `EventRecordID`, when it could be read, or None.
-    #[getter]
-    fn record_id(&self) -> Option<u64> {
-        position_parts(self.position).record_id
-    }
-
-    /// 1-based row of a table (Parquet), or None.
-    #[getter]
-    fn row(&self) -> Option<u64> {
-        position_parts(self.position).row
-    }
-
     /// Why the record was rejected.
     #[getter]
     fn reason(&self) -> &str {
@@ -1067,36 +1072,6 @@ impl Suppressed {
     #[getter]
     fn position(&self) -> String {
         self.position.to_string()
-    }
-
-    /// 1-based line number (NDJSON and iterables), or None.
-    #[getter]
-    fn line(&self) -> Option<u64> {
-        position_parts(self.position).line
-    }
-
-    /// Byte offset of the line's start, or None.
-    #[getter]
-    fn offset(&self) -> Option<u64> {
-        position_parts(self.position).offset
-    }
-
-    /// 1-based position in an EVTX file, or None.
-    #[getter]
-    fn record(&self) -> Option<u64> {
-        position_parts(self.position).record
-    }
-
-    /// The EVTX `EventRecordID`, or None.
-    #[getter]
-    fn record_id(&self) -> Option<u64> {
-        position_parts(self.position).record_id
-    }
-
-    /// 1-based row of a table (Parquet), or None.
-    #[getter]
-    fn row(&self) -> Option<u64> {
-        position_parts(self.position).row
     }
 
     /// The branches that fired, in rule order.

@@ -339,10 +339,11 @@ def _pairs(pairs: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
 
 def flatten(value: Any, path: str, out: dict[str, list[str]]) -> None:
     """Elasticsearch's document model (SPEC §2.8): dotted and nested keys name the same
-    field, arrays (of objects too) flatten, nulls are no value, numbers and booleans are
-    their JSON text."""
+    field (trailing dots dropped: ``a.`` is ``a``), arrays (of objects too) flatten, nulls
+    are no value, numbers and booleans are their JSON text."""
     if isinstance(value, list) and value and isinstance(value[0], tuple):
         for key, child in value:
+            key = key.rstrip(".")
             flatten(child, f"{path}.{key}" if path else key, out)
     elif isinstance(value, list):
         for child in value:

@@ -264,25 +264,28 @@ def test_missing_file_and_directory_fail_at_once(tmp_path: pathlib.Path) -> None
 def test_rejected_records_and_prefilter(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "mixed.ndjson"
     good = json.dumps({"event": {"category": "process", "type": "start"}, "process": {"name": "dcomcnfg.exe"}})
-    path.write_text("\n".join([good, "not json", "", '{"process.name": "dcomcnfg.exe", "process.name": "y"}', good]) + "\n")
+    lines = [good, "not json", "", '{"process.name": "dcomcnfg.exe", "process.name": "y"}', '{"a": 1, "a": 2}', good]
+    path.write_text("\n".join(lines) + "\n")
     scan = Rule().scan(path)
-    assert [a.line for a in scan] == [1, 5]
-    # "not json" cannot match: the prefilter counts it as not matched without parsing it.
-    assert [r.line for r in scan.rejected] == [4]
+    assert [a.line for a in scan] == [1, 6]
+    # "not json" cannot match, but it is not plainly a JSON object, so it is parsed and
+    # rejected; the duplicate key inside a well-framed line that cannot match is skipped.
+    assert [r.line for r in scan.rejected] == [2, 4]
     assert scan.stats.prefiltered == 1 and scan.stats.blank_lines == 1
     scan = Rule().scan(path, prefilter=False)
-    assert [a.line for a in scan] == [1, 5]
+    assert [a.line for a in scan] == [1, 6]
     rejected = scan.rejected
-    assert [(r.line, r.offset) for r in rejected] == [(2, len(good) + 1), (4, len(good) + 11)]
+    offsets = [len(good) + 1, len(good) + 11, len(good) + 11 + len(lines[3]) + 1]
+    assert [(r.line, r.offset) for r in rejected] == [(2, offsets[0]), (4, offsets[1]), (5, offsets[2])]
     assert rejected[0].error_offset == 0 and "not a JSON object" in rejected[0].reason
     assert rejected[1].file == str(path) and rejected[1].record is None and rejected[1].record_id is None
     assert scan.stats.to_dict() == {
-        "records": 4,
+        "records": 5,
         "matched": 2,
         "suppressed": 0,
         "not_matched": 0,
         "prefiltered": 0,
-        "rejected": 2,
+        "rejected": 3,
         "blank_lines": 1,
         "bytes": path.stat().st_size,
         "complete": True,
