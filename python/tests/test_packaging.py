@@ -68,7 +68,8 @@ def test_the_sdist_installs_into_a_fresh_environment(tmp_path: Path) -> None:
     python = env_dir / "bin" / "python"
     env = dict(os.environ)
     env.pop("VIRTUAL_ENV", None)
-    env.update(CARGO_TARGET_DIR=os.environ.get("CARGO_TARGET_DIR", str(REPO / "target")), MATURIN_PEP517_ARGS="--profile dev")
+    target = REPO / os.environ.get("CARGO_TARGET_DIR", "target")  # a relative one is the repository's
+    env.update(CARGO_TARGET_DIR=str(target), MATURIN_PEP517_ARGS="--profile dev")
     run(python, "-m", "pip", "install", "--quiet", "--no-cache-dir", sdist, env=env)
 
     # The installed package, not the checkout: run from elsewhere, with nothing on the path.
