@@ -827,8 +827,12 @@ struct Parts {
 impl Parts {
     fn of(position: Option<Position>) -> Parts {
         match position {
-            Some(Position::Line { line, offset }) => Parts { line: Some(line), offset: Some(offset), ..Parts::default() },
-            Some(Position::Evtx { ordinal, record_id }) => Parts { record: Some(ordinal), record_id, ..Parts::default() },
+            Some(Position::Line { line, offset }) => {
+                Parts { line: Some(line), offset: Some(offset), ..Parts::default() }
+            }
+            Some(Position::Evtx { ordinal, record_id }) => {
+                Parts { record: Some(ordinal), record_id, ..Parts::default() }
+            }
             Some(Position::Row { row }) => Parts { row: Some(row), ..Parts::default() },
             None => Parts::default(),
         }
