@@ -6,8 +6,8 @@
 
 use std::sync::OnceLock;
 
-use dcom_detect_core::{Decoder, Options, Rule};
 use dcom_detect::*;
+use dcom_detect_core::{Decoder, Options, Rule};
 use libfuzzer_sys::fuzz_target;
 
 const EXCEPTIONS: &[u8] = include_bytes!("../../examples/exceptions.json");
@@ -63,7 +63,18 @@ fuzz_target!(|data: &[u8]| {
         let mut alert = vec![0 as std::ffi::c_char; 64];
         let mut needed = 0usize;
         let mut again = dcom_verdict { branches: 99, suppressed_by: 99 };
-        let r = dcom_rule_alert_json(rule, scratch, data.as_ptr(), data.len(), std::ptr::null(), 0, &mut again, alert.as_mut_ptr(), alert.len(), &mut needed);
+        let r = dcom_rule_alert_json(
+            rule,
+            scratch,
+            data.as_ptr(),
+            data.len(),
+            std::ptr::null(),
+            0,
+            &mut again,
+            alert.as_mut_ptr(),
+            alert.len(),
+            &mut needed,
+        );
         if result == dcom_result::DCOM_OK {
             let raises = verdict.branches != 0 && verdict.suppressed_by < 0;
             match r {

@@ -66,7 +66,10 @@ fuzz_target!(|data: &[u8]| {
             let misaligned = dcom_str16 { ptr: data.as_ptr().add(1 - (data.as_ptr() as usize & 1)).cast(), len: 1 };
             if misaligned.ptr as usize % 2 == 1 {
                 let bad = dcom_event16 { process_name: misaligned, ..event };
-                assert_eq!(dcom_rule_evaluate_utf16(rule, &bad, &mut verdict), dcom_result::DCOM_ERROR_MISALIGNED_POINTER);
+                assert_eq!(
+                    dcom_rule_evaluate_utf16(rule, &bad, &mut verdict),
+                    dcom_result::DCOM_ERROR_MISALIGNED_POINTER
+                );
             }
         }
         dcom_rule_destroy(rule);

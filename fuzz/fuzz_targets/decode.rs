@@ -23,7 +23,13 @@ fuzz_target!(|data: &[u8]| {
         // The same values, handed over as a struct, give the same branches.
         let collect = |id| -> Vec<String> { doc.values(rule.fields().get(id)).map(|t| t.to_string()).collect() };
         use dcom_detect_core::FieldId as F;
-        let (c, t, n, p, l) = (collect(F::EVENT_CATEGORY), collect(F::EVENT_TYPE), collect(F::PROCESS_NAME), collect(F::PROCESS_PARENT_NAME), collect(F::PROCESS_COMMAND_LINE));
+        let (c, t, n, p, l) = (
+            collect(F::EVENT_CATEGORY),
+            collect(F::EVENT_TYPE),
+            collect(F::PROCESS_NAME),
+            collect(F::PROCESS_PARENT_NAME),
+            collect(F::PROCESS_COMMAND_LINE),
+        );
         let (c, t, n, p, l) = (refs(&c), refs(&t), refs(&n), refs(&p), refs(&l));
         let event = ProcessEvent {
             category: Values::Many(&c),
