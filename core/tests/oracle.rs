@@ -20,7 +20,9 @@ fn flatten(value: &Value, path: &str, out: &mut BTreeMap<String, Vec<String>>) {
     match value {
         Value::Object(map) => {
             for (k, v) in map {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                // Elasticsearch drops a key's trailing dots (`a.` is `a`).
+                let k = k.trim_end_matches('.');
+                let p = if path.is_empty() { k.to_owned() } else { format!("{path}.{k}") };
                 flatten(v, &p, out);
             }
         }
@@ -254,11 +256,21 @@ impl Gen {
         }
     }
 
+    /// A key for `path`: its parts joined with dots, now and then with a trailing dot.
+    fn key(&mut self, path: &[&str]) -> String {
+        let key = path.join(".");
+        if self.chance(5) {
+            key + "."
+        } else {
+            key
+        }
+    }
+
     /// Inserts `value` at `path`, as nested objects, dotted keys or a mix.
     fn put(&mut self, map: &mut Map<String, Value>, path: &[&str], value: Value) {
         if path.len() > 1 && self.chance(40) {
             let split = 1 + self.below(path.len() - 1);
-            let key = path[..split].join(".");
+            let key = self.key(&path[..split]);
             if split == path.len() - 1 && self.chance(30) {
                 // An array of objects.
                 let mut inner = Map::new();
@@ -272,7 +284,8 @@ impl Gen {
                 self.put(inner, &rest, value);
             }
         } else {
-            map.insert(path.join("."), value);
+            let key = self.key(path);
+            map.insert(key, value);
         }
     }
 
