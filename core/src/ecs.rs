@@ -17,7 +17,8 @@
 //!   top-level value that is not an object, the same key twice in one object (compared after
 //!   unescaping), an empty or blank field name or part of a dotted name (trailing dots are
 //!   dropped first, as Elasticsearch does: `a.` names `a`), and, in an ECS
-//!   document, an object where the rule reads a keyword or a value where it reads an object.
+//!   document, an object where the rule reads a keyword (also through a dotted key such as
+//!   `process.name.x`) or a value where it reads an object.
 //!
 //! # Schemas (SPEC §3)
 //! A document with `event.category` or any `process.*` key is ECS and read as it is. Otherwise,
@@ -424,8 +425,10 @@ impl Decoder {
                     None => return Err(DecodeError::new(ErrorKind::Truncated, lx.pos())),
                 }
                 let raw = lx.string()?;
+                let mut conflict = self.conflict;
                 let key = self.key(raw, key_offset, text);
-                let (child, marks_ecs) = resolve(paths, top.node, key, key_offset)?;
+                let (child, marks_ecs) = resolve(paths, top.node, key, key_offset, &mut conflict)?;
+                self.conflict = conflict;
                 self.ecs |= marks_ecs;
                 lx.expect(b':', "':' after a key")?;
                 self.value(paths, lx, text, child)?;
@@ -470,10 +473,8 @@ impl Decoder {
                     return Err(DecodeError::new(ErrorKind::TooDeep(self.limits.max_depth), offset));
                 }
                 let is_object = open == b'{';
-                if is_object {
-                    if let Some(n) = wanted.filter(|n| n.keyword) {
-                        self.conflict_at(offset, node, n);
-                    }
+                if is_object && wanted.is_some_and(|n| n.keyword) {
+                    self.conflict_at(offset, node);
                 }
                 self.stack.push(Frame { is_object, node, keys_start: self.keys.len(), first: true });
                 return Ok(());
@@ -530,7 +531,7 @@ impl Decoder {
             None => false,
             Some(n) if n.slots.is_empty() => {
                 if n.ecs {
-                    self.conflict_at(offset, node, n);
+                    self.conflict_at(offset, node);
                 }
                 false
             }
@@ -546,7 +547,7 @@ impl Decoder {
     }
 
     #[cold]
-    fn conflict_at(&mut self, offset: usize, node: Option<NodeId>, _n: &Node) {
+    fn conflict_at(&mut self, offset: usize, node: Option<NodeId>) {
         if self.conflict.is_none() {
             self.conflict = node.map(|id| (offset, id));
         }
@@ -635,41 +636,61 @@ impl Decoder {
 /// Elasticsearch (`DotExpandingXContentParser`, `DocumentParser`) drops trailing dots (`a.`
 /// and `a..` name `a`), then refuses a key that is empty or only dots, and a part that is
 /// empty (`.a`, `a..b`) or blank (only whitespace as Java's `Character.isWhitespace` sees it:
-/// `" "`, `"a. "`). Cost: one pass over the key; the blank check stops at the first
-/// character of an ordinary part.
+/// `" "`, `"a. "`). A dotted key that goes through one of the rule's fields
+/// (`process.name.x`) is noted in `conflict`, the first shape conflict of the document: the
+/// ECS mapping makes Elasticsearch reject it ("Existing mapping for [process.name] must be of
+/// type object but found [keyword]"). Cost: one pass over the key; the blank check stops at
+/// the first character of an ordinary part.
+#[inline]
 fn resolve(
     paths: &Paths,
     parent: Option<NodeId>,
     key: &str,
     offset: usize,
+    conflict: &mut Option<(usize, NodeId)>,
 ) -> Result<(Option<NodeId>, bool), DecodeError> {
-    let bytes = match key.as_bytes() {
-        [.., b'.'] => key.trim_end_matches('.').as_bytes(),
-        bytes => bytes,
-    };
+    // Keys are short: a plain loop beats a call to memchr.
+    if key.as_bytes().contains(&b'.') {
+        return resolve_dotted(paths, parent, key, offset, conflict);
+    }
+    check_part(key, offset)?;
+    let node = parent.and_then(|n| paths.child(n, key.as_bytes()));
+    Ok((node, node.is_some_and(|n| paths.node(n).marks_ecs)))
+}
+
+/// [`resolve`] for a key with dots.
+#[inline(never)]
+fn resolve_dotted(
+    paths: &Paths,
+    parent: Option<NodeId>,
+    key: &str,
+    offset: usize,
+    conflict: &mut Option<(usize, NodeId)>,
+) -> Result<(Option<NodeId>, bool), DecodeError> {
+    let key = key.trim_end_matches('.');
     let mut node = parent;
     let mut marks_ecs = false;
-    let mut start = 0;
-    loop {
-        // Keys are short: a plain loop beats a call to memchr.
-        let end = bytes[start..].iter().position(|&b| b == b'.').map_or(bytes.len(), |i| start + i);
-        let part = &bytes[start..end];
-        // A part starting with a printable ASCII byte is not blank; only others are decoded.
-        let plain = matches!(part.first(), Some(b'!'..=b'~'));
-        if !plain && key[start..end].chars().all(is_java_whitespace) {
-            return Err(DecodeError::new(ErrorKind::EmptyFieldName, offset));
-        }
+    for (i, part) in key.split('.').enumerate() {
+        check_part(part, offset)?;
         if let Some(n) = node {
-            node = paths.child(n, part);
-            if let Some(n) = node {
-                marks_ecs |= paths.node(n).marks_ecs;
+            if i > 0 && paths.node(n).keyword && conflict.is_none() {
+                *conflict = Some((offset, n));
             }
+            node = paths.child(n, part.as_bytes());
+            marks_ecs |= node.is_some_and(|n| paths.node(n).marks_ecs);
         }
-        if end == bytes.len() {
-            return Ok((node, marks_ecs));
-        }
-        start = end + 1;
     }
+    Ok((node, marks_ecs))
+}
+
+/// Refuses an empty or blank part of a field name. A part starting with a printable ASCII
+/// byte is not blank, so only other parts are decoded.
+#[inline]
+fn check_part(part: &str, offset: usize) -> Result<(), DecodeError> {
+    if !matches!(part.as_bytes().first(), Some(b'!'..=b'~')) && part.chars().all(is_java_whitespace) {
+        return Err(DecodeError::new(ErrorKind::EmptyFieldName, offset));
+    }
+    Ok(())
 }
 
 /// Java's `Character.isWhitespace`: the Unicode space, line and paragraph separators except

@@ -165,6 +165,10 @@ CASES = [
     ("reject/blank_key_part", '{"event":{"category":"process","type":"start"},"process. .name":"dcomcnfg.exe"}', REJECT, REJECT, "a blank part makes object resolution ambiguous"),
     ("reject/blank_last_part", '{"event":{"category":"process","type":"start"},"process":{"name":"dcomcnfg.exe"},"x. ":1}', REJECT, REJECT, "a blank part is not dropped like an empty one"),
     ("reject/leading_dot", '{"event":{"category":"process","type":"start"},".process.name":"dcomcnfg.exe"}', REJECT, REJECT, "a leading empty part"),
+    ("reject/dotted_key_through_keyword", '{"event":{"category":"process","type":"start"},"process":{"name":"dcomcnfg.exe"},"process.name.x":1}', REJECT, REJECT, "Existing mapping for [process.name] must be of type object but found [keyword]"),
+    ("reject/dotted_key_through_keyword_inside", '{"event":{"category":"process","type":"start"},"process":{"name.x":"dcomcnfg.exe"}}', REJECT, REJECT, "the same from inside process"),
+    ("doc/dotted_key_beside_keyword", '{"event":{"category":"process","type":"start"},"process":{"name":"dcomcnfg.exe","namex.y":1,"parent.name.":"x"}}', DCOMCNFG, DCOMCNFG, "a sibling key, and a trailing dot, are not subfields of the keyword"),
+    ("raw/dotted_key_through_raw_field", json.dumps({"EventID": 1, "Channel": SYSMON, "Image": CMD, "ParentImage": MMC, "Image.x": 1}), OFFICE, OFFICE, "raw documents have no ECS mapping"),
     ("reject/only_dots", '{"event":{"category":"process","type":"start"},"process":{"name":"dcomcnfg.exe"},"..":1}', REJECT, REJECT, "field name cannot contain only dots"),
 ]
 
