@@ -25,17 +25,14 @@
 //! elsewhere), and the standard library's UTF-8 validation only for a line that is not all
 //! ASCII. No allocation.
 
-/// JSON's insignificant whitespace, less `\n`, which never occurs inside a line.
-fn is_json_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r')
-}
+use crate::json::is_whitespace;
 
 /// Whether `line` (one NDJSON record without its `\n`) is plainly one JSON object nested at
 /// most `max_depth` deep, in the sense of the module documentation. `false` means "parse it
 /// to know", never "it is malformed".
 pub(crate) fn is_plain_object(line: &[u8], max_depth: usize) -> bool {
-    let start = line.iter().position(|&b| !is_json_space(b)).unwrap_or(line.len());
-    let end = line.iter().rposition(|&b| !is_json_space(b)).map_or(start, |i| i + 1);
+    let start = line.iter().position(|&b| !is_whitespace(b)).unwrap_or(line.len());
+    let end = line.iter().rposition(|&b| !is_whitespace(b)).map_or(start, |i| i + 1);
     let line = &line[start..end];
     if line.len() < 2 || line[0] != b'{' || line[line.len() - 1] != b'}' {
         return false;
@@ -205,7 +202,7 @@ mod tests {
         assert!(!is_plain_object(nested(4).as_bytes(), 3));
         // Brackets inside strings count too: the bound is conservative, never too lax.
         assert!(!is_plain_object(br#"{"a":"{{{}}}"}"#, 3));
-        // More than 255 in one 64-byte block cannot happen; across blocks the count adds up.
+        // Across the vector batches the count adds up.
         let wide = format!("{{\"a\":\"{}{}\"}}", "[".repeat(300), "]".repeat(300));
         assert!(!is_plain_object(wide.as_bytes(), 300));
         assert!(is_plain_object(wide.as_bytes(), 301));

@@ -12,6 +12,18 @@
 
 use crate::error::{DecodeError, ErrorKind};
 
+/// JSON's insignificant whitespace (RFC 8259: space, tab, line feed, carriage return).
+#[inline]
+pub(crate) fn is_whitespace(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// What may follow a number or a literal: whitespace, `,`, `}` or `]`.
+#[inline]
+fn is_delimiter(b: u8) -> bool {
+    matches!(b, b',' | b'}' | b']') || is_whitespace(b)
+}
+
 /// A string token: the byte range of its contents (without quotes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RawStr {
@@ -45,7 +57,7 @@ impl<'a> Lexer<'a> {
     #[inline]
     pub fn peek(&mut self) -> Option<u8> {
         while let Some(&b) = self.bytes.get(self.pos) {
-            if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            if is_whitespace(b) {
                 self.pos += 1;
             } else {
                 return Some(b);
@@ -175,7 +187,7 @@ impl<'a> Lexer<'a> {
             }
         }
         // A number must end at a delimiter (`01`, `1x` are errors).
-        if matches!(b.get(i), Some(c) if !matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')) {
+        if matches!(b.get(i), Some(&c) if !is_delimiter(c)) {
             self.pos = i;
             return Err(self.number_error());
         }
@@ -205,7 +217,7 @@ impl<'a> Lexer<'a> {
             None => return Err(self.error(ErrorKind::Syntax("a JSON value"))),
         }
         self.pos = end;
-        if matches!(self.bytes.get(end), Some(c) if !matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')) {
+        if matches!(self.bytes.get(end), Some(&c) if !is_delimiter(c)) {
             return Err(self.error(ErrorKind::Syntax("a delimiter after the literal")));
         }
         Ok((start, end))

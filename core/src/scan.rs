@@ -315,7 +315,7 @@ fn evaluate(rule: &Rule, decoder: &mut Decoder, record: &[u8]) -> Outcome {
 }
 
 fn is_blank(line: &[u8]) -> bool {
-    line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r'))
+    line.iter().all(|&b| crate::json::is_whitespace(b))
 }
 
 /// The results of one chunk: hits in order, the bytes of matched records, and counts.
