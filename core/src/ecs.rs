@@ -425,10 +425,11 @@ impl Decoder {
                     None => return Err(DecodeError::new(ErrorKind::Truncated, lx.pos())),
                 }
                 let raw = lx.string()?;
-                let mut conflict = self.conflict;
                 let key = self.key(raw, key_offset, text);
-                let (child, marks_ecs) = resolve(paths, top.node, key, key_offset, &mut conflict)?;
-                self.conflict = conflict;
+                let Resolved { node: child, marks_ecs, through_keyword } = resolve(paths, top.node, key, key_offset)?;
+                if through_keyword.is_some() {
+                    self.conflict_at(key_offset, through_keyword);
+                }
                 self.ecs |= marks_ecs;
                 lx.expect(b':', "':' after a key")?;
                 self.value(paths, lx, text, child)?;
@@ -630,57 +631,50 @@ impl Decoder {
     }
 }
 
-/// Follows a (possibly dotted) key from `parent` as Elasticsearch expands it, and tells
-/// whether the key makes the document ECS.
+/// Where a key leads.
+struct Resolved {
+    /// The wanted path the key names, if any.
+    node: Option<NodeId>,
+    /// Whether the key makes the document ECS.
+    marks_ecs: bool,
+    /// One of the rule's fields (an ECS keyword) that a dotted key goes through
+    /// (`process.name.x`): the ECS mapping makes Elasticsearch reject such a document
+    /// ("Existing mapping for [process.name] must be of type object but found [keyword]").
+    through_keyword: Option<NodeId>,
+}
+
+/// Follows a (possibly dotted) key from `parent` as Elasticsearch expands it.
 ///
 /// Elasticsearch (`DotExpandingXContentParser`, `DocumentParser`) drops trailing dots (`a.`
 /// and `a..` name `a`), then refuses a key that is empty or only dots, and a part that is
 /// empty (`.a`, `a..b`) or blank (only whitespace as Java's `Character.isWhitespace` sees it:
-/// `" "`, `"a. "`). A dotted key that goes through one of the rule's fields
-/// (`process.name.x`) is noted in `conflict`, the first shape conflict of the document: the
-/// ECS mapping makes Elasticsearch reject it ("Existing mapping for [process.name] must be of
-/// type object but found [keyword]"). Cost: one pass over the key; the blank check stops at
-/// the first character of an ordinary part.
+/// `" "`, `"a. "`). Cost: one pass over the key; the blank check stops at the first
+/// character of an ordinary part.
 #[inline]
-fn resolve(
-    paths: &Paths,
-    parent: Option<NodeId>,
-    key: &str,
-    offset: usize,
-    conflict: &mut Option<(usize, NodeId)>,
-) -> Result<(Option<NodeId>, bool), DecodeError> {
-    // Keys are short: a plain loop beats a call to memchr.
+fn resolve(paths: &Paths, parent: Option<NodeId>, key: &str, offset: usize) -> Result<Resolved, DecodeError> {
     if key.as_bytes().contains(&b'.') {
-        return resolve_dotted(paths, parent, key, offset, conflict);
+        return resolve_dotted(paths, parent, key, offset);
     }
     check_part(key, offset)?;
     let node = parent.and_then(|n| paths.child(n, key.as_bytes()));
-    Ok((node, node.is_some_and(|n| paths.node(n).marks_ecs)))
+    Ok(Resolved { node, marks_ecs: node.is_some_and(|n| paths.node(n).marks_ecs), through_keyword: None })
 }
 
 /// [`resolve`] for a key with dots.
 #[inline(never)]
-fn resolve_dotted(
-    paths: &Paths,
-    parent: Option<NodeId>,
-    key: &str,
-    offset: usize,
-    conflict: &mut Option<(usize, NodeId)>,
-) -> Result<(Option<NodeId>, bool), DecodeError> {
-    let key = key.trim_end_matches('.');
-    let mut node = parent;
-    let mut marks_ecs = false;
-    for (i, part) in key.split('.').enumerate() {
+fn resolve_dotted(paths: &Paths, parent: Option<NodeId>, key: &str, offset: usize) -> Result<Resolved, DecodeError> {
+    let mut resolved = Resolved { node: parent, marks_ecs: false, through_keyword: None };
+    for (i, part) in key.trim_end_matches('.').split('.').enumerate() {
         check_part(part, offset)?;
-        if let Some(n) = node {
-            if i > 0 && paths.node(n).keyword && conflict.is_none() {
-                *conflict = Some((offset, n));
+        if let Some(n) = resolved.node {
+            if i > 0 && paths.node(n).keyword {
+                resolved.through_keyword = resolved.through_keyword.or(Some(n));
             }
-            node = paths.child(n, part.as_bytes());
-            marks_ecs |= node.is_some_and(|n| paths.node(n).marks_ecs);
+            resolved.node = paths.child(n, part.as_bytes());
+            resolved.marks_ecs |= resolved.node.is_some_and(|n| paths.node(n).marks_ecs);
         }
     }
-    Ok((node, marks_ecs))
+    Ok(resolved)
 }
 
 /// Refuses an empty or blank part of a field name. A part starting with a printable ASCII
