@@ -87,6 +87,56 @@ pub enum Position {
     },
 }
 
+impl Position {
+    /// The 1-based line number of an NDJSON record.
+    ///
+    /// ```
+    /// use dcom_detect_core::Position;
+    /// let evtx = Position::Evtx { ordinal: 7, record_id: Some(9833) };
+    /// assert_eq!((evtx.line(), evtx.record(), evtx.record_id()), (None, Some(7), Some(9833)));
+    /// let line = Position::Line { line: 3, offset: 120 };
+    /// assert_eq!((line.line(), line.offset(), line.row()), (Some(3), Some(120), None));
+    /// ```
+    pub fn line(&self) -> Option<u64> {
+        match *self {
+            Position::Line { line, .. } => Some(line),
+            _ => None,
+        }
+    }
+
+    /// The byte offset of an NDJSON record's line.
+    pub fn offset(&self) -> Option<u64> {
+        match *self {
+            Position::Line { offset, .. } => Some(offset),
+            _ => None,
+        }
+    }
+
+    /// The 1-based position of an EVTX record in its file.
+    pub fn record(&self) -> Option<u64> {
+        match *self {
+            Position::Evtx { ordinal, .. } => Some(ordinal),
+            _ => None,
+        }
+    }
+
+    /// The `EventRecordID` of an EVTX record, when it could be read.
+    pub fn record_id(&self) -> Option<u64> {
+        match *self {
+            Position::Evtx { record_id, .. } => record_id,
+            _ => None,
+        }
+    }
+
+    /// The 1-based row of a table record.
+    pub fn row(&self) -> Option<u64> {
+        match *self {
+            Position::Row { row } => Some(row),
+            _ => None,
+        }
+    }
+}
+
 impl std::fmt::Display for Position {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

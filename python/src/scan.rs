@@ -814,31 +814,6 @@ impl From<AlertData> for Alert {
     }
 }
 
-/// The numbers of a position, each None unless the position has it.
-#[derive(Clone, Copy, Default)]
-struct Parts {
-    line: Option<u64>,
-    offset: Option<u64>,
-    record: Option<u64>,
-    record_id: Option<u64>,
-    row: Option<u64>,
-}
-
-impl Parts {
-    fn of(position: Option<Position>) -> Parts {
-        match position {
-            Some(Position::Line { line, offset }) => {
-                Parts { line: Some(line), offset: Some(offset), ..Parts::default() }
-            }
-            Some(Position::Evtx { ordinal, record_id }) => {
-                Parts { record: Some(ordinal), record_id, ..Parts::default() }
-            }
-            Some(Position::Row { row }) => Parts { row: Some(row), ..Parts::default() },
-            None => Parts::default(),
-        }
-    }
-}
-
 /// The numeric getters of a class that knows where its record is (`fn located(&self) ->
 /// Option<Position>`): one `#[pymethods]` block per class (pyo3's `multiple-pymethods`), so
 /// `Alert`, `Rejected` and `Suppressed` describe a position in the same words.
@@ -849,31 +824,31 @@ macro_rules! position_getters {
             /// 1-based line number (NDJSON files, streams and iterables), or None.
             #[getter]
             fn line(&self) -> Option<u64> {
-                Parts::of(self.located()).line
+                self.located().and_then(|p| p.line())
             }
 
             /// Byte offset of the line's start (in the decompressed stream), or None.
             #[getter]
             fn offset(&self) -> Option<u64> {
-                Parts::of(self.located()).offset
+                self.located().and_then(|p| p.offset())
             }
 
             /// 1-based position of the record in an EVTX file, or None.
             #[getter]
             fn record(&self) -> Option<u64> {
-                Parts::of(self.located()).record
+                self.located().and_then(|p| p.record())
             }
 
             /// The EVTX record's `EventRecordID`, when it could be read, or None.
             #[getter]
             fn record_id(&self) -> Option<u64> {
-                Parts::of(self.located()).record_id
+                self.located().and_then(|p| p.record_id())
             }
 
             /// 1-based row of a table (Parquet, Arrow), or None.
             #[getter]
             fn row(&self) -> Option<u64> {
-                Parts::of(self.located()).row
+                self.located().and_then(|p| p.row())
             }
         }
     };
