@@ -173,11 +173,11 @@ enum Slot {
     Raw(Wrapper, RawField),
 }
 
-type NodeId = u32;
-const ROOT: NodeId = 0;
+pub(crate) type NodeId = u32;
+pub(crate) const ROOT: NodeId = 0;
 
 #[derive(Clone, Debug)]
-struct Node {
+pub(crate) struct Node {
     segment: Box<str>,
     /// The full dotted path, for error messages.
     path: Box<str>,
@@ -190,7 +190,7 @@ struct Node {
     /// One of the rule's own fields, which the ECS mapping makes keywords: an object here
     /// rejects an ECS document. (A tuning field holding an object just has no value: tuning
     /// never makes an event unreadable.)
-    keyword: bool,
+    pub(crate) keyword: bool,
     /// Seeing a key here makes the document ECS (`event.category`, `process.*`).
     marks_ecs: bool,
 }
@@ -284,14 +284,14 @@ impl Paths {
     }
 
     #[inline]
-    fn node(&self, id: NodeId) -> &Node {
+    pub(crate) fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id as usize]
     }
 }
 
 /// Where a value's text lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Source {
+pub(crate) enum Source {
     /// In the record.
     Input,
     /// In the decoder's buffer of unescaped strings.
@@ -299,10 +299,10 @@ enum Source {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Span {
-    start: usize,
-    end: usize,
-    source: Source,
+pub(crate) struct Span {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) source: Source,
 }
 
 /// An object key: its unescaped text and the offset of its opening quote.
@@ -331,10 +331,10 @@ pub struct Decoder {
     keys: Vec<Key>,
     values: Vec<(Slot, Span)>,
     /// Unescaped string values.
-    scratch: String,
+    pub(crate) scratch: String,
     /// Unescaped keys.
     key_scratch: String,
-    ecs: bool,
+    pub(crate) ecs: bool,
     conflict: Option<(usize, NodeId)>,
 }
 
@@ -356,13 +356,7 @@ impl Decoder {
 
     /// Decodes one JSON record into a view of the fields `paths` wants.
     pub fn decode<'d>(&'d mut self, paths: &Paths, record: &'d [u8]) -> Result<Document<'d>, DecodeError> {
-        self.stack.clear();
-        self.keys.clear();
-        self.values.clear();
-        self.scratch.clear();
-        self.key_scratch.clear();
-        self.ecs = false;
-        self.conflict = None;
+        self.reset();
         if record.len() > self.limits.max_record_bytes {
             return Err(DecodeError::new(ErrorKind::TooLarge(self.limits.max_record_bytes), 0));
         }
@@ -383,6 +377,24 @@ impl Decoder {
         if lx.peek().is_some() {
             return Err(DecodeError::new(ErrorKind::TrailingData, lx.pos()));
         }
+        self.document(paths, text)
+    }
+
+    /// Forgets the previous document, keeping the buffers.
+    pub(crate) fn reset(&mut self) {
+        self.stack.clear();
+        self.keys.clear();
+        self.values.clear();
+        self.scratch.clear();
+        self.key_scratch.clear();
+        self.ecs = false;
+        self.conflict = None;
+    }
+
+    /// The document whose wanted values have all been stored (`text` is the record the
+    /// [`Source::Input`] spans point into): its schema decided, a mapping conflict reported
+    /// if it is ECS.
+    pub(crate) fn document<'d>(&'d self, paths: &Paths, text: &'d str) -> Result<Document<'d>, DecodeError> {
         let schema = self.schema(text);
         if let (Schema::Ecs, Some((offset, node))) = (schema, self.conflict) {
             return Err(DecodeError::new(ErrorKind::MappingConflict(paths.node(node).path.clone()), offset));
@@ -527,7 +539,7 @@ impl Decoder {
 
     /// Whether a scalar at this node is stored; notes a conflict if the node is an ECS object.
     #[inline]
-    fn wants_scalar(&mut self, wanted: Option<&Node>, node: Option<NodeId>, offset: usize) -> bool {
+    pub(crate) fn wants_scalar(&mut self, wanted: Option<&Node>, node: Option<NodeId>, offset: usize) -> bool {
         match wanted {
             None => false,
             Some(n) if n.slots.is_empty() => {
@@ -541,14 +553,14 @@ impl Decoder {
     }
 
     #[inline]
-    fn store(&mut self, wanted: Option<&Node>, span: Span) {
+    pub(crate) fn store(&mut self, wanted: Option<&Node>, span: Span) {
         for &slot in wanted.map_or(&[][..], |n| &n.slots[..]) {
             self.values.push((slot, span));
         }
     }
 
     #[cold]
-    fn conflict_at(&mut self, offset: usize, node: Option<NodeId>) {
+    pub(crate) fn conflict_at(&mut self, offset: usize, node: Option<NodeId>) {
         if self.conflict.is_none() {
             self.conflict = node.map(|id| (offset, id));
         }
@@ -632,15 +644,15 @@ impl Decoder {
 }
 
 /// Where a key leads.
-struct Resolved {
+pub(crate) struct Resolved {
     /// The wanted path the key names, if any.
-    node: Option<NodeId>,
+    pub(crate) node: Option<NodeId>,
     /// Whether the key makes the document ECS.
-    marks_ecs: bool,
+    pub(crate) marks_ecs: bool,
     /// One of the rule's fields (an ECS keyword) that a dotted key goes through
     /// (`process.name.x`): the ECS mapping makes Elasticsearch reject such a document
     /// ("Existing mapping for [process.name] must be of type object but found [keyword]").
-    through_keyword: Option<NodeId>,
+    pub(crate) through_keyword: Option<NodeId>,
 }
 
 /// Follows a (possibly dotted) key from `parent` as Elasticsearch expands it.
@@ -651,7 +663,12 @@ struct Resolved {
 /// `" "`, `"a. "`). Cost: one pass over the key; the blank check stops at the first
 /// character of an ordinary part.
 #[inline]
-fn resolve(paths: &Paths, parent: Option<NodeId>, key: &str, offset: usize) -> Result<Resolved, DecodeError> {
+pub(crate) fn resolve(
+    paths: &Paths,
+    parent: Option<NodeId>,
+    key: &str,
+    offset: usize,
+) -> Result<Resolved, DecodeError> {
     if key.as_bytes().contains(&b'.') {
         return resolve_dotted(paths, parent, key, offset);
     }

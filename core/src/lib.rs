@@ -47,6 +47,7 @@ pub mod prefilter;
 pub mod rule;
 pub mod scan;
 pub mod text;
+pub mod tree;
 pub mod validate;
 pub mod wildcard;
 
@@ -63,3 +64,4 @@ pub use rule::{
 };
 pub use scan::{scan_ndjson, scan_path, Found, Outcome, Position, ScanError, ScanOptions, Scanner, Stats};
 pub use text::Text;
+pub use tree::{Container, Cursor, TreeReader};

@@ -5,7 +5,9 @@
 //! decoder, the prefiltered scanner and the unfiltered scanner.
 //!
 //! CI runs a fixed seed and a small budget; `DCOM_ORACLE_CASES=10000000 cargo test --release
-//! -p dcom-detect-core --test oracle` runs ten million documents.
+//! -p dcom-detect-core --test oracle` runs ten million documents. `DCOM_ORACLE_DUMP=FILE`
+//! also writes every generated document to FILE as NDJSON (how the Python suite's sample
+//! `python/tests/data/oracle_documents.ndjson` was made, with `DCOM_ORACLE_CASES=3000`).
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -415,9 +417,15 @@ fn engine_agrees_with_the_oracle() {
     let mut line = 0u64;
     let mut fired = [0usize; 2];
     let mut branch_hits = [0usize; 3];
+    let mut dump = std::env::var_os("DCOM_ORACLE_DUMP")
+        .map(|path| std::io::BufWriter::new(std::fs::File::create(path).expect("DCOM_ORACLE_DUMP is writable")));
     for case in 0..cases {
         let doc = g.document();
         let text = serialize(&mut g, &doc);
+        if let Some(out) = dump.as_mut() {
+            use std::io::Write;
+            writeln!(out, "{text}").expect("DCOM_ORACLE_DUMP is writable");
+        }
         line += 1;
         for i in 0..2 {
             let want = oracles[i].verdict(&doc);
