@@ -1,14 +1,12 @@
-//! Python events → JSON bytes, so that every kind of event reaches core's `Decoder`.
+//! Python events → documents: a `dict` read in place ([`crate::dict`]), JSON text (`str`,
+//! `bytes`, `bytearray`) decoded by core's `Decoder` ([`document`]).
 //!
-//! The same serialisation carries an exceptions file given as a `dict` or `list` to core's
-//! exceptions parser ([`append_json_container`]).
-//!
-//! A `dict` is serialised the way `json.dumps` would serialise it (keys in insertion order,
-//! `str`, `int`, `float`, `bool`, `None`, `list` and `tuple` values; `str` and `int`
-//! subclasses such as enums as their values), then decoded like any other record, so a dict,
-//! its JSON text as `str` and as `bytes` get exactly the same semantics: dotted and nested
-//! keys, raw Sysmon / 4688 wrappers, numbers as their JSON text. Differences from
-//! `json.dumps`, all on purpose:
+//! Where a whole record is needed as JSON (records of a scan, whose alerts carry the original
+//! document, and an exceptions file given as a `dict` or `list`), a `dict` is serialised the
+//! way `json.dumps` would serialise it ([`append_event`], [`append_json_container`]): keys in
+//! insertion order, `str`, `int`, `float`, `bool`, `None`, `list` and `tuple` values; `str`
+//! and `int` subclasses such as enums as their values. Differences from `json.dumps`, all on
+//! purpose:
 //! - a key that is not a `str` is a `TypeError` (`json.dumps` would quietly turn `1` into
 //!   `"1"` and could create a duplicate key);
 //! - NaN and infinities are a `BadEventError` (they are not JSON; Elasticsearch rejects them);
@@ -18,13 +16,14 @@
 //!   itself, is a `BadEventError` instead of a `RecursionError`.
 //!
 //! # Cost
-//! One pass over the dict, appending to a caller's reusable buffer: no allocation per event
-//! once the buffer has grown, except for floats (formatted by Python's `repr`) and integers
-//! beyond 64 bits.
+//! Serialising: one pass over the dict, appending to a caller's reusable buffer: no
+//! allocation per event once the buffer has grown, except for floats (formatted by Python's
+//! `repr`) and integers beyond 64 bits.
 
 use std::cell::RefCell;
 
-use dcom_detect_core::{Decoder, Limits};
+use dcom_detect_core::ecs::Paths;
+use dcom_detect_core::{Decoder, Document, Limits};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
@@ -45,15 +44,15 @@ pub(crate) struct EventError {
 }
 
 impl EventError {
-    fn type_error(message: String) -> EventError {
+    pub(crate) fn type_error(message: String) -> EventError {
         EventError { type_error: true, message, path: Vec::new() }
     }
 
-    fn bad_value(message: String) -> EventError {
+    pub(crate) fn bad_value(message: String) -> EventError {
         EventError { type_error: false, message, path: Vec::new() }
     }
 
-    fn within(mut self, segment: impl FnOnce() -> String) -> EventError {
+    pub(crate) fn within(mut self, segment: impl FnOnce() -> String) -> EventError {
         self.path.push(segment());
         self
     }
@@ -113,6 +112,42 @@ pub(crate) fn append_event(event: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> Resul
     Ok(true)
 }
 
+/// The document of one event: a `dict` read in place (see [`crate::dict`]), JSON text (`str`,
+/// `bytes`, `bytearray`) decoded; a `TypeError` for anything else. `index` is the event's
+/// position in a batch, for messages.
+pub(crate) fn document<'a>(
+    py: Python<'_>,
+    paths: &'a Paths,
+    workspace: &'a mut Workspace,
+    event: &'a Bound<'_, PyAny>,
+    index: Option<usize>,
+) -> PyResult<Document<'a>> {
+    let Workspace { decoder, record } = workspace;
+    if let Ok(dict) = event.cast::<PyDict>() {
+        return crate::dict::read(decoder.read_tree(paths), dict).map_err(|e| e.into_pyerr(py, index));
+    }
+    let text: &[u8] = if let Ok(bytes) = event.cast::<PyBytes>() {
+        bytes.as_bytes()
+    } else if let Ok(text) = event.cast::<PyString>() {
+        match text.to_str() {
+            Ok(s) => s.as_bytes(),
+            Err(_) => {
+                record.clear();
+                append_str_bytes(text, record);
+                record
+            }
+        }
+    } else if let Ok(bytes) = event.cast::<PyByteArray>() {
+        record.clear();
+        record.extend_from_slice(&bytes.to_vec());
+        record
+    } else {
+        let what = index.map_or_else(|| "event".to_owned(), |i| format!("event {i}"));
+        return Err(errors::wrong_type(&what, EVENT_KINDS, event));
+    };
+    decoder.decode(paths, text).map_err(|e| errors::bad_event(py, &e, index))
+}
+
 /// Like [`append_event`], with a `TypeError` for anything else.
 pub(crate) fn append_event_or_raise(
     py: Python<'_>,
@@ -156,7 +191,7 @@ pub(crate) fn append_str_bytes(text: &Bound<'_, PyString>, out: &mut Vec<u8>) {
 /// A `str` that holds surrogate code points, as a JSON decoder reads the `\uXXXX` escapes
 /// `json.dumps` writes for them: a high surrogate followed by a low one is the character
 /// they encode, any other surrogate is U+FFFD (as the engine decodes an unpaired escape).
-fn without_surrogates(text: &Bound<'_, PyString>) -> String {
+pub(crate) fn without_surrogates(text: &Bound<'_, PyString>) -> String {
     let Ok(encoded) = text.call_method1("encode", ("utf-8", "surrogatepass")) else {
         return text.to_string_lossy().into_owned();
     };
@@ -221,12 +256,17 @@ fn write_value(value: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> Res
     } else if let Ok(tuple) = value.cast::<PyTuple>() {
         write_array(tuple.iter(), out, depth + 1)?;
     } else {
-        return Err(EventError::type_error(format!(
-            "{} is not JSON serialisable (use dict, list, tuple, str, int, float, bool or None)",
-            errors::type_name(value)
-        )));
+        return Err(unserialisable(value));
     }
     Ok(())
+}
+
+/// The error for a value of a type JSON cannot carry.
+pub(crate) fn unserialisable(value: &Bound<'_, PyAny>) -> EventError {
+    EventError::type_error(format!(
+        "{} is not JSON serialisable (use dict, list, tuple, str, int, float, bool or None)",
+        errors::type_name(value)
+    ))
 }
 
 fn check_depth(depth: usize) -> Result<(), EventError> {
@@ -283,28 +323,44 @@ fn write_array<'py>(
 }
 
 fn write_int(int: &Bound<'_, PyInt>, out: &mut Vec<u8>) -> Result<(), EventError> {
-    use std::io::Write;
     if let Ok(n) = int.extract::<i64>() {
-        let _ = write!(out, "{n}");
-    } else if let Ok(n) = int.extract::<u64>() {
-        let _ = write!(out, "{n}");
+        out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
     } else {
-        // Beyond 64 bits: int.__repr__, as json.dumps writes it.
-        let py = int.py();
-        let text = py.get_type::<PyInt>().call1((int,)).and_then(|n| n.repr()).map_err(py_failure)?;
-        out.extend_from_slice(text.to_string_lossy().as_bytes());
+        out.extend_from_slice(int_text(int)?.as_bytes());
     }
     Ok(())
 }
 
-fn write_float(float: &Bound<'_, PyFloat>, out: &mut Vec<u8>) -> Result<(), EventError> {
+/// An `int` (or a subclass such as `IntEnum`) as `json.dumps` writes it: `int.__repr__` of
+/// its value.
+pub(crate) fn int_text(int: &Bound<'_, PyInt>) -> Result<String, EventError> {
+    if let Ok(n) = int.extract::<u64>() {
+        return Ok(itoa::Buffer::new().format(n).to_owned());
+    }
+    let py = int.py();
+    let text = py.get_type::<PyInt>().call1((int,)).and_then(|n| n.repr()).map_err(py_failure)?;
+    Ok(text.to_string_lossy().into_owned())
+}
+
+/// NaN and the infinities are not JSON numbers (and Elasticsearch rejects them).
+pub(crate) fn check_finite(float: &Bound<'_, PyFloat>) -> Result<(), EventError> {
     let value = float.value();
     if !value.is_finite() {
         return Err(EventError::bad_value(format!("{value} is not a JSON number")));
     }
-    // float.__repr__, as json.dumps writes it (shortest round trip, Python's exponent style).
-    let text = PyFloat::new(float.py(), value).repr().map_err(py_failure)?;
-    out.extend_from_slice(text.to_string_lossy().as_bytes());
+    Ok(())
+}
+
+/// `float.__repr__` of the value, as `json.dumps` writes it (shortest round trip, Python's
+/// exponent style).
+pub(crate) fn float_repr(float: &Bound<'_, PyFloat>) -> Result<String, EventError> {
+    let text = PyFloat::new(float.py(), float.value()).repr().map_err(py_failure)?;
+    Ok(text.to_string_lossy().into_owned())
+}
+
+fn write_float(float: &Bound<'_, PyFloat>, out: &mut Vec<u8>) -> Result<(), EventError> {
+    check_finite(float)?;
+    out.extend_from_slice(float_repr(float)?.as_bytes());
     Ok(())
 }
 

@@ -19,6 +19,7 @@
 use pyo3::prelude::*;
 
 mod arrow;
+mod dict;
 mod errors;
 mod event;
 mod exceptions;

@@ -98,10 +98,7 @@ impl PyRule {
     /// Evaluates the rule on one event.
     fn evaluate(&self, py: Python<'_>, event: &Bound<'_, PyAny>) -> PyResult<Verdict> {
         with_workspace(|ws| {
-            ws.record.clear();
-            event::append_event_or_raise(py, event, &mut ws.record, None)?;
-            let document =
-                ws.decoder.decode(self.rule.paths(), &ws.record).map_err(|e| errors::bad_event(py, &e, None))?;
+            let document = event::document(py, self.rule.paths(), ws, event, None)?;
             let verdict = self.rule.evaluate(&document);
             Ok(Verdict::from_core(&self.rule, &verdict, schema_name(document.schema())))
         })
@@ -109,13 +106,7 @@ impl PyRule {
 
     /// Whether the event raises an alert (the rule fires and no exception item suppresses it).
     fn matches(&self, py: Python<'_>, event: &Bound<'_, PyAny>) -> PyResult<bool> {
-        with_workspace(|ws| {
-            ws.record.clear();
-            event::append_event_or_raise(py, event, &mut ws.record, None)?;
-            let document =
-                ws.decoder.decode(self.rule.paths(), &ws.record).map_err(|e| errors::bad_event(py, &e, None))?;
-            Ok(self.rule.matches(&document))
-        })
+        with_workspace(|ws| Ok(self.rule.matches(&event::document(py, self.rule.paths(), ws, event, None)?)))
     }
 
     /// Whether each event of an iterable raises an alert.
@@ -135,7 +126,18 @@ impl PyRule {
         let mut results = Vec::new();
         let mut batch = Batch::default();
         for (index, item) in iterator.enumerate() {
-            event::append_event_or_raise(py, &item?, &mut batch.records, Some(index))?;
+            let item = item?;
+            if item.is_instance_of::<PyDict>() {
+                // Read in place, with the interpreter held (after the JSON text before it).
+                self.match_batch(py, &mut batch, &mut results)?;
+                batch.first += 1;
+                let matched = with_workspace(|ws| {
+                    Ok::<_, PyErr>(self.rule.matches(&event::document(py, self.rule.paths(), ws, &item, Some(index))?))
+                })?;
+                results.push(matched);
+                continue;
+            }
+            event::append_event_or_raise(py, &item, &mut batch.records, Some(index))?;
             batch.ends.push(batch.records.len());
             if batch.records.len() >= BATCH_BYTES {
                 self.match_batch(py, &mut batch, &mut results)?;
@@ -271,6 +273,9 @@ struct Batch {
 impl PyRule {
     /// Decodes and matches a batch with the interpreter released; clears the batch.
     fn match_batch(&self, py: Python<'_>, batch: &mut Batch, results: &mut Vec<bool>) -> PyResult<()> {
+        if batch.ends.is_empty() {
+            return Ok(());
+        }
         let rule = &*self.rule;
         let outcome: Result<(), (usize, DecodeError)> = py.detach(|| {
             with_workspace(|ws| {

@@ -213,6 +213,11 @@ def test_a_dict_means_what_its_json_means(event: dict[str, Any]) -> None:
         got = ("error", error.reason)
     if isinstance(expected, tuple) and "UTF-8" in expected[1]:
         return  # a lone surrogate: json.dumps keeps it, the binding writes U+FFFD (as the engine reads "\ud800")
+    if isinstance(expected, tuple) and expected[1].startswith(("empty or blank field name", "nesting deeper")):
+        # A dict is read in place: a subtree no rule field goes through is not looked at
+        # (docs/semantics.md, "Documents read in place"), so the dict may pass or trip on
+        # something else (test_dict.py pins both cases down).
+        return
     assert got == expected
 
 
@@ -251,32 +256,38 @@ def test_wrong_types_raise_type_error() -> None:
     for value in (None, 42, ["a"], ("a",), object()):
         with pytest.raises(TypeError, match="event must be a dict, a JSON str or JSON bytes, not"):
             rule.evaluate(value)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match=r"event\['process'\]\['start'\]: datetime.datetime is not JSON serialisable"):
+    # Only where a rule field is read (docs/semantics.md, "Documents read in place").
+    with pytest.raises(TypeError, match=r"event\['process'\]\['name'\]: datetime.datetime is not JSON serialisable"):
         import datetime
 
-        rule.evaluate({"process": {"start": datetime.datetime(2024, 1, 1)}})
-    with pytest.raises(TypeError, match=r"event\['a'\]\[1\]: keys must be str, not int \(key 5\)"):
-        rule.evaluate({"a": [0, {5: "x"}]})
+        rule.evaluate({"process": {"name": datetime.datetime(2024, 1, 1)}})
+    with pytest.raises(TypeError, match=r"event\['process'\]\['parent'\]\[1\]: keys must be str, not int \(key 5\)"):
+        rule.evaluate({"process": {"parent": [0, {5: "x"}]}})
     with pytest.raises(TypeError, match="set is not JSON serialisable"):
-        rule.matches({"a": {"b"}})
+        rule.matches({"process.command_line": {"b"}})
 
 
 def test_values_json_cannot_carry_are_bad_events() -> None:
     for value in (math.nan, math.inf, -math.inf):
         with pytest.raises(BadEventError, match="not a JSON number"):
-            Rule().evaluate({"process": {"pid": value}})
+            Rule().evaluate({"process": {"name": value}})
 
 
 def test_cycles_and_deep_nesting_do_not_crash() -> None:
-    cyclic: dict[str, Any] = {"event": dict(START)}
-    cyclic["self"] = cyclic
+    cyclic: dict[str, Any] = {"event": dict(START), "process": {}}
+    cyclic["process"]["parent"] = cyclic["process"]
+    assert not Rule().evaluate(cyclic)  # process.parent.parent is no rule field: not walked
+    loop: list[Any] = ["cmd.exe"]
+    loop.append(loop)
     with pytest.raises(BadEventError, match="nesting deeper"):
-        Rule().evaluate(cyclic)
+        Rule().evaluate({**cyclic, "process": {"name": loop}})
     deep: list[Any] = []
     for _ in range(5000):
         deep = [deep]
     with pytest.raises(BadEventError, match="nesting deeper"):
-        Rule().evaluate({"a": deep})
+        Rule().evaluate({"process": {"command_line": deep}})
+    with pytest.raises(BadEventError, match="nesting deeper"):
+        Rule().evaluate(json.dumps({"a": [[[[]]]]}).replace("[[[[]]]]", "[" * 1001 + "]" * 1001))
     with pytest.raises(BadEventError):
         Rule().evaluate("[" * 100_000)
 
@@ -315,8 +326,9 @@ def test_match_many_errors_name_the_event() -> None:
     assert caught.value.index == 2
     with pytest.raises(TypeError, match="event 1 must be a dict"):
         rule.match_many([good, 5])
-    with pytest.raises(TypeError, match=r"event 1\['x'\]: bytes is not JSON serialisable"):
-        rule.match_many([good, {"x": b"raw"}])
+    with pytest.raises(TypeError, match=r"event 1\['process.name'\]: bytes is not JSON serialisable"):
+        rule.match_many([good, {"process.name": b"raw"}])
+    assert rule.match_many([good, {**good, "x": b"raw"}]) == [True, True]  # never read
     for single in (good, json.dumps(good), json.dumps(good).encode()):
         with pytest.raises(TypeError, match="not a single"):
             rule.match_many(single)  # type: ignore[arg-type]
