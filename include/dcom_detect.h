@@ -508,8 +508,8 @@ typedef struct dcom_event16 {
  */
 typedef struct dcom_verdict {
     /**
-     * The branches that fired (`DCOM_BRANCH_*` bits; 0 = the rule did not fire), exactly as
-     * `dcom_rule_match` reports them, whether or not an exception suppressed the alert.
+     * The branches that fired (`DCOM_BRANCH_*` bits; 0 = the rule did not fire), whether or
+     * not an exception suppressed the alert (`dcom_rule_match` reports them only for an alert).
      */
     uint32_t branches;
     /**
@@ -712,10 +712,13 @@ const struct dcom_metadata *dcom_rule_metadata(void);
 /**
  * Evaluates the rule on one process event given as UTF-8 strings: the sensor's hot path.
  *
- * On success `*branches` receives the branches that fired (`DCOM_BRANCH_*` bits; 0 = no
- * match). On failure it is set to 0. The bits say what fired even when an exception item
- * suppresses the alert: a rule created with exceptions should be called through
- * `dcom_rule_evaluate`, whose verdict also says whether the event raises an alert.
+ * On success `*branches` receives the branches of the alert the event raises (`DCOM_BRANCH_*`
+ * bits): non-zero exactly when the event raises an alert, that is some branch fired and no
+ * exception item suppressed it; 0 when nothing fired or an exception item suppressed it. On
+ * failure it is set to 0. To count suppressions, `dcom_rule_evaluate` also reports what fired
+ * and which item suppressed it. (Vocabulary, the same in every door: a branch *fires* when its
+ * condition holds; an event *matches*, raising an alert, when a branch fires and no exception
+ * suppresses it.)
  *
  * Errors: `DCOM_ERROR_NULL_ARGUMENT` (`rule`, `event` or `branches` NULL, or a NULL pointer
  * with a non-zero length), `DCOM_ERROR_MISALIGNED_POINTER`, `DCOM_ERROR_INVALID_LENGTH`,
@@ -816,9 +819,10 @@ void dcom_scratch_destroy(struct dcom_scratch *scratch);
  * trailing newline needed), read as Elasticsearch would index it: ECS, or a raw Sysmon 1 /
  * Security 4688 event in any of the supported wrappers.
  *
- * On success `*branches` receives the branches that fired (`DCOM_BRANCH_*` bits; 0 = no
- * match), whether or not an exception item suppresses the alert (use
- * `dcom_rule_evaluate_json` with exceptions). When the record is rejected the call returns
+ * On success `*branches` receives the branches of the alert the record raises (`DCOM_BRANCH_*`
+ * bits; 0 = no alert: nothing fired, or an exception item suppressed it), as
+ * `dcom_rule_match`; `dcom_rule_evaluate_json` also reports what a suppressed record fired.
+ * When the record is rejected the call returns
  * `DCOM_ERROR_BAD_JSON` (or `DCOM_ERROR_INVALID_UTF8`), `*branches` is 0, and
  * `dcom_scratch_error_offset` / `dcom_scratch_error_message` tell where and why. `{NULL, 0}`
  * is an empty record (rejected: truncated).

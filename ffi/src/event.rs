@@ -363,10 +363,13 @@ fn evaluate<F: CField>(rule: &dcom_rule, event: &Checked<'_, F>) -> dcom_verdict
 
 /// Evaluates the rule on one process event given as UTF-8 strings: the sensor's hot path.
 ///
-/// On success `*branches` receives the branches that fired (`DCOM_BRANCH_*` bits; 0 = no
-/// match). On failure it is set to 0. The bits say what fired even when an exception item
-/// suppresses the alert: a rule created with exceptions should be called through
-/// `dcom_rule_evaluate`, whose verdict also says whether the event raises an alert.
+/// On success `*branches` receives the branches of the alert the event raises (`DCOM_BRANCH_*`
+/// bits): non-zero exactly when the event raises an alert, that is some branch fired and no
+/// exception item suppressed it; 0 when nothing fired or an exception item suppressed it. On
+/// failure it is set to 0. To count suppressions, `dcom_rule_evaluate` also reports what fired
+/// and which item suppressed it. (Vocabulary, the same in every door: a branch *fires* when its
+/// condition holds; an event *matches*, raising an alert, when a branch fires and no exception
+/// suppresses it.)
 ///
 /// Errors: `DCOM_ERROR_NULL_ARGUMENT` (`rule`, `event` or `branches` NULL, or a NULL pointer
 /// with a non-zero length), `DCOM_ERROR_MISALIGNED_POINTER`, `DCOM_ERROR_INVALID_LENGTH`,
@@ -390,7 +393,7 @@ pub unsafe extern "C" fn dcom_rule_match(
         out.write(0);
         let rule = input(rule)?;
         let event = input(event)?.checked()?;
-        out.write(evaluate(rule, &event).branches);
+        out.write(evaluate(rule, &event).alert_branches());
         Ok(())
     })
 }
@@ -417,7 +420,7 @@ pub unsafe extern "C" fn dcom_rule_match_utf16(
         out.write(0);
         let rule = input(rule)?;
         let event = input(event)?.checked()?;
-        out.write(evaluate(rule, &event).branches);
+        out.write(evaluate(rule, &event).alert_branches());
         Ok(())
     })
 }

@@ -136,9 +136,10 @@ impl State {
 /// trailing newline needed), read as Elasticsearch would index it: ECS, or a raw Sysmon 1 /
 /// Security 4688 event in any of the supported wrappers.
 ///
-/// On success `*branches` receives the branches that fired (`DCOM_BRANCH_*` bits; 0 = no
-/// match), whether or not an exception item suppresses the alert (use
-/// `dcom_rule_evaluate_json` with exceptions). When the record is rejected the call returns
+/// On success `*branches` receives the branches of the alert the record raises (`DCOM_BRANCH_*`
+/// bits; 0 = no alert: nothing fired, or an exception item suppressed it), as
+/// `dcom_rule_match`; `dcom_rule_evaluate_json` also reports what a suppressed record fired.
+/// When the record is rejected the call returns
 /// `DCOM_ERROR_BAD_JSON` (or `DCOM_ERROR_INVALID_UTF8`), `*branches` is 0, and
 /// `dcom_scratch_error_offset` / `dcom_scratch_error_message` tell where and why. `{NULL, 0}`
 /// is an empty record (rejected: truncated).
@@ -169,7 +170,7 @@ pub unsafe extern "C" fn dcom_rule_match_json(
         let scratch = input(scratch.cast_const())?;
         let record = slice(json, json_len)?;
         let mut claim = scratch.claim()?;
-        out.write(claim.state().evaluate(rule, record)?.branches);
+        out.write(claim.state().evaluate(rule, record)?.alert_branches());
         Ok(())
     })
 }

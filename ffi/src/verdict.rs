@@ -1,9 +1,11 @@
 //! The verdict as C sees it: what fired, and whether an exception item suppressed the alert.
 //!
-//! `dcom_rule_match*` return only the branch bits (what fired), as they always have. Tuning
-//! adds a second question, "does this raise an alert?", which the branch bits cannot answer
-//! without breaking their meaning for existing callers; the `dcom_rule_evaluate*` functions
-//! (and `dcom_rule_alert_json`) answer both at once with a [`dcom_verdict`].
+//! One vocabulary in every door: a branch *fires* when its condition holds; an event
+//! *matches* (raises an alert) when some branch fires and no exception item suppresses it.
+//! `dcom_rule_match*` answer "does this raise an alert?" with the alert's branch bits (0 when
+//! suppressed), like `Rule::matches` in Rust and Python; the `dcom_rule_evaluate*` functions
+//! (and `dcom_rule_alert_json`) also say what fired and which item suppressed it, with a
+//! [`dcom_verdict`].
 
 use dcom_detect_core::Verdict;
 
@@ -25,8 +27,8 @@ pub const DCOM_NOT_SUPPRESSED: i32 = -1;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct dcom_verdict {
-    /// The branches that fired (`DCOM_BRANCH_*` bits; 0 = the rule did not fire), exactly as
-    /// `dcom_rule_match` reports them, whether or not an exception suppressed the alert.
+    /// The branches that fired (`DCOM_BRANCH_*` bits; 0 = the rule did not fire), whether or
+    /// not an exception suppressed the alert (`dcom_rule_match` reports them only for an alert).
     pub branches: u32,
     /// The 0-based index (file order) of the first exception item whose conditions all hold
     /// on the event, when some branch fired; `DCOM_NOT_SUPPRESSED` (-1) otherwise. Exceptions
@@ -52,6 +54,17 @@ impl dcom_verdict {
     #[inline]
     pub(crate) fn is_alert(&self) -> bool {
         self.branches != 0 && self.suppressed_by < 0
+    }
+
+    /// The branch bits `dcom_rule_match*` report: what fired when the event raises an alert,
+    /// 0 otherwise (nothing fired, or an exception item suppressed it).
+    #[inline]
+    pub(crate) fn alert_branches(&self) -> u32 {
+        if self.is_alert() {
+            self.branches
+        } else {
+            0
+        }
     }
 }
 
