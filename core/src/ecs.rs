@@ -644,6 +644,7 @@ impl Decoder {
 }
 
 /// Where a key leads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Resolved {
     /// The wanted path the key names, if any.
     pub(crate) node: Option<NodeId>,

@@ -64,4 +64,4 @@ pub use rule::{
 };
 pub use scan::{scan_ndjson, scan_path, Found, Outcome, Position, ScanError, ScanOptions, Scanner, Stats};
 pub use text::Text;
-pub use tree::{Container, Cursor, TreeReader};
+pub use tree::{Container, Cursor, Key, TreeReader};

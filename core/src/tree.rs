@@ -35,12 +35,28 @@
 //! a copy of each wanted scalar into the decoder's scratch buffer: no allocation once the
 //! buffers have grown.
 
-use crate::ecs::{resolve, Decoder, Document, NodeId, Paths, Source, Span, ROOT};
+use crate::ecs::{resolve, Decoder, Document, NodeId, Paths, Resolved, Source, Span, ROOT};
 use crate::error::{DecodeError, ErrorKind};
 
 /// Where a value sits in the trie of wanted paths (or that no wanted path goes through it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cursor(Option<NodeId>);
+
+impl Cursor {
+    /// A small integer that names this cursor among the rule's (0 for an unwanted value),
+    /// for a binding's caches keyed by parent.
+    #[inline]
+    pub fn ordinal(self) -> usize {
+        self.0.map_or(0, |n| n as usize + 1)
+    }
+}
+
+/// A key of a map resolved against the wanted paths ([`TreeReader::resolve`]): where it
+/// leads and what it implies about the document. It depends only on the rule's paths, the
+/// parent cursor and the key's text, so a binding may cache it per (parent, key), for as long
+/// as it reads documents for the same rule, and replay it with [`TreeReader::enter`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Key(Resolved);
 
 /// Whether a container is a map (JSON object) or a list (JSON array).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,18 +98,37 @@ impl<'d> TreeReader<'d> {
 
     /// A key of the map at `parent`: checks it as Elasticsearch expands field names (blank
     /// names and parts rejected, trailing dots dropped, dots descending) and returns the
-    /// cursor of its value.
+    /// cursor of its value. The same as [`enter`](Self::enter)`(`[`resolve`](Self::resolve)`(..)?)`.
     ///
     /// # Errors
     /// [`ErrorKind::EmptyFieldName`] at offset 0.
     #[inline]
     pub fn key(&mut self, parent: Cursor, key: &str) -> Result<Cursor, DecodeError> {
-        let resolved = resolve(self.paths, parent.0, key, 0)?;
+        let key = self.resolve(parent, key)?;
+        Ok(self.enter(key))
+    }
+
+    /// Resolves a key of the map at `parent` without reading it into the document: the
+    /// pure half of [`key`](Self::key). Cost: a scan of the key for dots and a lookup per
+    /// part among the wanted children (compared by an 8-byte tag); no allocation.
+    ///
+    /// # Errors
+    /// [`ErrorKind::EmptyFieldName`] at offset 0.
+    #[inline]
+    pub fn resolve(&self, parent: Cursor, key: &str) -> Result<Key, DecodeError> {
+        resolve(self.paths, parent.0, key, 0).map(Key)
+    }
+
+    /// Reads a key resolved by [`resolve`](Self::resolve) (for the same rule and parent)
+    /// into the document, and returns the cursor of its value. O(1).
+    #[inline]
+    pub fn enter(&mut self, key: Key) -> Cursor {
+        let Key(resolved) = key;
         if resolved.through_keyword.is_some() {
             self.decoder.conflict_at(0, resolved.through_keyword);
         }
         self.decoder.ecs |= resolved.marks_ecs;
-        Ok(Cursor(resolved.node))
+        Cursor(resolved.node)
     }
 
     /// A map or list at `at`, enclosed by `depth` others; a map where the rule reads a

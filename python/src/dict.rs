@@ -21,17 +21,27 @@
 //! by CPython), and a copy of each wanted string; no allocation once the decoder's buffers
 //! have grown, except for floats (formatted by Python's `repr`) and integers beyond 64 bits.
 
-use dcom_detect_core::{Container, Cursor, DecodeError, Document, TreeReader};
+use std::sync::{Arc, Weak};
+
+use dcom_detect_core::{Container, Cursor, DecodeError, Document, Key, Rule, TreeReader};
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use crate::errors;
 use crate::event::{without_surrogates, EventError};
 
-/// Reads `dict` into a document, visiting only what `reader`'s paths want.
-pub(crate) fn read<'d>(mut reader: TreeReader<'d>, dict: &Bound<'_, PyDict>) -> Result<Document<'d>, EventError> {
+/// Reads `dict` into a document, visiting only what `reader`'s paths want. `keys` caches
+/// resolved keys for `rule`, whose paths `reader` reads.
+pub(crate) fn read<'d>(
+    mut reader: TreeReader<'d>,
+    keys: &mut KeyCache,
+    rule: &Arc<Rule>,
+    dict: &Bound<'_, PyDict>,
+) -> Result<Document<'d>, EventError> {
+    keys.serve(rule);
     let root = reader.root();
-    object(&mut reader, dict, root, 0)?;
+    object(&mut reader, keys, dict, root, 0)?;
     reader.finish().map_err(rejected)
 }
 
@@ -39,25 +49,122 @@ fn rejected(error: DecodeError) -> EventError {
     EventError::bad_value(error.kind().to_string())
 }
 
-fn object(reader: &mut TreeReader<'_>, dict: &Bound<'_, PyDict>, at: Cursor, depth: usize) -> Result<(), EventError> {
+/// Keys already resolved, by key object and parent: a direct-mapped table of
+/// [`KeyCache::SLOTS`] entries, each holding a strong reference to its key `str`, so that its
+/// address cannot be reused by another object while the entry lives (a `str` never changes).
+///
+/// Python dicts built the same way share their key objects (literals and other interned
+/// strings, column names), so after the first event a key costs a pointer comparison instead
+/// of a UTF-8 view and a lookup in the trie of wanted paths. A key seen for the first time
+/// (`json.loads` makes new ones per call) replaces what its slot held: one reference count
+/// each way. Cleared when the rule changes; memory: the table plus the keys it holds.
+#[derive(Default)]
+pub(crate) struct KeyCache {
+    /// The rule the entries were resolved for (held weakly: its address is not reused while
+    /// this lives).
+    rule: Weak<Rule>,
+    slots: Vec<Slot>,
+}
+
+struct Slot {
+    key: Option<Py<PyString>>,
+    parent: usize,
+    resolved: Key,
+}
+
+impl KeyCache {
+    const SLOTS: usize = 1024;
+
+    /// Makes the cache serve `rule`, dropping entries resolved for another.
+    fn serve(&mut self, rule: &Arc<Rule>) {
+        if !std::ptr::eq(self.rule.as_ptr(), Arc::as_ptr(rule)) {
+            self.slots.clear();
+            self.rule = Arc::downgrade(rule);
+        }
+    }
+
+    #[inline]
+    fn index(key: *mut ffi::PyObject, parent: Cursor) -> usize {
+        ((key as usize >> 4) ^ parent.ordinal().wrapping_mul(0x9E37)) & (Self::SLOTS - 1)
+    }
+
+    /// The cached resolution of `key` under `parent`.
+    #[inline]
+    fn get(&self, key: *mut ffi::PyObject, parent: Cursor) -> Option<Key> {
+        let slot = self.slots.get(Self::index(key, parent))?;
+        let held = slot.key.as_ref()?;
+        (held.as_ptr() == key && slot.parent == parent.ordinal()).then_some(slot.resolved)
+    }
+
+    fn insert(&mut self, key: &Bound<'_, PyString>, parent: Cursor, resolved: Key) {
+        if self.slots.is_empty() {
+            self.slots.resize_with(Self::SLOTS, || Slot { key: None, parent: 0, resolved });
+        }
+        let slot = &mut self.slots[Self::index(key.as_ptr(), parent)];
+        *slot = Slot { key: Some(key.clone().unbind()), parent: parent.ordinal(), resolved };
+    }
+}
+
+fn object(
+    reader: &mut TreeReader<'_>,
+    keys: &mut KeyCache,
+    dict: &Bound<'_, PyDict>,
+    at: Cursor,
+    depth: usize,
+) -> Result<(), EventError> {
     reader.open(at, depth, Container::Object).map_err(rejected)?;
-    for (key, value) in dict.iter() {
-        let Ok(key_text) = key.cast::<PyString>() else {
-            let repr = key.repr().map(|r| r.to_string()).unwrap_or_default();
-            return Err(EventError::type_error(format!(
-                "keys must be str, not {} (key {repr})",
-                errors::type_name(&key)
-            )));
+    let py = dict.py();
+    let mut position: ffi::Py_ssize_t = 0;
+    let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+    let mut value: *mut ffi::PyObject = std::ptr::null_mut();
+    // Borrowed references, so that the values of unwanted keys are never touched (no
+    // reference count written: on large batches that write is a cache miss per value, and
+    // was most of the cost). Sound because nothing between `PyDict_Next` and the last use of
+    // a borrowed pointer runs Python code: the key is read at once, and a wanted value is
+    // owned (`to_owned`) before it is read. `PyDict_Next` itself stays memory-safe if Python
+    // code run while reading a value (a float subclass's `__repr__`, say) changes the dict.
+    // SAFETY: `dict` is a live dict and the interpreter is held; see above for the pointers.
+    while unsafe { ffi::PyDict_Next(dict.as_ptr(), &mut position, &mut key, &mut value) } != 0 {
+        let resolved = match keys.get(key, at) {
+            Some(resolved) => Ok(resolved),
+            None => {
+                // SAFETY: `PyDict_Next` returned a non-NULL borrowed reference, valid until
+                // Python code runs.
+                let key = unsafe { Borrowed::from_ptr(py, key) };
+                let Ok(text) = key.cast::<PyString>() else {
+                    let repr = key.repr().map(|r| r.to_string()).unwrap_or_default();
+                    return Err(EventError::type_error(format!(
+                        "keys must be str, not {} (key {repr})",
+                        errors::type_name(&key)
+                    )));
+                };
+                let resolved = match text.to_str() {
+                    Ok(k) => reader.resolve(at, k),
+                    Err(_) => reader.resolve(at, &without_surrogates(&text)),
+                };
+                if let Ok(resolved) = resolved {
+                    keys.insert(&text, at, resolved);
+                }
+                resolved
+            }
         };
-        let child = match key_text.to_str() {
-            Ok(k) => reader.key(at, k),
-            Err(_) => reader.key(at, &without_surrogates(key_text)),
-        };
-        let located =
-            |e: EventError| e.within(|| format!("[{}]", key.repr().map(|r| r.to_string()).unwrap_or_default()));
-        let child = child.map_err(|e| located(rejected(e)))?;
-        if reader.wants(child) {
-            item(reader, &value, child, depth + 1).map_err(located)?;
+        let child = resolved.map(|k| reader.enter(k));
+        if matches!(child, Ok(c) if !reader.wants(c)) {
+            continue;
+        }
+        // SAFETY: as for the key.
+        let borrowed = unsafe { Borrowed::from_ptr(py, value) };
+        if let (Ok(child), Ok(text)) = (&child, borrowed.cast::<PyString>()) {
+            // A string is read at once, without running Python code: no reference needed.
+            string(reader, *child, &text);
+        } else {
+            // SAFETY: as for the key; both owned before anything else runs.
+            let key = unsafe { Borrowed::from_ptr(py, key) }.to_owned();
+            let value = borrowed.to_owned();
+            let located =
+                |e: EventError| e.within(|| format!("[{}]", key.repr().map(|r| r.to_string()).unwrap_or_default()));
+            let child = child.map_err(|e| located(rejected(e)))?;
+            item(reader, keys, &value, child, depth + 1).map_err(located)?;
         }
     }
     Ok(())
@@ -65,28 +172,30 @@ fn object(reader: &mut TreeReader<'_>, dict: &Bound<'_, PyDict>, at: Cursor, dep
 
 fn array<'py>(
     reader: &mut TreeReader<'_>,
+    keys: &mut KeyCache,
     items: impl Iterator<Item = Bound<'py, PyAny>>,
     at: Cursor,
     depth: usize,
 ) -> Result<(), EventError> {
     reader.open(at, depth, Container::Array).map_err(rejected)?;
     for (i, value) in items.enumerate() {
-        item(reader, &value, at, depth + 1).map_err(|e| e.within(|| format!("[{i}]")))?;
+        item(reader, keys, &value, at, depth + 1).map_err(|e| e.within(|| format!("[{i}]")))?;
     }
     Ok(())
 }
 
 /// One value at `at`, enclosed by `depth` containers.
-fn item(reader: &mut TreeReader<'_>, value: &Bound<'_, PyAny>, at: Cursor, depth: usize) -> Result<(), EventError> {
+fn item(
+    reader: &mut TreeReader<'_>,
+    keys: &mut KeyCache,
+    value: &Bound<'_, PyAny>,
+    at: Cursor,
+    depth: usize,
+) -> Result<(), EventError> {
     if let Ok(text) = value.cast::<PyString>() {
-        if reader.wants_scalar(at) {
-            match text.to_str() {
-                Ok(s) => reader.scalar(at, s),
-                Err(_) => reader.scalar(at, &without_surrogates(text)),
-            }
-        }
+        string(reader, at, text);
     } else if let Ok(dict) = value.cast::<PyDict>() {
-        object(reader, dict, at, depth)?;
+        object(reader, keys, dict, at, depth)?;
     } else if value.is_none() {
     } else if let Ok(flag) = value.cast::<PyBool>() {
         if reader.wants_scalar(at) {
@@ -107,11 +216,23 @@ fn item(reader: &mut TreeReader<'_>, value: &Bound<'_, PyAny>, at: Cursor, depth
             reader.scalar(at, &crate::event::float_repr(float)?);
         }
     } else if let Ok(list) = value.cast::<PyList>() {
-        array(reader, list.iter(), at, depth)?;
+        array(reader, keys, list.iter(), at, depth)?;
     } else if let Ok(tuple) = value.cast::<PyTuple>() {
-        array(reader, tuple.iter(), at, depth)?;
+        array(reader, keys, tuple.iter(), at, depth)?;
     } else {
         return Err(crate::event::unserialisable(value));
     }
     Ok(())
+}
+
+/// A `str` at `at`: its text, with an unpaired surrogate as U+FFFD (as JSON text would be
+/// decoded).
+#[inline]
+fn string(reader: &mut TreeReader<'_>, at: Cursor, text: &Bound<'_, PyString>) {
+    if reader.wants_scalar(at) {
+        match text.to_str() {
+            Ok(s) => reader.scalar(at, s),
+            Err(_) => reader.scalar(at, &without_surrogates(text)),
+        }
+    }
 }

@@ -21,9 +21,9 @@
 //! `repr`) and integers beyond 64 bits.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
-use dcom_detect_core::ecs::Paths;
-use dcom_detect_core::{Decoder, Document, Limits};
+use dcom_detect_core::{Decoder, Document, Limits, Rule};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
@@ -117,14 +117,15 @@ pub(crate) fn append_event(event: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> Resul
 /// position in a batch, for messages.
 pub(crate) fn document<'a>(
     py: Python<'_>,
-    paths: &'a Paths,
+    rule: &'a Arc<Rule>,
     workspace: &'a mut Workspace,
     event: &'a Bound<'_, PyAny>,
     index: Option<usize>,
 ) -> PyResult<Document<'a>> {
-    let Workspace { decoder, record } = workspace;
+    let Workspace { decoder, record, keys } = workspace;
+    let paths = rule.paths();
     if let Ok(dict) = event.cast::<PyDict>() {
-        return crate::dict::read(decoder.read_tree(paths), dict).map_err(|e| e.into_pyerr(py, index));
+        return crate::dict::read(decoder.read_tree(paths), keys, rule, dict).map_err(|e| e.into_pyerr(py, index));
     }
     let text: &[u8] = if let Ok(bytes) = event.cast::<PyBytes>() {
         bytes.as_bytes()
@@ -404,14 +405,17 @@ fn write_json_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-/// A decoder and a record buffer, reused by every single-event call on this thread.
+/// A decoder, a record buffer and the keys of dicts already read, reused by every
+/// single-event call on this thread.
+#[derive(Default)]
 pub(crate) struct Workspace {
     pub(crate) decoder: Decoder,
     pub(crate) record: Vec<u8>,
+    pub(crate) keys: crate::dict::KeyCache,
 }
 
 thread_local! {
-    static WORKSPACE: RefCell<Workspace> = RefCell::new(Workspace { decoder: Decoder::new(), record: Vec::new() });
+    static WORKSPACE: RefCell<Workspace> = RefCell::new(Workspace::default());
 }
 
 /// Runs `f` with this thread's workspace (or a fresh one if it is already in use higher up
@@ -419,6 +423,6 @@ thread_local! {
 pub(crate) fn with_workspace<R>(f: impl FnOnce(&mut Workspace) -> R) -> R {
     WORKSPACE.with(|cell| match cell.try_borrow_mut() {
         Ok(mut workspace) => f(&mut workspace),
-        Err(_) => f(&mut Workspace { decoder: Decoder::new(), record: Vec::new() }),
+        Err(_) => f(&mut Workspace::default()),
     })
 }

@@ -98,7 +98,7 @@ impl PyRule {
     /// Evaluates the rule on one event.
     fn evaluate(&self, py: Python<'_>, event: &Bound<'_, PyAny>) -> PyResult<Verdict> {
         with_workspace(|ws| {
-            let document = event::document(py, self.rule.paths(), ws, event, None)?;
+            let document = event::document(py, &self.rule, ws, event, None)?;
             let verdict = self.rule.evaluate(&document);
             Ok(Verdict::from_core(&self.rule, &verdict, schema_name(document.schema())))
         })
@@ -106,7 +106,7 @@ impl PyRule {
 
     /// Whether the event raises an alert (the rule fires and no exception item suppresses it).
     fn matches(&self, py: Python<'_>, event: &Bound<'_, PyAny>) -> PyResult<bool> {
-        with_workspace(|ws| Ok(self.rule.matches(&event::document(py, self.rule.paths(), ws, event, None)?)))
+        with_workspace(|ws| Ok(self.rule.matches(&event::document(py, &self.rule, ws, event, None)?)))
     }
 
     /// Whether each event of an iterable raises an alert.
@@ -132,7 +132,7 @@ impl PyRule {
                 self.match_batch(py, &mut batch, &mut results)?;
                 batch.first += 1;
                 let matched = with_workspace(|ws| {
-                    Ok::<_, PyErr>(self.rule.matches(&event::document(py, self.rule.paths(), ws, &item, Some(index))?))
+                    Ok::<_, PyErr>(self.rule.matches(&event::document(py, &self.rule, ws, &item, Some(index))?))
                 })?;
                 results.push(matched);
                 continue;
