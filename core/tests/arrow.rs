@@ -191,7 +191,7 @@ fn lists_are_multi_valued_fields_with_null_elements_and_null_lists() {
                 None,
                 None,
                 None,
-                // Two values may satisfy the two patterns (SPEC §2.6).
+                // Two values may satisfy the two patterns (docs/semantics.md §1, multi-valued fields).
                 Some(vec![Some("a DCOM thing"), None, Some("b -Exec")]),
             ]),
         ),
