@@ -282,7 +282,7 @@ impl Level<'_> {
     /// The range of child indices under element `i`; None when the element is null.
     #[inline]
     fn children(self, i: usize) -> Option<(usize, usize)> {
-        let valid = |nulls: Option<&NullBuffer>| nulls.map_or(true, |n| n.is_valid(i));
+        let valid = |nulls: Option<&NullBuffer>| nulls.is_none_or(|n| n.is_valid(i));
         match self {
             Level::Struct(nulls) => valid(nulls).then_some((i, i + 1)),
             Level::List(offsets, nulls) => {

@@ -565,7 +565,7 @@ fn string_list(rows: &[&Vec<String>], layout: Layout) -> ArrayRef {
             for r in rows {
                 r.iter().for_each(|v| b.values().append_value(v));
                 // An empty list is null one row in two: both mean no value.
-                b.append(!r.is_empty() || rows.len() % 2 == 0);
+                b.append(!r.is_empty() || rows.len().is_multiple_of(2));
             }
             Arc::new(b.finish())
         }
