@@ -1,6 +1,7 @@
 # dcom-detect: one engine (core/), many doors (python/, ffi/).
 #   make demo   the dcom-detect command on the bundled sample data (alerts as NDJSON)
-#   make test   the whole test suite (Rust, C, Python)
+#   make test   the whole test suite (lint, Rust, C, Python)
+#   make lint   cargo fmt --check and cargo clippy -D warnings on the whole workspace
 #   make install PREFIX=/usr/local [DESTDIR=...]   the C library, its header and dcom_detect.pc
 
 CARGO ?= cargo
@@ -25,7 +26,7 @@ SOVERSION := $(firstword $(subst ., ,$(VERSION)))
 # Libs.private; ffi/tests/run.sh links the tests and examples/sensor.c statically with it.
 NATIVE_STATIC_LIBS ?= -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 
-.PHONY: demo venv deps test test-rust test-c test-python bench bench-c header lib install clean
+.PHONY: demo venv deps test lint test-rust test-c test-python bench bench-c header lib install clean
 
 # The main job: the `dcom-detect` command (built into $(VENV)) on the bundled sample.
 # It exits 1 when it finds alerts, which is the point of the demo.
@@ -38,7 +39,23 @@ venv:
 	$(VENV)/bin/python -m pip install -q 'maturin>=1.7,<2'
 	. $(VENV)/bin/activate && maturin develop -q
 
-test: deps test-rust test-c test-python
+test: deps lint test-rust test-c test-python
+
+# Formatting and clippy, warnings as errors, on every crate and target (tests, benches), and on
+# core without its default features (the C library's build), so a cfg'd-out import shows.
+lint:
+	$(CARGO) fmt --all --check
+	@if $(CARGO) clippy --version >/dev/null 2>&1; then \
+		set -x; \
+		$(CARGO) clippy --workspace --all-targets -- -D warnings && \
+		$(CARGO) clippy -p dcom-detect-core --no-default-features --all-targets -- -D warnings; \
+	else \
+		echo "make lint: cargo clippy is not installed (rustup component add clippy): clippy NOT run"; \
+	fi
+
+# System tools the C tests need (valgrind, compilers, pkg-config), when missing.
+deps:
+	bash scripts/install-deps.sh
 
 # Core also without its default features (no files, gzip or EVTX: what the C library
 # builds), so the feature gates cannot rot.
