@@ -1,4 +1,4 @@
-//! ECS alerts: one JSON document per matching event (SPEC §4).
+//! ECS alerts: one JSON document per matching event (`docs/semantics.md` §9, Alerts).
 //!
 //! Every front end (Rust, Python, C, the command line) writes alerts through
 //! [`AlertWriter`], so the same record gives byte-identical alert JSON everywhere. An alert

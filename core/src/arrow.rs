@@ -8,7 +8,7 @@
 //! # Where a field's values come from
 //! A field is looked up by its ECS path (`process.parent.name`), or by the column path a
 //! [`ColumnMap`] gives for it. A path names a column the way Elasticsearch's document model
-//! names a field (SPEC §2.8): any split of the dotted path into a top-level column and
+//! names a field (`docs/semantics.md` §4, Document model): any split of the dotted path into a top-level column and
 //! nested struct fields, so `process.parent.name` is found in a flat column named
 //! `process.parent.name`, in `process` → `parent` → `name` structs, or in a `process` struct
 //! with a `parent.name` field. Every column that matches contributes its values, in schema
@@ -282,7 +282,7 @@ impl Level<'_> {
     /// The range of child indices under element `i`; None when the element is null.
     #[inline]
     fn children(self, i: usize) -> Option<(usize, usize)> {
-        let valid = |nulls: Option<&NullBuffer>| nulls.map_or(true, |n| n.is_valid(i));
+        let valid = |nulls: Option<&NullBuffer>| nulls.is_none_or(|n| n.is_valid(i));
         match self {
             Level::Struct(nulls) => valid(nulls).then_some((i, i + 1)),
             Level::List(offsets, nulls) => {

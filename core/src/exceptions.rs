@@ -1,4 +1,4 @@
-//! Tuning: exception items that suppress known-good activity (SPEC §5).
+//! Tuning: exception items that suppress known-good activity (`docs/exceptions.md`).
 //!
 //! An exceptions file names items; each item is an AND of conditions on any ECS field, with
 //! Elastic's exception operators. An event on which the rule fires and which satisfies every

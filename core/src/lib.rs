@@ -48,6 +48,7 @@ pub mod rule;
 pub mod scan;
 pub mod text;
 pub mod tree;
+#[cfg(feature = "io")]
 pub mod validate;
 pub mod wildcard;
 
@@ -62,6 +63,8 @@ pub use prefilter::Prefilter;
 pub use rule::{
     Branch, BranchSet, DcomCommandLine, Metadata, OfficeChild, Options, Rule, Verdict, EQL_SOURCE, METADATA,
 };
-pub use scan::{scan_ndjson, scan_path, Found, Outcome, Position, ScanError, ScanOptions, Scanner, Stats};
+#[cfg(feature = "io")]
+pub use scan::scan_path;
+pub use scan::{scan_ndjson, Found, Outcome, Position, ScanError, ScanOptions, Scanner, Stats};
 pub use text::Text;
 pub use tree::{Container, Cursor, Key, TreeReader};

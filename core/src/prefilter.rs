@@ -215,7 +215,7 @@ impl Candidates<'_, '_> {
         let folded = self.folded;
         let p = self.prefilter;
         let escape = match self.escape {
-            Some((_, found)) if found.map_or(true, |f| f >= from) => found,
+            Some((_, found)) if found.is_none_or(|f| f >= from) => found,
             _ => {
                 let found = p.next_escape(hay, from);
                 self.escape = Some((from, found));
@@ -223,7 +223,7 @@ impl Candidates<'_, '_> {
             }
         };
         let needle = match self.needle {
-            Some((_, found)) if found.map_or(true, |f| f >= from) => found,
+            Some((_, found)) if found.is_none_or(|f| f >= from) => found,
             _ => {
                 let mut at = from;
                 let found = loop {

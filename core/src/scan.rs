@@ -24,9 +24,12 @@
 //! disabled, which validates every line.
 
 use std::collections::BTreeMap;
+#[cfg(feature = "io")]
 use std::fs::File;
+#[cfg_attr(not(feature = "io"), allow(unused_imports))] // BufReader: gzip, with `io` only
 use std::io::{self, BufReader, Read};
 use std::ops::{ControlFlow, Range};
+#[cfg(feature = "io")]
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -529,11 +532,13 @@ impl<R: Read> LineChunks<R> {
 
 /// Opens a file for scanning, decompressing it if it is gzip (detected by its magic bytes,
 /// not its name). Reads the file once from its start, so a pipe or FIFO works too.
+#[cfg(feature = "io")]
 pub fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
     maybe_gzip(File::open(path)?)
 }
 
 /// Wraps any reader, decompressing gzip (detected by magic bytes).
+#[cfg(feature = "io")]
 pub fn maybe_gzip<R: Read + Send + 'static>(mut reader: R) -> io::Result<Box<dyn Read + Send>> {
     let mut magic = [0u8; 2];
     let n = read_up_to(&mut reader, &mut magic)?;
@@ -545,6 +550,7 @@ pub fn maybe_gzip<R: Read + Send + 'static>(mut reader: R) -> io::Result<Box<dyn
     }
 }
 
+#[cfg(feature = "io")]
 fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
@@ -560,6 +566,7 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 
 /// Scans a file of any supported kind: EVTX (recognised by its magic bytes), or NDJSON,
 /// plain or gzip.
+#[cfg(feature = "io")]
 pub fn scan_path<F>(rule: &Rule, options: &ScanOptions, path: &Path, sink: F) -> Result<Stats, ScanError>
 where
     F: FnMut(Found<'_>) -> ControlFlow<()>,

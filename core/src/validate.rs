@@ -338,7 +338,7 @@ impl FileResult {
     /// an expected alert suppressed by an exception is a disagreement.
     pub fn agrees(&self) -> bool {
         self.rejected.is_empty()
-            && self.expected.as_ref().map_or(true, |e| {
+            && self.expected.as_ref().is_none_or(|e| {
                 let alerts: BTreeSet<&String> =
                     self.fired.iter().filter(|(_, _, s)| s.is_none()).map(|(p, _, _)| p).collect();
                 alerts == e.iter().collect()

@@ -191,7 +191,7 @@ fn lists_are_multi_valued_fields_with_null_elements_and_null_lists() {
                 None,
                 None,
                 None,
-                // Two values may satisfy the two patterns (SPEC §2.6).
+                // Two values may satisfy the two patterns (docs/semantics.md §1, multi-valued fields).
                 Some(vec![Some("a DCOM thing"), None, Some("b -Exec")]),
             ]),
         ),
@@ -565,7 +565,7 @@ fn string_list(rows: &[&Vec<String>], layout: Layout) -> ArrayRef {
             for r in rows {
                 r.iter().for_each(|v| b.values().append_value(v));
                 // An empty list is null one row in two: both mean no value.
-                b.append(!r.is_empty() || rows.len() % 2 == 0);
+                b.append(!r.is_empty() || rows.len().is_multiple_of(2));
             }
             Arc::new(b.finish())
         }

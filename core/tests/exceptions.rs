@@ -155,7 +155,7 @@ fn struct_events_give_exception_fields_by_path() {
     let _ = Values::Absent;
 }
 
-/// The four false-positive families of SPEC §1: each item suppresses its own case, a
+/// The four false-positive families of the rule's notes (docs/exceptions.md, Example): each item suppresses its own case, a
 /// near miss of it (one condition different) still alerts, and no item suppresses a case of
 /// another family or a plain attack.
 #[test]

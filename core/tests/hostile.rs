@@ -2,11 +2,16 @@
 //! record, and the scan goes on with the next one. Nothing crashes, hangs or grows without
 //! bound.
 
-use std::io::{self, Read, Write};
+#[cfg(feature = "io")]
+use std::io::Write;
+use std::io::{self, Read};
 use std::ops::ControlFlow;
+#[cfg(feature = "io")]
 use std::path::Path;
 
-use dcom_detect_core::{scan_ndjson, scan_path, Decoder, ErrorKind, Found, Limits, Position, Rule, ScanOptions, Stats};
+#[cfg(feature = "io")]
+use dcom_detect_core::scan_path;
+use dcom_detect_core::{scan_ndjson, Decoder, ErrorKind, Found, Limits, Position, Rule, ScanOptions, Stats};
 
 const HIT: &str = r#"{"event":{"category":"process","type":"start"},"process":{"name":"dcomcnfg.exe"}}"#;
 
@@ -179,6 +184,7 @@ fn keys_that_collide_only_after_dotted_expansion_give_both_values() {
 }
 
 #[test]
+#[cfg(feature = "io")]
 fn gzip_bombs_stream_in_constant_memory() {
     // 256 MB of zeros without a newline compress to about 250 KB.
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
@@ -228,6 +234,7 @@ fn a_file_cut_while_it_is_read_reports_the_partial_record() {
 }
 
 #[test]
+#[cfg(feature = "io")]
 fn unreadable_paths_are_errors() {
     let rule = Rule::default();
     let missing =
@@ -238,8 +245,10 @@ fn unreadable_paths_are_errors() {
     assert!(dir.is_err(), "a directory is not a stream of records");
 }
 
+#[cfg(feature = "evtx")]
 const EVTX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/dcomexec_4688.evtx");
 
+#[cfg(feature = "evtx")]
 fn scan_evtx_file(path: &Path) -> (Stats, Vec<(Position, String)>) {
     let mut rejected = Vec::new();
     let stats = scan_path(&Rule::default(), &ScanOptions::default(), path, |found| {
@@ -253,12 +262,14 @@ fn scan_evtx_file(path: &Path) -> (Stats, Vec<(Position, String)>) {
 }
 
 #[test]
+#[cfg(feature = "evtx")]
 fn evtx_fixture_reads_cleanly() {
     let (stats, rejected) = scan_evtx_file(Path::new(EVTX));
     assert_eq!((stats.records, stats.matched, stats.rejected), (12, 0, 0), "{rejected:?}");
 }
 
 #[test]
+#[cfg(feature = "evtx")]
 fn corrupted_evtx_chunks_yield_errors_and_the_rest_is_read() {
     let original = std::fs::read(EVTX).unwrap();
     let dir = std::env::temp_dir().join(format!("dcom-detect-hostile-{}", std::process::id()));
@@ -288,6 +299,7 @@ fn corrupted_evtx_chunks_yield_errors_and_the_rest_is_read() {
 /// substitutions makes the `evtx` crate reserve 2.5 GB of address space (never touched).
 /// The scan reports the record as unreadable and finishes in a few megabytes of memory.
 #[test]
+#[cfg(feature = "evtx")]
 fn regression_evtx_huge_substitution_count() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/regressions/evtx-huge-substitution-count.evtx");
     let (stats, rejected) = scan_evtx_file(&path);
@@ -298,6 +310,7 @@ fn regression_evtx_huge_substitution_count() {
 /// A FIFO given by path (`<(zcat …)`, `/dev/stdin`) is read once: the bytes used to recognise
 /// the format are not lost.
 #[test]
+#[cfg(feature = "io")]
 fn a_fifo_given_by_path_loses_nothing() {
     let dir = std::env::temp_dir().join(format!("dcom-detect-fifo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

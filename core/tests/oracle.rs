@@ -1,5 +1,5 @@
-//! A differential oracle: a second, deliberately naive evaluator of SPEC §2 and §3, written
-//! only for tests over `serde_json::Value` (flattening the document as Elasticsearch indexes
+//! A differential oracle: a second, deliberately naive evaluator of `docs/semantics.md` §1–5,
+//! written only for tests over `serde_json::Value` (flattening the document as Elasticsearch indexes
 //! it, folding case through whole strings, matching wildcards with the `regex` crate), run
 //! against the engine on generated documents under both case foldings, through the JSON
 //! decoder, the prefiltered scanner and the unfiltered scanner.

@@ -1,7 +1,9 @@
 //! The streaming scanner through its public API: accounting, positions, line endings, BOM,
 //! oversized lines, gzip, parallel determinism, and prefilter soundness.
 
-use std::io::{Read, Write};
+use std::io::Read;
+#[cfg(feature = "io")]
+use std::io::Write;
 use std::ops::ControlFlow;
 
 use dcom_detect_core::{scan_ndjson, CaseFolding, ErrorKind, Found, Options, Position, Rule, ScanOptions, Stats};
@@ -93,6 +95,7 @@ fn a_line_over_the_limit_is_rejected_without_buffering_it_and_the_scan_goes_on()
 }
 
 #[test]
+#[cfg(feature = "io")]
 fn gzip_is_read_and_a_truncated_gzip_is_an_error_after_the_good_records() {
     let body = format!("{HIT}\n{MISS}\n").repeat(1000);
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

@@ -1,5 +1,6 @@
-//! One test per semantic rule of SPEC §2, with the worked examples there, through the public
-//! API (the struct view and the JSON decoder).
+//! One test per semantic rule of `docs/semantics.md` §1–4 (test names keep the section numbers
+//! of the original specification: s2_1 … s2_9), through the public API (the struct view and
+//! the JSON decoder).
 
 use dcom_detect_core::{Branch, CaseFolding, Decoder, ErrorKind, Options, ProcessEvent, Rule, Text, Values};
 

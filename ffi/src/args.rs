@@ -14,7 +14,7 @@ use crate::result::{dcom_result, DCOM_ERROR_INVALID_LENGTH, DCOM_ERROR_MISALIGNE
 
 #[inline]
 fn is_aligned<T>(ptr: *const T) -> bool {
-    (ptr as usize) % align_of::<T>() == 0
+    (ptr as usize).is_multiple_of(align_of::<T>())
 }
 
 /// A required input: `&T` from a non-NULL, aligned pointer.

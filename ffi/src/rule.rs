@@ -424,14 +424,14 @@ mod tests {
     }
 
     fn create(options: *const dcom_rule_options) -> (dcom_result, *mut dcom_rule) {
-        let mut rule = 1usize as *mut dcom_rule; // not NULL, to see it reset
+        let mut rule = std::ptr::dangling_mut::<dcom_rule>(); // not NULL, to see it reset
         let code = unsafe { dcom_rule_create(options, &mut rule) };
         (code, rule)
     }
 
     /// `(code, rule, message)` of `dcom_rule_create_ex` with a 512-byte message buffer.
     fn create_ex(options: *const dcom_rule_options) -> (dcom_result, *mut dcom_rule, String) {
-        let mut rule = 1usize as *mut dcom_rule;
+        let mut rule = std::ptr::dangling_mut::<dcom_rule>();
         let mut message = [0xAAu8; 512];
         let mut needed = 0;
         let code = unsafe { dcom_rule_create_ex(options, &mut rule, message.as_mut_ptr().cast(), 512, &mut needed) };
@@ -541,7 +541,7 @@ mod tests {
         assert_eq!(unsafe { dcom_rule_exception_count(rule, &mut count) }, DCOM_OK);
         assert_eq!(count, 2);
         let name = |index| {
-            let mut name = dcom_str { ptr: 1usize as *const u8, len: 9 };
+            let mut name = dcom_str { ptr: std::ptr::dangling::<u8>(), len: 9 };
             let code = unsafe { dcom_rule_exception_name(rule, index, &mut name) };
             let text =
                 (!name.ptr.is_null()).then(|| unsafe { std::slice::from_raw_parts(name.ptr, name.len) }.to_vec());
@@ -608,10 +608,10 @@ mod tests {
         assert_eq!(code, DCOM_OK);
         unsafe { dcom_rule_destroy(rule) };
         // Bad message arguments are refused first, and `rule` is not touched.
-        let mut untouched = 1usize as *mut dcom_rule;
+        let mut untouched = std::ptr::dangling_mut::<dcom_rule>();
         let code =
             unsafe { dcom_rule_create_ex(std::ptr::null(), &mut untouched, std::ptr::null_mut(), 5, &mut needed) };
-        assert_eq!((code, untouched as usize), (DCOM_ERROR_NULL_ARGUMENT, 1));
+        assert_eq!((code, untouched), (DCOM_ERROR_NULL_ARGUMENT, std::ptr::dangling_mut()));
         // A NULL `rule` is explained.
         let mut message = [0u8; 64];
         let code = unsafe {

@@ -1,21 +1,27 @@
 #!/usr/bin/env bash
 # The C test suite of the C API (ffi/), as `make test` runs it.
 #
-#  1. builds libdcom_detect.a and libdcom_detect.so with cargo, in release mode;
-#  2. checks the library exports exactly the functions the header declares, and that the header
-#     compiles alone as C11 and as C++;
-#  3. writes the pkg-config files (dcom_detect.pc, dcom_detect-static.pc) for this build;
+#  1. builds the library in release mode and installs it as a user would, with
+#     `make install PREFIX=$OUT/prefix`: header, libdcom_detect.a, libdcom_detect.so.VERSION
+#     with its .so.MAJOR and .so links, lib/pkgconfig/dcom_detect.pc;
+#  2. checks the installed copy: the soname (readelf), the links, the .pc file, that the library
+#     exports exactly the functions the header declares, and that the header compiles alone as
+#     C11 and as C++;
+#  3. takes every compiler flag from the installed dcom_detect.pc: `pkg-config --cflags --libs
+#     dcom_detect` (shared, with an rpath to the installed lib/) and `pkg-config --static
+#     --cflags --libs dcom_detect` with -l:libdcom_detect.a (static);
 #  4. compiles every test in ffi/tests/c with -std=c11 -Wall -Wextra -Werror -pedantic, linked
 #     statically and dynamically, plain and with -fsanitize=address,undefined;
 #  5. runs each: plain, under valgrind (memcheck, leaks), and the sanitizer builds;
-#  6. builds examples/sensor.c through pkg-config (static and shared) and checks its output with
+#  6. builds examples/sensor.c the same way (static and shared) and checks its output with
 #     and without examples/exceptions.json, its refusal of a bad exceptions file, and that the
 #     alert documents it prints for the golden corpus are core's golden alerts byte for byte.
 #
-# Output lands in $CARGO_TARGET_DIR (default: the workspace's target/), under ffi-c/.
-# Environment: CARGO, CC, CXX, VALGRIND, DCOM_GOLDEN_DIR (default core/tests/golden),
+# Output lands in $CARGO_TARGET_DIR (default: the workspace's target/), under ffi-c/ (the
+# installed copy in ffi-c/prefix/).
+# Environment: CARGO, MAKE, CC, CXX, VALGRIND, DCOM_GOLDEN_DIR (default core/tests/golden),
 # DCOM_EXCEPTIONS (default examples/exceptions.json).
-# Needs: cargo, a C11 compiler with libasan/libubsan, a C++ compiler, valgrind, pkg-config.
+# Needs: cargo, make, a C11 compiler with libasan/libubsan, a C++ compiler, valgrind, pkg-config.
 # Ends with "c-tests: N passed, M failed" (one per build-and-run step) and exits non-zero on any
 # failure.
 set -euo pipefail
@@ -24,17 +30,21 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 case $TARGET in /*) ;; *) TARGET=$ROOT/$TARGET ;; esac
 CARGO=${CARGO:-cargo}
+MAKE=${MAKE:-make}
 CC=${CC:-cc}
 CXX=${CXX:-c++}
 VALGRIND=${VALGRIND:-valgrind}
 GOLDEN=${DCOM_GOLDEN_DIR:-$ROOT/core/tests/golden}
 EXCEPTIONS=${DCOM_EXCEPTIONS:-$ROOT/examples/exceptions.json}
-LIBDIR=$TARGET/release
 OUT=$TARGET/ffi-c
+PREFIX=$OUT/prefix
+LIBDIR=$PREFIX/lib
+VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -n1)
+SOVERSION=${VERSION%%.*}
 TESTS=(test_api test_golden test_threads test_tuning test_alerts)
 
 die() { echo "ffi/tests/run.sh: $*" >&2; exit 1; }
-for tool in "$CARGO" "$CC" "$CXX" "$VALGRIND" pkg-config nm readelf; do
+for tool in "$CARGO" "$MAKE" "$CC" "$CXX" "$VALGRIND" pkg-config nm readelf; do
     command -v "$tool" >/dev/null 2>&1 || die "missing tool: $tool (see .ci/run)"
 done
 [ -f "$GOLDEN/events.ndjson" ] && [ -f "$GOLDEN/expected.tsv" ] && [ -f "$GOLDEN/alerts.ndjson" ] ||
@@ -57,19 +67,39 @@ step() { # step NAME COMMAND...: runs one step, records its outcome, never stops
     fi
 }
 
-# ---- 1. build --------------------------------------------------------------------------------
-echo "== cargo build --release -p dcom-detect-ffi (target: $TARGET)"
-(cd "$ROOT" && CARGO_TARGET_DIR=$TARGET "$CARGO" build --release -p dcom-detect-ffi --lib)
-for lib in libdcom_detect.a libdcom_detect.so; do
-    [ -f "$LIBDIR/$lib" ] || die "cargo did not produce $LIBDIR/$lib"
+# ---- 1. build and install ---------------------------------------------------------------------
+echo "== make install PREFIX=$PREFIX (cargo build --release -p dcom-detect-ffi, target: $TARGET)"
+rm -rf "$PREFIX"
+CARGO_TARGET_DIR=$TARGET "$MAKE" -C "$ROOT" --no-print-directory install PREFIX="$PREFIX" DESTDIR= CARGO="$CARGO" CARGO_TARGET_DIR="$TARGET"
+for f in include/dcom_detect.h lib/libdcom_detect.a "lib/libdcom_detect.so.$VERSION" lib/pkgconfig/dcom_detect.pc; do
+    [ -f "$PREFIX/$f" ] || die "make install did not install $PREFIX/$f"
 done
-mkdir -p "$OUT/pkgconfig"
 
-# ---- 2. exports and header ------------------------------------------------------------------
+# ---- 2. the installed copy ------------------------------------------------------------------
+check_installed() {
+    local soname
+    soname=$(readelf -d "$LIBDIR/libdcom_detect.so.$VERSION" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+    [ "$soname" = "libdcom_detect.so.$SOVERSION" ] || { echo "SONAME is '$soname', not libdcom_detect.so.$SOVERSION"; return 1; }
+    [ "$(readlink "$LIBDIR/libdcom_detect.so.$SOVERSION")" = "libdcom_detect.so.$VERSION" ] &&
+        [ "$(readlink "$LIBDIR/libdcom_detect.so")" = "libdcom_detect.so.$SOVERSION" ] ||
+        { echo "the .so links are wrong:"; ls -l "$LIBDIR"; return 1; }
+    cmp -s "$PREFIX/include/dcom_detect.h" "$ROOT/include/dcom_detect.h" || { echo "installed header differs"; return 1; }
+    echo "SONAME $soname; libdcom_detect.so -> .so.$SOVERSION -> .so.$VERSION"
+}
+step "installed: soname, links, header" check_installed
+check_pc() {
+    local version
+    version=$(PKG_CONFIG_PATH=$LIBDIR/pkgconfig pkg-config --modversion dcom_detect) || return 1
+    [ "$version" = "$VERSION" ] || { echo "dcom_detect.pc says version $version, not $VERSION"; return 1; }
+    [ "$(PKG_CONFIG_PATH=$LIBDIR/pkgconfig pkg-config --variable=libdir dcom_detect)" = "$LIBDIR" ] ||
+        { echo "dcom_detect.pc's libdir is not $LIBDIR"; return 1; }
+    echo "dcom_detect $version: $(PKG_CONFIG_PATH=$LIBDIR/pkgconfig pkg-config --static --cflags --libs dcom_detect)"
+}
+step "installed: dcom_detect.pc" check_pc
 check_exports() {
     local declared exported
     declared=$(grep -oE '\bdcom_[a-z0-9_]+\(' "$ROOT/include/dcom_detect.h" | tr -d '(' | sort -u)
-    exported=$(nm -D --defined-only "$LIBDIR/libdcom_detect.so" | awk '$2 == "T" { print $3 }' | sort -u)
+    exported=$(nm -D --defined-only "$LIBDIR/libdcom_detect.so.$VERSION" | awk '$2 == "T" { print $3 }' | sort -u)
     if [ "$declared" != "$exported" ]; then
         echo "header declares and library exports differ:"
         diff <(echo "$declared") <(echo "$exported") || true
@@ -79,33 +109,34 @@ check_exports() {
 }
 step "exports match include/dcom_detect.h" check_exports
 step "header compiles alone as C11" \
-    "$CC" -std=c11 -Wall -Wextra -Werror -pedantic -fsyntax-only -x c "$ROOT/include/dcom_detect.h"
+    "$CC" -std=c11 -Wall -Wextra -Werror -pedantic -fsyntax-only -x c "$PREFIX/include/dcom_detect.h"
 step "header compiles alone as C++11" \
-    "$CXX" -std=c++11 -Wall -Wextra -Werror -pedantic -fsyntax-only -x c++ "$ROOT/include/dcom_detect.h"
+    "$CXX" -std=c++11 -Wall -Wextra -Werror -pedantic -fsyntax-only -x c++ "$PREFIX/include/dcom_detect.h"
 
 # ---- 3. pkg-config --------------------------------------------------------------------------
-# The system libraries the Rust standard library needs when linked statically, as printed by
-# `cargo rustc --release -p dcom-detect-ffi --lib --crate-type staticlib -- --print
-# native-static-libs` on x86_64-linux-gnu. If Rust ever needs more, the static links below fail.
-NATIVE_STATIC_LIBS="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc"
-VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -n1)
-for pc in dcom_detect dcom_detect-static; do
-    sed -e "s|@PREFIX@|$TARGET|" -e "s|@LIBDIR@|$LIBDIR|" -e "s|@INCLUDEDIR@|$ROOT/include|" \
-        -e "s|@VERSION@|$VERSION|" -e "s|@NATIVE_STATIC_LIBS@|$NATIVE_STATIC_LIBS|" \
-        "$ROOT/ffi/$pc.pc.in" >"$OUT/pkgconfig/$pc.pc"
+# Only the installed copy: the flags come from its dcom_detect.pc. Static: -ldcom_detect would
+# pick the .so beside the archive, so the archive is named (-l:libdcom_detect.a), followed by
+# Libs.private, the system libraries the Rust standard library needs. If Rust ever needs more
+# than the .pc file lists, the static links below fail.
+export PKG_CONFIG_PATH=$LIBDIR/pkgconfig
+read -r -a PC_STATIC <<<"$(pkg-config --static --cflags --libs dcom_detect)"
+for i in "${!PC_STATIC[@]}"; do
+    [ "${PC_STATIC[$i]}" = -ldcom_detect ] && PC_STATIC[i]=-l:libdcom_detect.a
 done
-export PKG_CONFIG_PATH=$OUT/pkgconfig
-read -r -a PC_STATIC <<<"$(pkg-config --cflags --libs dcom_detect-static)"
 read -r -a PC_SHARED <<<"$(pkg-config --cflags --libs dcom_detect)"
 PC_SHARED+=("-Wl,-rpath,$(pkg-config --variable=libdir dcom_detect)")
+echo "static: ${PC_STATIC[*]}"
+echo "shared: ${PC_SHARED[*]}"
 
 # ---- 4. compile -----------------------------------------------------------------------------
 CFLAGS=(-std=c11 -Wall -Wextra -Werror -pedantic -g -O1 -pthread -I"$ROOT/ffi/tests/c")
 SANITIZE=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 
-linked_as() { # linked_as static|shared BINARY: the binary does (not) need libdcom_detect.so
+linked_as() { # linked_as static|shared BINARY: the binary does (not) need libdcom_detect.so.MAJOR
     if readelf -d "$2" | grep -q 'NEEDED.*libdcom_detect'; then
         [ "$1" = shared ] || { echo "$2 should not need libdcom_detect.so"; return 1; }
+        readelf -d "$2" | grep -qE "\(NEEDED\) +Shared library: \[libdcom_detect\.so\.$SOVERSION\]" ||
+            { echo "$2 does not name the soname libdcom_detect.so.$SOVERSION"; readelf -d "$2" | grep NEEDED; return 1; }
     else
         [ "$1" = static ] || { echo "$2 does not link libdcom_detect.so"; return 1; }
     fi

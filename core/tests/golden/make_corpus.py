@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the golden corpus: events.ndjson (one record per line) and expected.tsv.
 
-This file is the corpus's source of truth: each case is a record and the verdict SPEC.md
+This file is the corpus's source of truth: each case is a record and the verdict docs/semantics.md
 (Elasticsearch's semantics) demands for it under each case folding, worked out by hand and
 explained in `why`. Every front end (Rust, C, Python, Arrow) replays the generated files and
 must agree. Run it after editing a case: python3 core/tests/golden/make_corpus.py

@@ -378,7 +378,7 @@ fn bad_files_are_refused_with_item_entry_and_field() {
             exceptions: json.as_ptr(),
             exceptions_len: json.len(),
         };
-        let mut rule = 1usize as *mut dcom_rule;
+        let mut rule = std::ptr::dangling_mut::<dcom_rule>();
         let mut message = vec![0u8; 1024];
         let mut needed = 0;
         let code = unsafe {
@@ -390,7 +390,7 @@ fn bad_files_are_refused_with_item_entry_and_field() {
         for needle in *needles {
             assert!(text.contains(needle), "{json}\n  message: {text}\n  missing: {needle}");
         }
-        rule = 1usize as *mut dcom_rule;
+        rule = std::ptr::dangling_mut::<dcom_rule>();
         assert_eq!(unsafe { dcom_rule_create(&options, &mut rule) }, dcom_result::DCOM_ERROR_BAD_EXCEPTIONS);
         assert!(rule.is_null());
     }
