@@ -248,3 +248,28 @@ def test_match_many_keeps_the_order_of_mixed_items() -> None:
     miss = {"event": {"category": "process", "type": "start"}, "process": {"name": "notepad.exe"}}
     items: list[Any] = [MATCH, json.dumps(miss), miss, json.dumps(MATCH).encode(), bytearray(json.dumps(MATCH).encode())]
     assert rule.match_many(items * 3) == [True, False, False, True, True] * 3
+
+
+def test_keys_resolved_for_one_rule_are_not_reused_for_another() -> None:
+    """The binding caches resolved keys per thread; switching rules (whose exceptions read
+    other fields) or meeting the same key object under another parent must not reuse them."""
+    plain = dcom_detect.Rule()
+    tuned = dcom_detect.Rule(exceptions=EXCEPTIONS_FILE)
+    name = "name"  # one key object at two levels, as in every dict built from literals
+    sccm = {
+        "event": {"category": "process", "type": "start"},
+        "host": {name: "sccm-01"},
+        "process": {name: "cmd.exe", "parent": {name: "mmc.exe"}},
+    }
+    documents = oracle_documents()[:300] + [sccm]
+    for _ in range(2):
+        for document in documents:
+            for rule in (plain, tuned, dcom_detect.Rule(exceptions=EXCEPTIONS_FILE), plain):
+                same_as_json(rule, document)
+    # The same key text as another object, and a key dotted where the cached one was not.
+    assert plain.matches({"event": {"category": "process", "type": "start"},
+                          "process": {"na" + "me": "cmd.exe", "parent.name": "mmc.exe"}})
+    through_keyword = {"event": {"category": "process", "type": "start"},
+                       "process": {"name": "cmd.exe", "parent": {"name.x": "mmc.exe"}}}
+    same_as_json(plain, through_keyword)
+    assert "wrong shape" in str(outcome(plain, through_keyword))
