@@ -46,6 +46,7 @@ pub mod parquet;
 pub mod prefilter;
 pub mod rule;
 pub mod scan;
+pub mod source;
 pub mod text;
 pub mod tree;
 pub mod validate;
@@ -63,5 +64,6 @@ pub use rule::{
     Branch, BranchSet, DcomCommandLine, Metadata, OfficeChild, Options, Rule, Verdict, EQL_SOURCE, METADATA,
 };
 pub use scan::{scan_ndjson, scan_path, Found, Outcome, Position, ScanError, ScanOptions, Scanner, Stats};
+pub use source::{Format, Input, Inputs, Opened, SkipReason, UnsupportedFormat};
 pub use text::Text;
 pub use tree::{Container, Cursor, TreeReader};
