@@ -49,6 +49,15 @@ const CHANNEL_ITEMS: usize = 256;
 /// files for `Scan.rejected`, `Scan.suppressed` and `Scan.skipped` (each).
 pub(crate) const DEFAULT_RETAIN: usize = 1000;
 
+/// Bytes per chunk of NDJSON. A chunk's results (an entry of about 56 bytes per rejected
+/// record) live until it is delivered, and a parallel scan has up to about 17 chunks in
+/// flight: with core's default of 1 MiB, a million 25-byte bad lines peak at 70 MB. A quarter
+/// of that keeps them near 30 MB (`python/benches/bad_lines_rss.py`) at the same speed on
+/// good data (64 KiB would cost a third of it). The bound does not grow with the input, but
+/// a file of one-byte bad lines still peaks near 140 MB with two threads (one entry per two
+/// bytes of chunk).
+const CHUNK_BYTES: usize = 256 << 10;
+
 /// How often a waiting iterator checks for Ctrl-C and refreshes the progress bar.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -229,7 +238,12 @@ impl Scan {
             live: Mutex::new(Live::default()),
         });
         let progress = if args.progress { Some(Progress::new(py, &source, &description)?) } else { None };
-        let options = ScanOptions { prefilter: args.prefilter, threads: args.threads, ..ScanOptions::default() };
+        let options = ScanOptions {
+            prefilter: args.prefilter,
+            threads: args.threads,
+            chunk_bytes: CHUNK_BYTES,
+            ..ScanOptions::default()
+        };
         let alert_options = AlertOptions { include_original: args.include_original };
         let (sender, receiver) = mpsc::sync_channel(CHANNEL_ITEMS);
         let job = Job {
