@@ -148,8 +148,9 @@ impl PyRule {
     }
 
     /// Scans paths (files of any format, recognised by content, or directories walked
-    /// recursively), standard input or a binary file object.
-    #[pyo3(signature = (source, *, progress = false, threads = 0, prefilter = true, include_original = false, columns = None, retain = crate::scan::DEFAULT_RETAIN))]
+    /// recursively), standard input or a binary file object. `retain` (default 1000): how
+    /// many rejected records, suppressed matches and skipped files iteration keeps.
+    #[pyo3(signature = (source, *, progress = false, threads = 0, prefilter = true, include_original = false, columns = None, retain = 1000))]
     #[allow(clippy::too_many_arguments)]
     fn scan(
         &self,
@@ -172,7 +173,7 @@ impl PyRule {
     }
 
     /// Scans records (dicts, or JSON text as str / bytes), one per item of an iterable.
-    #[pyo3(signature = (records, *, progress = false, include_original = false, retain = crate::scan::DEFAULT_RETAIN))]
+    #[pyo3(signature = (records, *, progress = false, include_original = false, retain = 1000))]
     fn scan_records(
         &self,
         py: Python<'_>,

@@ -45,9 +45,6 @@ use crate::rule::{branch_names, py_str};
 /// scan thread and the iterator.
 const CHANNEL_ITEMS: usize = 256;
 
-/// What `Rule.scan` keeps by default of rejected records, suppressed matches and skipped
-/// files for `Scan.rejected`, `Scan.suppressed` and `Scan.skipped` (each).
-pub(crate) const DEFAULT_RETAIN: usize = 1000;
 
 /// Bytes per chunk of NDJSON. A chunk's results (an entry of about 56 bytes per rejected
 /// record) live until it is delivered, and a parallel scan has up to about 17 chunks in
