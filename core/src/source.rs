@@ -166,7 +166,8 @@ impl Opened {
     pub fn open(path: &Path) -> io::Result<Opened> {
         let mut file = File::open(path)?;
         if file.metadata()?.is_dir() {
-            return Err(io::Error::new(io::ErrorKind::IsADirectory, "is a directory"));
+            // `ErrorKind::IsADirectory` needs Rust 1.83; the workspace supports 1.75.
+            return Err(io::Error::other("is a directory"));
         }
         let mut sniffed = vec![0u8; SNIFF_BYTES];
         let n = read_up_to(&mut file, &mut sniffed)?;

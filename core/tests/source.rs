@@ -80,7 +80,10 @@ fn parquet_is_never_read_as_ndjson() {
     fs::remove_dir_all(&dir).ok();
 }
 
-fn walk(paths: &[PathBuf]) -> (Vec<(String, Format)>, Vec<(String, String)>) {
+/// The files found (path, format) and the paths skipped (path, reason).
+type Walked = (Vec<(String, Format)>, Vec<(String, String)>);
+
+fn walk(paths: &[PathBuf]) -> Walked {
     let mut files = Vec::new();
     let mut skipped = Vec::new();
     for input in Inputs::new(paths.iter().cloned()) {
@@ -105,7 +108,7 @@ fn directories_are_walked_in_sorted_order_naming_what_is_skipped() {
     #[cfg(unix)]
     std::os::unix::fs::symlink(&dir, dir.join("b/c/loop")).unwrap();
     let d = |p: &str| dir.join(p).display().to_string();
-    let (files, skipped) = walk(&[dir.clone()]);
+    let (files, skipped) = walk(std::slice::from_ref(&dir));
     let mut expected_files = vec![
         (d("a.dat"), Format::Evtx),
         (d("b/a.log"), Format::Gzip),

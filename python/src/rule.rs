@@ -186,14 +186,7 @@ impl PyRule {
             py,
             Arc::clone(&self.rule),
             records,
-            ScanArgs {
-                columns: Default::default(),
-                progress,
-                threads: 1,
-                prefilter: false,
-                include_original,
-                retain,
-            },
+            ScanArgs { columns: Default::default(), progress, threads: 1, prefilter: false, include_original, retain },
         )
     }
 

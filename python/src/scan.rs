@@ -29,7 +29,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use dcom_detect_core::arrow::ColumnMap;
-use dcom_detect_core::scan::{maybe_gzip, scan_ndjson, Found, Outcome, Position, ScanError, ScanOptions, Scanner, Stats};
+use dcom_detect_core::scan::{
+    maybe_gzip, scan_ndjson, Found, Outcome, Position, ScanError, ScanOptions, Scanner, Stats,
+};
 use dcom_detect_core::source::{scan_opened_with, Format, Input, Inputs, Opened, SkipReason};
 use dcom_detect_core::{AlertOptions, AlertWriter, BranchSet, Origin, Rule};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
@@ -44,7 +46,6 @@ use crate::rule::{branch_names, py_str};
 /// Items (alerts, rejected records, suppressed matches, skipped files) in flight between the
 /// scan thread and the iterator.
 const CHANNEL_ITEMS: usize = 256;
-
 
 /// Bytes per chunk of NDJSON. A chunk's results (an entry of about 56 bytes per rejected
 /// record) live until it is delivered, and a parallel scan has up to about 17 chunks in
@@ -651,9 +652,9 @@ fn classify(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<(Source, Opti
                     || item.is_instance_of::<PyBytes>()
                     || item.is_instance_of::<pyo3::types::PyByteArray>();
                 let message = match (records, paths.is_empty()) {
-                    (true, true) => format!(
-                        "Rule.scan takes paths, and {what} is a record ({kind}): {USE_SCAN_RECORDS}"
-                    ),
+                    (true, true) => {
+                        format!("Rule.scan takes paths, and {what} is a record ({kind}): {USE_SCAN_RECORDS}")
+                    }
                     (true, false) => format!(
                         "source mixes paths and records ({what} is {kind}): give paths to Rule.scan, \
                          and records to Rule.scan_records"
@@ -677,7 +678,9 @@ fn classify(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<(Source, Opti
 fn classify_records(py: Python<'_>, records: &Bound<'_, PyAny>) -> PyResult<(Source, String)> {
     const USE_SCAN: &str = "to scan files or directories, use Rule.scan(paths)";
     let kind = errors::type_name(records);
-    if records.hasattr("__fspath__")? || (records.is_instance_of::<PyString>() && !looks_like_json(&records.extract::<String>()?)) {
+    if records.hasattr("__fspath__")?
+        || (records.is_instance_of::<PyString>() && !looks_like_json(&records.extract::<String>()?))
+    {
         return Err(PyTypeError::new_err(format!(
             "records must be an iterable of records (dicts or JSON text), not a path ({kind}): {USE_SCAN}"
         )));
@@ -715,7 +718,9 @@ fn classify_records(py: Python<'_>, records: &Bound<'_, PyAny>) -> PyResult<(Sou
     let _ = py;
     match records.try_iter() {
         Ok(iterator) => Ok((Source::Records(iterator.unbind()), format!("<{kind}>"))),
-        Err(_) => Err(errors::wrong_type("records", "an iterable of records (dicts, or JSON text as str or bytes)", records)),
+        Err(_) => {
+            Err(errors::wrong_type("records", "an iterable of records (dicts, or JSON text as str or bytes)", records))
+        }
     }
 }
 
@@ -852,7 +857,8 @@ fn scan_file(
         }
         Format::Evtx | Format::Parquet => {
             let len = opened.len().unwrap_or(0);
-            let result = scan_opened_with(rule, options, columns, opened, |found| sink.found(found)).map_err(io_failure);
+            let result =
+                scan_opened_with(rule, options, columns, opened, |found| sink.found(found)).map_err(io_failure);
             shared.source_bytes.fetch_add(len, Ordering::Relaxed);
             result
         }
