@@ -46,6 +46,8 @@ pub mod parquet;
 pub mod prefilter;
 pub mod rule;
 pub mod scan;
+#[cfg(feature = "io")]
+pub mod source;
 pub mod text;
 pub mod tree;
 #[cfg(feature = "io")]
@@ -66,5 +68,7 @@ pub use rule::{
 #[cfg(feature = "io")]
 pub use scan::scan_path;
 pub use scan::{scan_ndjson, Found, Outcome, Position, ScanError, ScanOptions, Scanner, Stats};
+#[cfg(feature = "io")]
+pub use source::{Format, Input, Inputs, Opened, SkipReason, UnsupportedFormat};
 pub use text::Text;
 pub use tree::{Container, Cursor, Key, TreeReader};

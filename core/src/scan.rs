@@ -24,8 +24,6 @@
 //! disabled, which validates every line.
 
 use std::collections::BTreeMap;
-#[cfg(feature = "io")]
-use std::fs::File;
 #[cfg_attr(not(feature = "io"), allow(unused_imports))] // BufReader: gzip, with `io` only
 use std::io::{self, BufReader, Read};
 use std::ops::{ControlFlow, Range};
@@ -170,10 +168,15 @@ pub struct Stats {
     pub blank_lines: u64,
     /// Input bytes consumed (decompressed).
     pub bytes: u64,
+    /// Files scanned (by scans of several paths; see [`crate::source::Inputs`]).
+    pub files: u64,
+    /// Files skipped by scans of several paths (unrecognised content, unreadable).
+    pub skipped_files: u64,
 }
 
 impl Stats {
-    fn add(&mut self, other: &Stats) {
+    /// Adds `other`'s counts to these (the totals of several inputs).
+    pub fn add(&mut self, other: &Stats) {
         self.records += other.records;
         self.matched += other.matched;
         self.suppressed += other.suppressed;
@@ -182,6 +185,8 @@ impl Stats {
         self.rejected += other.rejected;
         self.blank_lines += other.blank_lines;
         self.bytes += other.bytes;
+        self.files += other.files;
+        self.skipped_files += other.skipped_files;
     }
 }
 
@@ -534,7 +539,7 @@ impl<R: Read> LineChunks<R> {
 /// not its name). Reads the file once from its start, so a pipe or FIFO works too.
 #[cfg(feature = "io")]
 pub fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
-    maybe_gzip(File::open(path)?)
+    maybe_gzip(std::fs::File::open(path)?)
 }
 
 /// Wraps any reader, decompressing gzip (detected by magic bytes).
@@ -564,32 +569,18 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Scans a file of any supported kind: EVTX (recognised by its magic bytes), or NDJSON,
-/// plain or gzip.
+/// Scans a file of any supported kind, recognised by its content ([`crate::source::detect`]):
+/// NDJSON (plain or gzip), EVTX or Parquet (fields read by their ECS paths). A format whose
+/// cargo feature is off fails with an `Unsupported` error wrapping
+/// [`crate::source::UnsupportedFormat`]. The file is read once from its start, so a pipe or
+/// FIFO of NDJSON works too.
 #[cfg(feature = "io")]
 pub fn scan_path<F>(rule: &Rule, options: &ScanOptions, path: &Path, sink: F) -> Result<Stats, ScanError>
 where
     F: FnMut(Found<'_>) -> ControlFlow<()>,
 {
-    let no_stats = |error| ScanError { error, stats: Stats::default() };
-    let mut file = File::open(path).map_err(no_stats)?;
-    let mut magic = [0u8; 8];
-    let n = read_up_to(&mut file, &mut magic).map_err(no_stats)?;
-    if n == magic.len() && &magic == b"ElfFile\0" {
-        #[cfg(feature = "evtx")]
-        {
-            use std::io::Seek;
-            // EVTX needs random access: a pipe cannot be rewound.
-            file.rewind().map_err(no_stats)?;
-            return crate::evtx::scan_evtx_reader(rule, options, file, sink);
-        }
-        #[cfg(not(feature = "evtx"))]
-        return Err(no_stats(io::Error::new(io::ErrorKind::Unsupported, "EVTX support is not compiled in")));
-    }
-    // The bytes read to recognise the format are put back in front of the rest: the file is
-    // read once, so a pipe or FIFO given by path loses nothing.
-    let stream = io::Cursor::new(magic[..n].to_vec()).chain(file);
-    scan_ndjson(rule, options, maybe_gzip(stream).map_err(no_stats)?, sink)
+    let opened = crate::source::Opened::open(path).map_err(|error| ScanError { error, stats: Stats::default() })?;
+    crate::source::scan_opened(rule, options, opened, sink)
 }
 
 /// Delivers a batch's hits in order and folds its counts into the totals.

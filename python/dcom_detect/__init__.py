@@ -11,10 +11,18 @@ with Elasticsearch's exact semantics by a Rust engine.
 >>> rule.matches('{"event.category": "process", "event.type": "start", "process.name": "DCOMCNFG.EXE"}')
 False
 
-Scan files (NDJSON, gzip, EVTX), standard input, file objects or iterables of records:
+Scan files (NDJSON, gzip, EVTX, Parquet: recognised by content), folders of them, lists
+of paths, standard input or file objects; records (dicts, JSON text) go through
+:func:`scan_records`:
 
 >>> for alert in dcom_detect.scan("examples/data/sample.ndjson"):  # doctest: +SKIP
 ...     print(alert.host, alert.branches)
+>>> scan = dcom_detect.scan(glob.glob("logs/*.evtx"))  # doctest: +SKIP
+>>> for item in scan.events():  # alerts, rejected records, skipped files, in order  # doctest: +SKIP
+...     print(item)
+>>> alerts = list(dcom_detect.scan_records([event]))
+>>> [a.branches for a in alerts]
+[('office_child',)]
 
 Tune out known-good activity with an exceptions file (``docs/exceptions.md``); suppressed
 events raise no alert but are reported:
@@ -40,7 +48,7 @@ Check the rule against its testing methodology (and real recordings):
 True
 
 The package re-exports the native classes (:class:`Rule`, :class:`Verdict`,
-:class:`Scan`, :class:`Alert`, …), the exceptions, and adds :func:`scan`,
+:class:`Scan`, :class:`Alert`, …), the exceptions, and adds :func:`scan`, :func:`scan_records`,
 :func:`validate` and :func:`alerts_to_frame`. The ``dcom-detect`` command is
 :mod:`dcom_detect.cli`.
 """
@@ -61,7 +69,9 @@ from ._native import (
     Rejected,
     Rule,
     Scan,
+    ScanEvents,
     ScanStats,
+    Skipped,
     Suppressed,
     ValidationReport,
     Verdict,
@@ -79,6 +89,8 @@ from ._types import (
     DataSource,
     Event,
     ExceptionsSource,
+    PathArg,
+    RecordSource,
     RuleMetadata,
     ScanSource,
     StatsDict,
@@ -95,10 +107,13 @@ __all__ = [
     "Alert",
     "Rejected",
     "Suppressed",
+    "Skipped",
+    "ScanEvents",
     "ScanStats",
     "ExceptionItem",
     "ValidationReport",
     "scan",
+    "scan_records",
     "validate",
     "alerts_to_frame",
     "rule_metadata",
@@ -119,6 +134,8 @@ __all__ = [
     "DataSource",
     "Event",
     "ExceptionsSource",
+    "PathArg",
+    "RecordSource",
     "RuleMetadata",
     "ScanSource",
     "StatsDict",
@@ -141,9 +158,10 @@ def scan(
     prefilter: bool = True,
     include_original: bool = False,
     columns: ColumnMapping | None = None,
+    retain: int = 1000,
 ) -> Scan:
-    """Scans ``source`` with a new :class:`Rule`:
-    ``Rule(exceptions=..., case_folding=...).scan(source, ...)``.
+    """Scans ``source`` (paths, files or folders, ``"-"`` or a binary file object) with a
+    new :class:`Rule`: ``Rule(exceptions=..., case_folding=...).scan(source, ...)``.
 
     See :class:`Rule` for ``exceptions`` and :meth:`Rule.scan` for the sources and options.
     """
@@ -154,6 +172,26 @@ def scan(
         prefilter=prefilter,
         include_original=include_original,
         columns=columns,
+        retain=retain,
+    )
+
+
+def scan_records(
+    records: RecordSource,
+    *,
+    exceptions: ExceptionsSource | None = None,
+    case_folding: CaseFolding = "ascii",
+    progress: bool = False,
+    include_original: bool = False,
+    retain: int = 1000,
+) -> Scan:
+    """Scans records (dicts, or JSON text as ``str`` / ``bytes``, one per item) with a new
+    :class:`Rule`: ``Rule(exceptions=..., case_folding=...).scan_records(records, ...)``.
+
+    See :meth:`Rule.scan_records`.
+    """
+    return Rule(exceptions=exceptions, case_folding=case_folding).scan_records(
+        records, progress=progress, include_original=include_original, retain=retain
     )
 
 

@@ -20,6 +20,7 @@ from ._types import (
     Event,
     ExceptionsSource,
     RuleMetadata,
+    RecordSource,
     ScanSource,
     StatsDict,
 )
@@ -35,6 +36,8 @@ __all__ = [
     "Alert",
     "Rejected",
     "Suppressed",
+    "Skipped",
+    "ScanEvents",
     "ScanStats",
     "ExceptionItem",
     "ValidationReport",
@@ -151,43 +154,83 @@ class Rule:
         prefilter: bool = True,
         include_original: bool = False,
         columns: ColumnMapping | None = None,
+        retain: int = 1000,
     ) -> Scan:
-        """Scans a stream of events and yields an :class:`Alert` per match, lazily.
+        """Scans files, folders of them, standard input or a binary file object, and yields
+        an :class:`Alert` per match, lazily.
+
+        Every file is recognised by its content, never its name: gzip (``1f 8b``; NDJSON
+        inside), EVTX (``ElfFile``), Parquet (``PAR1``; each row an event, read through the
+        same Arrow path as :meth:`match_arrow`, reported by 1-based ``row``), anything else
+        NDJSON. A path is never taken for a record: records go to :meth:`scan_records`.
 
         Args:
-            source: a path (``str`` or ``os.PathLike``) to NDJSON (``.ndjson``,
-                ``.jsonl``, ``.json``; gzip is recognised by its magic bytes, whatever the
-                name), to an EVTX file or to a Parquet file (recognised by its magic bytes;
-                each row an event, read through the same Arrow path as
-                :meth:`match_arrow`, reported by 1-based ``row``); ``"-"`` for standard input; a binary file object
-                (``read(n)`` returning bytes; gzip recognised too); or an iterable of
-                records, each item one event (a JSON line as str / bytes, or a dict),
-                numbered from 1.
-            progress: show a tqdm progress bar (bytes for files and streams, records for
-                iterables) with the number of alerts so far.
+            source: a path (``str`` or ``os.PathLike``) to a file or a directory; a list,
+                tuple or other iterable of such paths (``glob.glob("logs/*.evtx")``,
+                ``Path("logs").rglob("*.gz")``), scanned in the order given; ``"-"`` for
+                standard input; or a binary file object (``read(n)`` returning bytes; gzip
+                recognised too). A directory is walked recursively, its entries in sorted
+                order; in it, files whose content is none of the formats (a README, a binary)
+                or that cannot be read are skipped, counted (``stats.skipped_files``) and
+                named (:attr:`Scan.skipped`, :meth:`Scan.events`). Symlinked directories are
+                walked once, so a symlink loop ends.
+            progress: show a tqdm progress bar (bytes read) with the number of alerts so far.
             threads: worker threads for NDJSON and EVTX: 0 = one per core, 1 = the scan
                 thread alone.
             prefilter: skip, without parsing them, lines that cannot match and are plainly
                 one JSON object (sound; truncated, binary and non-object lines are still
                 parsed and rejected, but a syntax error or duplicate key inside a
                 well-framed line that cannot match is counted as not matched rather than
-                rejected). Applies to byte streams, not iterables.
+                rejected).
             include_original: embed each matching record in its alert as
                 ``event.original``.
             columns: for Parquet files, where the fields are when their columns are not
                 named by ECS path (see :meth:`match_arrow`).
+            retain: how many rejected records, suppressed matches and skipped files (the
+                first ones, each) iterating the scan for alerts keeps in
+                :attr:`Scan.rejected`, :attr:`Scan.suppressed` and :attr:`Scan.skipped`;
+                the counts in :attr:`Scan.stats` are exact whatever it is. Iterate
+                :meth:`Scan.events` to see every one.
 
         Returns:
-            A :class:`Scan`: iterate it for alerts; its ``stats``, ``rejected`` and
-            ``suppressed`` tell the rest. Records that cannot be read are listed, not
-            raised; records whose alert an exception item suppressed are listed too.
+            A :class:`Scan`: iterate it for alerts, or its :meth:`Scan.events` for every
+            result in input order; its ``stats`` count everything. Memory stays bounded
+            whatever the number of alerts, rejected records or suppressed matches.
 
         Raises:
-            UnreadableInputError: the file does not exist, is a directory or cannot be
-                opened (raised here); an I/O error or corrupt gzip data later is raised by
-                the iteration, after the alerts found before it.
-            TypeError: ``source`` is none of the above (bytes data: wrap it in
-                ``io.BytesIO``; a text file object: open it in binary mode).
+            UnreadableInputError: a path does not exist or cannot be opened (raised here);
+                an I/O error or corrupt gzip data later is raised by the iteration, after
+                the alerts found before it.
+            TypeError: ``source`` is none of the above: records (a dict, JSON text, a list of
+                dicts) go to :meth:`scan_records`; bytes data: wrap it in ``io.BytesIO``; a
+                text file object: open it in binary mode.
+        """
+    def scan_records(
+        self,
+        records: RecordSource,
+        *,
+        progress: bool = False,
+        include_original: bool = False,
+        retain: int = 1000,
+    ) -> Scan:
+        """Scans records and yields an :class:`Alert` per match, lazily.
+
+        Args:
+            records: an iterable of records, each item one event (a dict, or a JSON line as
+                ``str`` / ``bytes``), numbered from 1 (``line``). Blank items are counted as
+                blank lines; an item of another type is a rejected record.
+            progress: show a tqdm progress bar (records) with the number of alerts so far.
+            include_original: embed each matching record in its alert as
+                ``event.original``.
+            retain: as for :meth:`scan`.
+
+        Returns:
+            A :class:`Scan`, as :meth:`scan` returns.
+
+        Raises:
+            TypeError: ``records`` is a path, a file object, one record instead of an
+                iterable of them, or a list whose first item is a path: files go to
+                :meth:`scan`.
         """
     @overload
     def match_arrow(
@@ -402,8 +445,11 @@ class Verdict:
 class Scan(Iterator[Alert]):
     """A scan in progress (see :meth:`Rule.scan`). Iterate it for alerts, in input order.
 
-    The scan runs on its own thread and pauses when 256 alerts wait unread, so memory
-    stays bounded. ``stats``, ``rejected`` and ``suppressed`` can be read at any time. Use it as a context
+    The scan runs on its own thread and sends alerts, rejected records, suppressed matches
+    and skipped files, in input order, through one channel that pauses it when 256 items
+    wait unread, so memory stays bounded whatever the input. Iterating yields the alerts and
+    keeps the first ``retain`` of the other items; :meth:`events` yields them all.
+    ``stats`` can be read at any time. Use it as a context
     manager, or call :meth:`close`, to stop early. Iteration raises
     :class:`UnreadableInputError` if the input fails mid-way (after the alerts before the
     failure); Ctrl-C interrupts a waiting iteration.
@@ -419,11 +465,27 @@ class Scan(Iterator[Alert]):
         an iterable, every count is current."""
     @property
     def rejected(self) -> list[Rejected]:
-        """The records that could not be read so far, in input order (a new list)."""
+        """The first ``retain`` records that could not be read, among those the iteration
+        has passed, in input order (a new list; ``stats.rejected`` counts them all)."""
     @property
     def suppressed(self) -> list[Suppressed]:
-        """The records on which the rule fired but an exception item suppressed the alert,
-        so far, in input order (a new list). They raise no alert."""
+        """The first ``retain`` records on which the rule fired but an exception item
+        suppressed the alert, among those the iteration has passed, in input order (a new
+        list; ``stats.suppressed`` counts them all). They raise no alert."""
+    @property
+    def skipped(self) -> list[Skipped]:
+        """The first ``retain`` files skipped while walking the paths, among those the
+        iteration has passed (a new list; ``stats.skipped_files`` counts them all)."""
+    @property
+    def retain(self) -> int:
+        """How many rejected records, suppressed matches and skipped files (each) iterating
+        for alerts keeps."""
+    def events(self) -> ScanEvents:
+        """Every result of the scan in input order: :class:`Alert`, :class:`Rejected`,
+        :class:`Suppressed` and :class:`Skipped` items, through the same bounded channel as
+        the alerts. Items it yields are not kept in ``rejected`` / ``suppressed`` /
+        ``skipped``. Iterating the scan and its events share one stream: an item goes to
+        whichever asks first."""
     @property
     def done(self) -> bool:
         """Whether the scan has finished (input read to its end, failed, or closed)."""
@@ -533,6 +595,31 @@ class Rejected:
         """Byte offset inside the record where reading failed, when known."""
 
 @final
+class ScanEvents(Iterator[Alert | Rejected | Suppressed | Skipped]):
+    """:meth:`Scan.events`: every result of a scan, in input order."""
+
+    def __iter__(self) -> ScanEvents: ...
+    def __next__(self) -> Alert | Rejected | Suppressed | Skipped: ...
+    @property
+    def scan(self) -> Scan:
+        """The scan."""
+
+@final
+class Skipped:
+    """A file a scan of paths did not read, and why. ``str()`` gives ``path: reason``."""
+
+    @property
+    def path(self) -> str:
+        """The file's path (as found by walking the directory given)."""
+    @property
+    def reason(self) -> str:
+        """Why: its content is none of the formats, it could not be read, ..."""
+    @property
+    def unreadable(self) -> bool:
+        """Whether it could not be read (or its format is not built in), rather than holding
+        no events."""
+
+@final
 class Suppressed:
     """A record on which the rule fired but an exception item suppressed the alert. ``str()``
     gives a one-line report: ``file: line 3 (byte 120): office_child suppressed by 'item'``."""
@@ -601,6 +688,13 @@ class ScanStats:
     @property
     def bytes(self) -> int:
         """Input bytes (decompressed NDJSON; for EVTX, the JSON rendering of the records)."""
+    @property
+    def files(self) -> int:
+        """Files (and streams) scanned."""
+    @property
+    def skipped_files(self) -> int:
+        """Files skipped while walking the paths (named by :attr:`Scan.skipped` and
+        :meth:`Scan.events`)."""
     @property
     def complete(self) -> bool:
         """Whether the input was read to its end (False while running, after an input

@@ -17,6 +17,8 @@ __all__ = [
     "SupportsReadBytes",
     "Event",
     "ScanSource",
+    "PathArg",
+    "RecordSource",
     "ExceptionsSource",
     "ArrowStreamExportable",
     "ArrowArrayExportable",
@@ -86,6 +88,8 @@ class StatsDict(TypedDict):
     rejected: int
     blank_lines: int
     bytes: int
+    files: int
+    skipped_files: int
     complete: bool
 
 
@@ -99,9 +103,17 @@ class SupportsReadBytes(Protocol):
 #: common wrapper), or its JSON text as ``str`` or ``bytes``.
 Event: TypeAlias = Union[dict[str, Any], str, bytes, bytearray]
 
-#: What ``Rule.scan`` reads: a path (``"-"`` for standard input), a binary file object, or an
-#: iterable of records (each item one event: a JSON line as ``str`` / ``bytes``, or a dict).
-ScanSource: TypeAlias = Union[str, "os.PathLike[str]", SupportsReadBytes, Iterable[Event]]
+#: A path to a file or a directory.
+PathArg: TypeAlias = Union[str, "os.PathLike[str]"]
+
+#: What ``Rule.scan`` reads: a path to a file or a directory (``"-"`` for standard input), a
+#: list, tuple or other iterable of paths, or a binary file object. Records go to
+#: ``Rule.scan_records``.
+ScanSource: TypeAlias = Union[str, "os.PathLike[str]", Iterable[PathArg], SupportsReadBytes]
+
+#: What ``Rule.scan_records`` reads: an iterable of records, each item one event (a dict, or
+#: a JSON line as ``str`` / ``bytes``).
+RecordSource: TypeAlias = Iterable[Event]
 
 #: What ``Rule(exceptions=...)`` takes: a path (``str`` or ``os.PathLike``) to an exceptions
 #: file; the file's JSON as ``bytes``, or as a ``str`` that starts with ``{`` or ``[`` (after

@@ -2,8 +2,9 @@
 
 Usage::
 
-    dcom-detect scan [options] [--exceptions FILE] FILE...  # alerts as NDJSON on stdout, summary on stderr
-                                                            # (NDJSON, gzip, EVTX or Parquet files)
+    dcom-detect scan [options] [--exceptions FILE] PATH...  # alerts as NDJSON on stdout, summary on stderr
+                                                            # (NDJSON, gzip, EVTX or Parquet files,
+                                                            # recognised by content; folders walked)
     dcom-detect validate [--json] [--exceptions FILE] [PATH...]  # the validation report
     dcom-detect rule [--json] [--exceptions FILE]           # the EQL text, metadata, exception items
 
@@ -23,8 +24,10 @@ the expected one; 1 some verdict is not (the report says which); 2 usage error o
 exceptions file; 3 a path could not be read.
 
 Records that cannot be read (malformed JSON, duplicate keys, …) and records whose alert an
-exception item suppressed are listed on stderr and counted, but do not change the exit
-code. The scanning, tuning and validation are the native engine's
+exception item suppressed are listed on stderr as they are met, in input order, and
+counted, but do not change the exit code. In a folder, files that hold no events (by
+content) are listed as skipped and counted; one that cannot be read is an unreadable input
+(exit code 3). Memory stays bounded whatever the number of such records. The scanning, tuning and validation are the native engine's
 (:meth:`dcom_detect.Rule.scan`, :class:`dcom_detect.Rule`, :meth:`dcom_detect.Rule.validate`);
 this module only parses arguments and formats output.
 """
@@ -43,7 +46,7 @@ from typing import TextIO
 
 from . import __version__
 from ._errors import ExceptionsFileError, UnreadableInputError
-from ._native import Alert, Rule, Scan, ScanStats
+from ._native import Alert, Rejected, Rule, ScanStats, Skipped, Suppressed
 
 EXIT_NO_ALERTS = 0
 EXIT_ALERTS = 1
@@ -60,7 +63,8 @@ exit codes:
   2  usage error, or the exceptions file is invalid or unreadable (nothing scanned)
   3  an input could not be read (the others were still scanned)
 Records that cannot be read, and records whose alert an exception item suppressed, are
-listed on stderr and counted in the summary; they do not change the exit code.
+listed on stderr and counted in the summary; they do not change the exit code. Folders are
+walked recursively in sorted order; files that hold no events are listed as skipped.
 """
 
 _VALIDATE_EPILOG = """\
@@ -89,15 +93,18 @@ def _parser() -> argparse.ArgumentParser:
 
     scan = commands.add_parser(
         "scan",
-        help="scan NDJSON (plain or gzip), EVTX or Parquet files, or standard input, for the rule",
-        description="Scan NDJSON (plain or gzip), EVTX or Parquet files, or standard input ('-'). Writes\n"
-        "one ECS alert per match to stdout as NDJSON (or a table with --table) and a summary to\n"
-        "stderr. Parquet rows are events whose columns are ECS fields (flat 'process.name' or\n"
-        "nested structs); alerts name them by row.",
+        help="scan NDJSON (plain or gzip), EVTX or Parquet files, folders of them, or standard input",
+        description="Scan NDJSON (plain or gzip), EVTX or Parquet files (recognised by their content,\n"
+        "whatever their names), folders of them (walked recursively in sorted order), or standard\n"
+        "input ('-'). Writes one ECS alert per match to stdout as NDJSON (or a table with --table)\n"
+        "and a summary to stderr. Parquet rows are events whose columns are ECS fields (flat\n"
+        "'process.name' or nested structs); alerts name them by row.",
         epilog=_SCAN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    scan.add_argument("files", nargs="+", metavar="FILE", help="an input file, or - for standard input")
+    scan.add_argument(
+        "files", nargs="+", metavar="PATH", help="an input file, a folder of them, or - for standard input"
+    )
     scan.add_argument("--table", action="store_true", help="write a human-readable table instead of NDJSON")
     scan.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
     scan.add_argument("--stats", action="store_true", help="print detailed counts and throughput per input")
@@ -334,34 +341,43 @@ def _scan(args: argparse.Namespace) -> int:
     rule = _rule(args)
     out = sys.stdout
     table = _Table(out) if args.table else None
-    totals = {"records": 0, "matched": 0, "suppressed": 0, "rejected": 0, "inputs": 0}
+    totals = {"records": 0, "matched": 0, "suppressed": 0, "rejected": 0, "files": 0, "skipped_files": 0}
     unreadable = False
     for name in args.files:
         started = time.perf_counter()
         try:
+            # A Path, never a str: a path is never taken for anything else.
             scan = rule.scan(
-                name,
+                name if name == "-" else pathlib.Path(name),
                 progress=args.progress,
                 threads=args.threads,
                 prefilter=args.prefilter,
                 include_original=args.include_original,
                 columns=dict(args.columns) or None,
+                retain=0,
             )
         except UnreadableInputError as error:
             print(f"dcom-detect: error: {error}", file=sys.stderr)
             unreadable = True
             continue
-        reported = _Reported()
         try:
             with scan:
                 try:
-                    for alert in scan:
-                        if table is not None:
-                            table.write(alert)
-                        else:
-                            out.write(alert.json)
-                            out.write("\n")
-                        reported.report(scan)
+                    # Every result in input order, through the scan's bounded channel.
+                    for item in scan.events():
+                        if isinstance(item, Alert):
+                            if table is not None:
+                                table.write(item)
+                            else:
+                                out.write(item.json)
+                                out.write("\n")
+                        elif isinstance(item, Rejected):
+                            print(f"dcom-detect: rejected: {item}", file=sys.stderr)
+                        elif isinstance(item, Suppressed):
+                            print(f"dcom-detect: suppressed: {item}", file=sys.stderr)
+                        elif isinstance(item, Skipped):
+                            print(f"dcom-detect: skipped: {item}", file=sys.stderr)
+                            unreadable = unreadable or item.unreadable
                 except UnreadableInputError as error:
                     print(f"dcom-detect: error: {error}", file=sys.stderr)
                     unreadable = True
@@ -370,48 +386,24 @@ def _scan(args: argparse.Namespace) -> int:
             # The reader went away (`| head`): stop quietly, as other Unix tools do.
             _silence_stdout()
             return EXIT_ALERTS if scan.stats.matched else EXIT_NO_ALERTS
-        reported.report(scan)
         stats = scan.stats
-        totals["inputs"] += 1
-        totals["records"] += stats.records
-        totals["matched"] += stats.matched
-        totals["suppressed"] += stats.suppressed
-        totals["rejected"] += stats.rejected
+        for key in totals:
+            totals[key] += getattr(stats, key)
         if args.stats:
             print(f"dcom-detect: {name}: {_describe(stats, time.perf_counter() - started)}", file=sys.stderr)
-    inputs = totals["inputs"]
+    inputs = totals["files"]
+    skipped = totals["skipped_files"]
     print(
         f"dcom-detect: {totals['matched']} alert{'s' if totals['matched'] != 1 else ''} in {totals['records']} "
         f"records from {inputs} input{'s' if inputs != 1 else ''}; {totals['suppressed']} suppressed, "
         f"{totals['rejected']} rejected"
+        + (f"; {skipped} file{'s' if skipped != 1 else ''} skipped" if skipped else "")
         + ("; some inputs could not be read" if unreadable else ""),
         file=sys.stderr,
     )
     if unreadable:
         return EXIT_UNREADABLE
     return EXIT_ALERTS if totals["matched"] else EXIT_NO_ALERTS
-
-
-class _Reported:
-    """How many rejected and suppressed records of a scan are listed on stderr so far."""
-
-    def __init__(self) -> None:
-        self.rejected = 0
-        self.suppressed = 0
-
-    def report(self, scan: Scan) -> None:
-        """Lists on stderr the rejected and suppressed records not listed yet."""
-        stats = scan.stats
-        if stats.rejected > self.rejected:
-            rejected = scan.rejected
-            for record in rejected[self.rejected :]:
-                print(f"dcom-detect: rejected: {record}", file=sys.stderr)
-            self.rejected = len(rejected)
-        if stats.suppressed > self.suppressed:
-            suppressed = scan.suppressed
-            for match in suppressed[self.suppressed :]:
-                print(f"dcom-detect: suppressed: {match}", file=sys.stderr)
-            self.suppressed = len(suppressed)
 
 
 def _silence_stdout() -> None:

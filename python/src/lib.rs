@@ -12,7 +12,7 @@
 //! | [`event`] | Python events (dict, JSON str, bytes) → JSON bytes for core's decoder |
 //! | [`exceptions`] | the `exceptions` argument (path, JSON, dict / list) → JSON bytes for core; `ExceptionItem` |
 //! | [`rule`] | `Rule`, `Verdict` and its evidence; `match_many` with the interpreter released |
-//! | [`scan`] | `Scan` (core's scan on a thread, alerts through a bounded channel), `Alert`, `ScanStats`, `Rejected`, `Suppressed` |
+//! | [`scan`] | `Scan` (core's scan on a thread, alerts through a bounded channel), `Alert`, `ScanStats`, `Rejected`, `Suppressed`, `Skipped`; paths walked by core's `Inputs` |
 //! | [`validate`] | `ValidationReport`: core's validation report, run with the interpreter released |
 //! | [`errors`] | core errors → `BadEventError`, `ExceptionsFileError`, `UnreadableInputError`, `TypeError` |
 
@@ -40,6 +40,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<scan::Rejected>()?;
     m.add_class::<scan::ScanStats>()?;
     m.add_class::<scan::Suppressed>()?;
+    m.add_class::<scan::Skipped>()?;
+    m.add_class::<scan::ScanEvents>()?;
     m.add_class::<exceptions::ExceptionItem>()?;
     m.add_class::<validate::ValidationReport>()?;
     m.add_function(wrap_pyfunction!(rule_metadata, m)?)?;

@@ -147,9 +147,10 @@ impl PyRule {
         Ok(results)
     }
 
-    /// Scans a file (NDJSON, gzip, EVTX, Parquet), standard input, a binary file object or an
-    /// iterable of records.
-    #[pyo3(signature = (source, *, progress = false, threads = 0, prefilter = true, include_original = false, columns = None))]
+    /// Scans paths (files of any format, recognised by content, or directories walked
+    /// recursively), standard input or a binary file object. `retain` (default 1000): how
+    /// many rejected records, suppressed matches and skipped files iteration keeps.
+    #[pyo3(signature = (source, *, progress = false, threads = 0, prefilter = true, include_original = false, columns = None, retain = 1000))]
     #[allow(clippy::too_many_arguments)]
     fn scan(
         &self,
@@ -160,13 +161,32 @@ impl PyRule {
         prefilter: bool,
         include_original: bool,
         columns: Option<&Bound<'_, PyAny>>,
+        retain: usize,
     ) -> PyResult<Scan> {
         let columns = arrow::column_map(columns)?;
         Scan::start(
             py,
             Arc::clone(&self.rule),
             source,
-            ScanArgs { columns, progress, threads, prefilter, include_original },
+            ScanArgs { columns, progress, threads, prefilter, include_original, retain },
+        )
+    }
+
+    /// Scans records (dicts, or JSON text as str / bytes), one per item of an iterable.
+    #[pyo3(signature = (records, *, progress = false, include_original = false, retain = 1000))]
+    fn scan_records(
+        &self,
+        py: Python<'_>,
+        records: &Bound<'_, PyAny>,
+        progress: bool,
+        include_original: bool,
+        retain: usize,
+    ) -> PyResult<Scan> {
+        Scan::start_records(
+            py,
+            Arc::clone(&self.rule),
+            records,
+            ScanArgs { columns: Default::default(), progress, threads: 1, prefilter: false, include_original, retain },
         )
     }
 

@@ -6,15 +6,20 @@
 //! ```
 //! The thread runs without the interpreter except to pull data from Python sources (a file
 //! object's `read(n)`, an iterable's next record), which it does with the interpreter held
-//! for just that call. The channel holds at most [`CHANNEL_ALERTS`] alerts, so a consumer
-//! that stops reading pauses the scan and memory stays bounded. Counts, rejected records and
-//! suppressed matches are shared through [`Shared`] and readable at any time. Dropping or closing the `Scan`
-//! asks the thread to stop at the next record.
+//! for just that call. Alerts, rejected records, suppressed matches and skipped files travel
+//! in input order through one channel of at most [`CHANNEL_ITEMS`] items, so a consumer that
+//! stops reading pauses the scan and memory stays bounded whatever the input. Iterating the
+//! `Scan` yields the alerts and keeps the first `retain` rejected records, suppressed matches
+//! and skipped files ([`Retained`]); `Scan.events()` yields every item. Counts are shared
+//! through [`Shared`], exact, and readable at any time. Dropping or closing the `Scan` asks
+//! the thread to stop at the next record.
+//!
+//! Paths (one or many, files or directories) are walked and recognised by core's
+//! [`Inputs`]; each file is scanned in its format by core.
 //!
 //! Everything a scan decides (what a record is, how it is numbered and decoded, what
 //! matches, what an alert contains) is core's; this module moves bytes and results across.
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -24,10 +29,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use dcom_detect_core::arrow::ColumnMap;
-use dcom_detect_core::parquet::scan_parquet;
 use dcom_detect_core::scan::{
-    maybe_gzip, scan_ndjson, scan_path, Found, Outcome, Position, ScanError, ScanOptions, Scanner, Stats,
+    maybe_gzip, scan_ndjson, Found, Outcome, Position, ScanError, ScanOptions, Scanner, Stats,
 };
+use dcom_detect_core::source::{scan_opened_with, Format, Input, Inputs, Opened, SkipReason};
 use dcom_detect_core::{AlertOptions, AlertWriter, BranchSet, Origin, Rule};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
@@ -38,8 +43,18 @@ use crate::errors;
 use crate::event;
 use crate::rule::{branch_names, py_str};
 
-/// Alerts in flight between the scan thread and the iterator.
-const CHANNEL_ALERTS: usize = 256;
+/// Items (alerts, rejected records, suppressed matches, skipped files) in flight between the
+/// scan thread and the iterator.
+const CHANNEL_ITEMS: usize = 256;
+
+/// Bytes per chunk of NDJSON. A chunk's results (an entry of about 56 bytes per rejected
+/// record) live until it is delivered, and a parallel scan has up to about 17 chunks in
+/// flight: with core's default of 1 MiB, a million 25-byte bad lines peak at 70 MB. A quarter
+/// of that keeps them near 30 MB (`python/benches/bad_lines_rss.py`) at the same speed on
+/// good data (64 KiB would cost a third of it). The bound does not grow with the input, but
+/// a file of one-byte bad lines still peaks near 140 MB with two threads (one entry per two
+/// bytes of chunk).
+const CHUNK_BYTES: usize = 256 << 10;
 
 /// How often a waiting iterator checks for Ctrl-C and refreshes the progress bar.
 const TICK: Duration = Duration::from_millis(100);
@@ -52,13 +67,15 @@ pub(crate) struct ScanArgs {
     pub(crate) threads: usize,
     pub(crate) prefilter: bool,
     pub(crate) include_original: bool,
+    /// How many rejected records, suppressed matches and skipped files iteration keeps.
+    pub(crate) retain: usize,
 }
 
 /// What a scan reads.
-enum Source {
-    /// A file, opened when the scan was created (so that a missing file fails at once);
-    /// EVTX and Parquet are recognised by their magic bytes.
-    File { path: PathBuf, file: File, evtx: bool, parquet: bool },
+pub(crate) enum Source {
+    /// Files and directories (checked to exist when the scan was created, so that a missing
+    /// path fails at once), walked and recognised by core's `Inputs`.
+    Paths(Vec<PathBuf>),
     /// The process's standard input.
     Stdin,
     /// A binary file object (anything whose `read(n)` returns bytes).
@@ -69,8 +86,8 @@ enum Source {
 
 /// Why a scan stopped before the end of its input.
 enum Failure {
-    /// The input could not be read.
-    Io(io::Error),
+    /// The input (the file named, when there are several) could not be read.
+    Io(io::Error, Option<Arc<str>>),
     /// Python code the scan called (a file object's `read`, an iterator) raised.
     Python(PyErr),
 }
@@ -94,9 +111,47 @@ struct Live {
     complete: bool,
     /// Stats are final (the thread has finished), whether or not the input was read to its end.
     finished: bool,
+    failure: Option<Failure>,
+}
+
+/// One result of a scan, in input order.
+pub(crate) enum Item {
+    Alert(AlertData),
+    Rejected(Rejected),
+    Suppressed(Suppressed),
+    Skipped(Skipped),
+}
+
+impl Item {
+    fn into_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(match self {
+            Item::Alert(a) => Py::new(py, Alert::from(a))?.into_any(),
+            Item::Rejected(r) => Py::new(py, r)?.into_any(),
+            Item::Suppressed(s) => Py::new(py, s)?.into_any(),
+            Item::Skipped(s) => Py::new(py, s)?.into_any(),
+        })
+    }
+}
+
+/// What iterating a `Scan` for alerts keeps of the other items: the first `limit` of each kind.
+#[derive(Default)]
+struct Retained {
+    limit: usize,
     rejected: Vec<Rejected>,
     suppressed: Vec<Suppressed>,
-    failure: Option<Failure>,
+    skipped: Vec<Skipped>,
+}
+
+impl Retained {
+    fn keep(&mut self, item: Item) {
+        match item {
+            Item::Alert(_) => {}
+            Item::Rejected(r) if self.rejected.len() < self.limit => self.rejected.push(r),
+            Item::Suppressed(s) if self.suppressed.len() < self.limit => self.suppressed.push(s),
+            Item::Skipped(s) if self.skipped.len() < self.limit => self.skipped.push(s),
+            _ => {}
+        }
+    }
 }
 
 impl Shared {
@@ -140,16 +195,40 @@ enum ProgressUnit {
 #[pyclass(frozen, module = "dcom_detect", name = "Scan")]
 pub struct Scan {
     /// None once the scan has finished and its end has been reported.
-    receiver: Mutex<Option<Receiver<AlertData>>>,
+    receiver: Mutex<Option<Receiver<Item>>>,
     shared: Arc<Shared>,
+    retained: Mutex<Retained>,
     yielded: AtomicU64,
     progress: Mutex<Option<Progress>>,
     description: String,
 }
 
 impl Scan {
+    /// Starts scanning `source` (what `Rule.scan` takes: see [`classify`]).
     pub(crate) fn start(py: Python<'_>, rule: Arc<Rule>, source: &Bound<'_, PyAny>, args: ScanArgs) -> PyResult<Scan> {
         let (source, file_name, description) = classify(py, source)?;
+        Scan::start_source(py, rule, source, file_name, description, args)
+    }
+
+    /// Starts scanning records (what `Rule.scan_records` takes: see [`classify_records`]).
+    pub(crate) fn start_records(
+        py: Python<'_>,
+        rule: Arc<Rule>,
+        records: &Bound<'_, PyAny>,
+        args: ScanArgs,
+    ) -> PyResult<Scan> {
+        let (source, description) = classify_records(py, records)?;
+        Scan::start_source(py, rule, source, None, description, args)
+    }
+
+    fn start_source(
+        py: Python<'_>,
+        rule: Arc<Rule>,
+        source: Source,
+        file_name: Option<String>,
+        description: String,
+        args: ScanArgs,
+    ) -> PyResult<Scan> {
         let shared = Arc::new(Shared {
             cancelled: AtomicBool::new(false),
             source_bytes: AtomicU64::new(0),
@@ -157,9 +236,14 @@ impl Scan {
             live: Mutex::new(Live::default()),
         });
         let progress = if args.progress { Some(Progress::new(py, &source, &description)?) } else { None };
-        let options = ScanOptions { prefilter: args.prefilter, threads: args.threads, ..ScanOptions::default() };
+        let options = ScanOptions {
+            prefilter: args.prefilter,
+            threads: args.threads,
+            chunk_bytes: CHUNK_BYTES,
+            ..ScanOptions::default()
+        };
         let alert_options = AlertOptions { include_original: args.include_original };
-        let (sender, receiver) = mpsc::sync_channel(CHANNEL_ALERTS);
+        let (sender, receiver) = mpsc::sync_channel(CHANNEL_ITEMS);
         let job = Job {
             rule,
             options,
@@ -177,6 +261,7 @@ impl Scan {
         Ok(Scan {
             receiver: Mutex::new(Some(receiver)),
             shared,
+            retained: Mutex::new(Retained { limit: args.retain, ..Retained::default() }),
             yielded: AtomicU64::new(0),
             progress: Mutex::new(progress),
             description,
@@ -221,20 +306,43 @@ impl Scan {
         Ok(())
     }
 
-    fn next_alert(&self, py: Python<'_>) -> PyResult<Option<Alert>> {
-        loop {
-            let received = py.detach(|| {
-                let guard = self.receiver.lock().unwrap_or_else(|p| p.into_inner());
-                match guard.as_ref() {
-                    None => Err(RecvTimeoutError::Disconnected),
-                    Some(receiver) => receiver.recv_timeout(TICK),
+    fn retained(&self) -> MutexGuard<'_, Retained> {
+        self.retained.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits (without the interpreter, at most about [`TICK`]) for the next alert, or for the
+    /// next item of any kind when `all`; other items are kept in [`Retained`] (or dropped
+    /// beyond its limit) on the way.
+    fn receive(&self, py: Python<'_>, all: bool) -> Result<Item, RecvTimeoutError> {
+        py.detach(|| {
+            let guard = self.receiver.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(receiver) = guard.as_ref() else { return Err(RecvTimeoutError::Disconnected) };
+            let started = Instant::now();
+            loop {
+                let left = TICK.saturating_sub(started.elapsed());
+                match receiver.recv_timeout(left) {
+                    Ok(item @ Item::Alert(_)) => return Ok(item),
+                    Ok(item) if all => return Ok(item),
+                    Ok(item) => self.retained().keep(item),
+                    Err(e) => return Err(e),
                 }
-            });
-            match received {
-                Ok(data) => {
-                    self.yielded.fetch_add(1, Ordering::Relaxed);
+                if started.elapsed() >= TICK {
+                    return Err(RecvTimeoutError::Timeout);
+                }
+            }
+        })
+    }
+
+    /// The next alert (or item of any kind, when `all`), or None at the end of the scan.
+    fn next_item(&self, py: Python<'_>, all: bool) -> PyResult<Option<Item>> {
+        loop {
+            match self.receive(py, all) {
+                Ok(item) => {
+                    if matches!(item, Item::Alert(_)) {
+                        self.yielded.fetch_add(1, Ordering::Relaxed);
+                    }
                     self.tick(py, false)?;
-                    return Ok(Some(Alert::from(data)));
+                    return Ok(Some(item));
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     py.check_signals()?;
@@ -256,9 +364,17 @@ impl Scan {
         }
     }
 
+    fn next_alert(&self, py: Python<'_>) -> PyResult<Option<Alert>> {
+        match self.next_item(py, false)? {
+            Some(Item::Alert(data)) => Ok(Some(Alert::from(data))),
+            Some(_) => unreachable!("receive(all = false) returns alerts only"),
+            None => Ok(None),
+        }
+    }
+
     fn failure_error(&self, py: Python<'_>, failure: Failure) -> PyErr {
         match failure {
-            Failure::Io(error) => errors::unreadable(py, &self.description, &error),
+            Failure::Io(error, file) => errors::unreadable(py, file.as_deref().unwrap_or(&self.description), &error),
             Failure::Python(cause) => {
                 let error = errors::unreadable_message(py, &format!("{}: reading stopped: {cause}", self.description));
                 error.set_cause(py, Some(cause));
@@ -290,17 +406,37 @@ impl Scan {
         ScanStats::new(stats, live.complete)
     }
 
-    /// The records that could not be read so far, in input order.
+    /// The first `retain` records that could not be read, among those iteration has passed,
+    /// in input order (`stats.rejected` counts them all).
     #[getter]
     fn rejected(&self) -> Vec<Rejected> {
-        self.shared.live().rejected.clone()
+        self.retained().rejected.clone()
     }
 
-    /// The records on which the rule fired but an exception item suppressed the alert, so
-    /// far, in input order.
+    /// The first `retain` records on which the rule fired but an exception item suppressed
+    /// the alert, among those iteration has passed, in input order.
     #[getter]
     fn suppressed(&self) -> Vec<Suppressed> {
-        self.shared.live().suppressed.clone()
+        self.retained().suppressed.clone()
+    }
+
+    /// The first `retain` files skipped while walking the paths, among those iteration has
+    /// passed, in input order.
+    #[getter]
+    fn skipped(&self) -> Vec<Skipped> {
+        self.retained().skipped.clone()
+    }
+
+    /// How many rejected records, suppressed matches and skipped files (each) iteration keeps.
+    #[getter]
+    fn retain(&self) -> usize {
+        self.retained().limit
+    }
+
+    /// Every result in input order: `Alert`, `Rejected`, `Suppressed` and `Skipped` items,
+    /// through the same bounded channel; the items it yields are not kept.
+    fn events(slf: &Bound<'_, Self>) -> ScanEvents {
+        ScanEvents { scan: slf.clone().unbind() }
     }
 
     /// Whether the scan thread has finished (the input was read to its end, or failed, or the
@@ -358,6 +494,32 @@ impl Scan {
     }
 }
 
+/// `Scan.events()`: every result of a scan, in input order.
+#[pyclass(frozen, module = "dcom_detect", name = "ScanEvents")]
+pub struct ScanEvents {
+    scan: Py<Scan>,
+}
+
+#[pymethods]
+impl ScanEvents {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        match self.scan.get().next_item(py, true)? {
+            Some(item) => Ok(Some(item.into_py(py)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The scan.
+    #[getter]
+    fn scan(&self, py: Python<'_>) -> Py<Scan> {
+        self.scan.clone_ref(py)
+    }
+}
+
 impl Drop for Scan {
     fn drop(&mut self) {
         self.shared.cancelled.store(true, Ordering::Relaxed);
@@ -372,7 +534,13 @@ impl Drop for Scan {
 impl Progress {
     fn new(py: Python<'_>, source: &Source, description: &str) -> PyResult<Progress> {
         let (unit, total) = match source {
-            Source::File { file, .. } => (ProgressUnit::Bytes, file.metadata().ok().map(|m| m.len())),
+            Source::Paths(paths) => {
+                let total = match paths.as_slice() {
+                    [one] => std::fs::metadata(one).ok().filter(|m| m.is_file()).map(|m| m.len()),
+                    _ => None,
+                };
+                (ProgressUnit::Bytes, total)
+            }
             Source::Stdin | Source::Reader(_) => (ProgressUnit::Bytes, None),
             Source::Records(_) => (ProgressUnit::Records, None),
         };
@@ -385,30 +553,68 @@ impl Progress {
     }
 }
 
-/// Works out what kind of source `source` is; opens files.
+const SCAN_EXPECTED: &str = "a path (str or os.PathLike) to a file or directory, a list or tuple of paths, \
+     '-' for standard input, or a binary file object";
+
+/// The hint for records given where paths are expected.
+const USE_SCAN_RECORDS: &str = "to scan records (dicts or JSON text), use Rule.scan_records(records)";
+
+/// Whether `text` starts (after whitespace) like JSON text rather than a path.
+fn looks_like_json(text: &str) -> bool {
+    matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'['))
+}
+
+/// A path given to `Rule.scan`: `str` or `os.PathLike`; None for anything else.
+fn as_path(item: &Bound<'_, PyAny>) -> PyResult<Option<PathBuf>> {
+    if item.is_instance_of::<PyString>() || item.hasattr("__fspath__")? {
+        return Ok(item.extract::<PathBuf>().ok());
+    }
+    Ok(None)
+}
+
+/// Checks that a path given to `Rule.scan` exists (a missing path fails at once, with the
+/// fix when it looks like a record).
+fn check_path(py: Python<'_>, path: &PathBuf, what: &str) -> PyResult<()> {
+    match std::fs::metadata(path) {
+        Ok(_) => Ok(()),
+        Err(error) => {
+            let name = path.to_string_lossy();
+            if looks_like_json(&name) {
+                return Err(PyTypeError::new_err(format!(
+                    "{what} looks like a JSON record, not a path: {USE_SCAN_RECORDS}, or Rule.evaluate(record) for one"
+                )));
+            }
+            Err(errors::unreadable(py, &name, &error))
+        }
+    }
+}
+
+/// Works out what kind of source `Rule.scan` was given: paths (a `str` or `os.PathLike`, or
+/// a list, tuple or other iterable of them: files or directories), `-`, or a binary file
+/// object. Records are refused with the fix (`Rule.scan_records`): a path is never taken
+/// for a record, nor a record for a path.
 fn classify(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<(Source, Option<String>, String)> {
-    const EXPECTED: &str =
-        "a path (str or os.PathLike), '-' for standard input, a binary file object or an iterable of records";
-    if source.is_instance_of::<PyString>() || source.hasattr("__fspath__")? {
-        let path: PathBuf = source.extract().map_err(|_| errors::wrong_type("source", EXPECTED, source))?;
+    if let Some(path) = as_path(source)? {
         let name = path.to_string_lossy().into_owned();
         if name == "-" {
             return Ok((Source::Stdin, Some(name.clone()), "<stdin>".into()));
         }
-        let file = open_file(py, &path, &name)?;
-        let evtx = has_magic(&file, dcom_detect_core::evtx::MAGIC);
-        let parquet = has_magic(&file, dcom_detect_core::parquet::MAGIC);
-        return Ok((Source::File { path, file, evtx, parquet }, Some(name.clone()), name));
+        check_path(py, &path, "source")?;
+        return Ok((Source::Paths(vec![path]), Some(name.clone()), name));
+    }
+    if source.is_instance_of::<PyString>() || source.hasattr("__fspath__")? {
+        return Err(errors::wrong_type("source", SCAN_EXPECTED, source));
     }
     if source.is_instance_of::<PyBytes>() || source.is_instance_of::<pyo3::types::PyByteArray>() {
         return Err(PyTypeError::new_err(format!(
-            "source must be {EXPECTED}, not {}: wrap data in io.BytesIO(...), or pass a path as str",
+            "source must be {SCAN_EXPECTED}, not {}: wrap data in io.BytesIO(...), pass a path as str, \
+             or {USE_SCAN_RECORDS}",
             errors::type_name(source)
         )));
     }
     if source.is_instance_of::<PyDict>() {
         return Err(PyTypeError::new_err(format!(
-            "source must be {EXPECTED}, not dict: to evaluate one event use Rule.evaluate, or pass a list of dicts"
+            "source must be {SCAN_EXPECTED}, not dict: to evaluate one event use Rule.evaluate; {USE_SCAN_RECORDS}"
         )));
     }
     if source.hasattr("read")? {
@@ -422,30 +628,100 @@ fn classify(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<(Source, Opti
         let description = name.clone().unwrap_or_else(|| format!("<{}>", errors::type_name(source)));
         return Ok((Source::Reader(source.clone().unbind()), name, description));
     }
-    match source.try_iter() {
-        Ok(iterator) => Ok((Source::Records(iterator.unbind()), None, format!("<{}>", errors::type_name(source)))),
-        Err(_) => Err(errors::wrong_type("source", EXPECTED, source)),
+    let Ok(items) = source.try_iter() else {
+        return Err(errors::wrong_type("source", SCAN_EXPECTED, source));
+    };
+    // Paths are few: collect them, refusing the first item that is not one.
+    let mut paths = Vec::new();
+    for (index, item) in items.enumerate() {
+        let item = item?;
+        let what = format!("item {index} of source");
+        match as_path(&item)? {
+            Some(path) if path.as_os_str() == "-" => {
+                return Err(PyTypeError::new_err(format!(
+                    "{what} is '-': scan standard input on its own, Rule.scan('-')"
+                )));
+            }
+            Some(path) => {
+                check_path(py, &path, &what)?;
+                paths.push(path);
+            }
+            None => {
+                let kind = errors::type_name(&item);
+                let records = item.is_instance_of::<PyDict>()
+                    || item.is_instance_of::<PyBytes>()
+                    || item.is_instance_of::<pyo3::types::PyByteArray>();
+                let message = match (records, paths.is_empty()) {
+                    (true, true) => {
+                        format!("Rule.scan takes paths, and {what} is a record ({kind}): {USE_SCAN_RECORDS}")
+                    }
+                    (true, false) => format!(
+                        "source mixes paths and records ({what} is {kind}): give paths to Rule.scan, \
+                         and records to Rule.scan_records"
+                    ),
+                    (false, _) => format!("{what} must be a path (str or os.PathLike), not {kind}"),
+                };
+                return Err(PyTypeError::new_err(message));
+            }
+        }
     }
+    let description = match paths.as_slice() {
+        [one] => one.to_string_lossy().into_owned(),
+        _ => format!("{} paths", paths.len()),
+    };
+    Ok((Source::Paths(paths), None, description))
 }
 
-fn open_file(py: Python<'_>, path: &PathBuf, name: &str) -> PyResult<File> {
-    let file = File::open(path).map_err(|e| errors::unreadable(py, name, &e))?;
-    let metadata = file.metadata().map_err(|e| errors::unreadable(py, name, &e))?;
-    if metadata.is_dir() {
-        return Err(errors::unreadable(py, name, &io::Error::new(io::ErrorKind::IsADirectory, "is a directory")));
+/// Works out what `Rule.scan_records` was given: an iterable of records (dicts, or JSON
+/// text as `str` / `bytes`), one record per item. A path, or a list whose first item is a
+/// path, is refused with the fix (`Rule.scan`).
+fn classify_records(py: Python<'_>, records: &Bound<'_, PyAny>) -> PyResult<(Source, String)> {
+    const USE_SCAN: &str = "to scan files or directories, use Rule.scan(paths)";
+    let kind = errors::type_name(records);
+    if records.hasattr("__fspath__")?
+        || (records.is_instance_of::<PyString>() && !looks_like_json(&records.extract::<String>()?))
+    {
+        return Err(PyTypeError::new_err(format!(
+            "records must be an iterable of records (dicts or JSON text), not a path ({kind}): {USE_SCAN}"
+        )));
     }
-    Ok(file)
-}
-
-/// Whether the file starts with `magic` (EVTX: the check core's `scan_path` makes;
-/// Parquet: core's `parquet::MAGIC`); the file position is left at the start.
-fn has_magic(file: &File, magic: &[u8]) -> bool {
-    use std::io::{Seek, SeekFrom};
-    let mut start = vec![0u8; magic.len()];
-    let mut reader = file;
-    let read = reader.read_exact(&mut start).is_ok();
-    let _ = reader.seek(SeekFrom::Start(0));
-    read && start == magic
+    if records.is_instance_of::<PyString>()
+        || records.is_instance_of::<PyBytes>()
+        || records.is_instance_of::<pyo3::types::PyByteArray>()
+        || records.is_instance_of::<PyDict>()
+    {
+        return Err(PyTypeError::new_err(format!(
+            "records must be an iterable of records, not one {kind}: wrap it in a list ([record]), \
+             or use Rule.evaluate(record)"
+        )));
+    }
+    if records.hasattr("read")? {
+        return Err(PyTypeError::new_err(format!(
+            "records must be an iterable of records, not a file object ({kind}): {USE_SCAN}"
+        )));
+    }
+    // A list or tuple whose first item is a path was meant for Rule.scan.
+    if let Ok(first) = records.get_item(0) {
+        if records.is_instance_of::<PyList>() || records.is_instance_of::<PyTuple>() {
+            let path_like = first.hasattr("__fspath__")?
+                || (first.is_instance_of::<PyString>() && {
+                    let text: String = first.extract()?;
+                    !looks_like_json(&text) && !text.trim().is_empty() && std::fs::metadata(&text).is_ok()
+                });
+            if path_like {
+                return Err(PyTypeError::new_err(format!(
+                    "item 0 of records is a path to an existing file or directory, not a record: {USE_SCAN}"
+                )));
+            }
+        }
+    }
+    let _ = py;
+    match records.try_iter() {
+        Ok(iterator) => Ok((Source::Records(iterator.unbind()), format!("<{kind}>"))),
+        Err(_) => {
+            Err(errors::wrong_type("records", "an iterable of records (dicts, or JSON text as str or bytes)", records))
+        }
+    }
 }
 
 /// Everything the scan thread needs.
@@ -456,11 +732,13 @@ struct Job {
     alert_options: AlertOptions,
     source: Source,
     file_name: Option<Arc<str>>,
-    sender: SyncSender<AlertData>,
+    sender: SyncSender<Item>,
     shared: Arc<Shared>,
 }
 
 impl Job {
+    // `(Failure, Stats)` is returned once per scan, not per record: its size is no cost.
+    #[allow(clippy::result_large_err)]
     fn run(self) {
         let Job { rule, options, columns, alert_options, source, file_name, sender, shared } = self;
         let mut sink = Sink {
@@ -471,18 +749,21 @@ impl Job {
             shared: &shared,
             line: Vec::new(),
         };
+        let one_file = |result: Result<Stats, (Failure, Stats)>| {
+            let count = |mut stats: Stats| {
+                stats.files = 1;
+                stats
+            };
+            result.map(count).map_err(|(failure, stats)| (failure, count(stats)))
+        };
         let result: Result<Stats, (Failure, Stats)> = match source {
-            Source::File { path, evtx: true, .. } => {
-                scan_path(&rule, &options, &path, |found| sink.found(found)).map_err(io_failure)
+            Source::Paths(paths) => scan_paths(&rule, &options, &columns, paths, &mut sink),
+            Source::Stdin => {
+                one_file(ndjson(&rule, &options, &shared, maybe_gzip(stored(io::stdin(), &shared)), &mut sink))
             }
-            Source::File { file, parquet: true, .. } => {
-                scan_parquet(&rule, &columns, file, |found| sink.found(found)).map_err(io_failure)
-            }
-            Source::File { file, .. } => ndjson(&rule, &options, &shared, maybe_gzip(stored(file, &shared)), &mut sink),
-            Source::Stdin => ndjson(&rule, &options, &shared, maybe_gzip(stored(io::stdin(), &shared)), &mut sink),
             Source::Reader(object) => {
                 let reader = PyReader { object: Some(object), shared: Arc::clone(&shared) };
-                ndjson(&rule, &options, &shared, maybe_gzip(stored(reader, &shared)), &mut sink)
+                one_file(ndjson(&rule, &options, &shared, maybe_gzip(stored(reader, &shared)), &mut sink))
             }
             Source::Records(iterator) => scan_records(&rule, &options, iterator, &mut sink),
         };
@@ -506,7 +787,84 @@ impl Job {
 }
 
 fn io_failure(error: ScanError) -> (Failure, Stats) {
-    (Failure::Io(error.error), error.stats)
+    (Failure::Io(error.error, None), error.stats)
+}
+
+/// Scans the files core's [`Inputs`] finds for `paths`, one after the other, each in its
+/// format; skipped files are reported and counted. The first file that fails mid-way stops
+/// the scan (its name goes with the error).
+#[allow(clippy::result_large_err)]
+fn scan_paths(
+    rule: &Rule,
+    options: &ScanOptions,
+    columns: &ColumnMap,
+    paths: Vec<PathBuf>,
+    sink: &mut Sink<'_>,
+) -> Result<Stats, (Failure, Stats)> {
+    let shared = sink.shared;
+    let mut totals = Stats::default();
+    for input in Inputs::new(paths) {
+        if shared.cancelled() {
+            break;
+        }
+        match input {
+            Input::Skipped { path, reason } => {
+                totals.skipped_files += 1;
+                shared.live().stats = totals;
+                let unreadable = reason.is_unreadable() || matches!(reason, SkipReason::Unsupported(_));
+                let skipped = Skipped { path: path.to_string_lossy().into(), reason: reason.to_string(), unreadable };
+                if sink.sender.send(Item::Skipped(skipped)).is_err() {
+                    break;
+                }
+            }
+            Input::File(opened) => {
+                let name: Arc<str> = opened.path.to_string_lossy().into();
+                sink.file = Some(Arc::clone(&name));
+                let result = scan_file(rule, options, columns, opened, sink);
+                let (stats, failure) = match result {
+                    Ok(stats) => (stats, None),
+                    Err((failure, stats)) => (stats, Some(failure)),
+                };
+                totals.add(&stats);
+                totals.files += 1;
+                shared.live().stats = totals;
+                if let Some(failure) = failure {
+                    let failure = match failure {
+                        Failure::Io(error, _) => Failure::Io(error, Some(name)),
+                        other => other,
+                    };
+                    return Err((failure, totals));
+                }
+            }
+        }
+    }
+    Ok(totals)
+}
+
+/// Scans one opened file in its format: NDJSON and gzip here (counting bytes for the
+/// progress bar), EVTX and Parquet by core.
+#[allow(clippy::result_large_err)]
+fn scan_file(
+    rule: &Rule,
+    options: &ScanOptions,
+    columns: &ColumnMap,
+    opened: Opened,
+    sink: &mut Sink<'_>,
+) -> Result<Stats, (Failure, Stats)> {
+    let shared = sink.shared;
+    match opened.format {
+        Format::Ndjson | Format::Gzip => {
+            let raw = Counted { inner: opened.into_raw(), counter: sink.shared_arc(), ndjson: false };
+            ndjson(rule, options, &sink.shared_arc(), maybe_gzip(raw), sink)
+        }
+        Format::Evtx | Format::Parquet => {
+            let len = opened.len().unwrap_or(0);
+            let result =
+                scan_opened_with(rule, options, columns, opened, |found| sink.found(found)).map_err(io_failure);
+            shared.source_bytes.fetch_add(len, Ordering::Relaxed);
+            result
+        }
+    }
 }
 
 /// Scans NDJSON from `reader` (already wrapped for gzip); counts decompressed bytes.
@@ -519,7 +877,7 @@ fn ndjson<R: Read + Send + 'static>(
     reader: io::Result<R>,
     sink: &mut Sink<'_>,
 ) -> Result<Stats, (Failure, Stats)> {
-    let reader = reader.map_err(|e| (Failure::Io(e), Stats::default()))?;
+    let reader = reader.map_err(|e| (Failure::Io(e, None), Stats::default()))?;
     let reader = Counted { inner: reader, counter: Arc::clone(shared), ndjson: true };
     scan_ndjson(rule, options, reader, |found| sink.found(found)).map_err(io_failure)
 }
@@ -530,13 +888,17 @@ struct Sink<'s> {
     rule: &'s Rule,
     writer: AlertWriter<'s>,
     file: Option<Arc<str>>,
-    sender: SyncSender<AlertData>,
-    shared: &'s Shared,
+    sender: SyncSender<Item>,
+    shared: &'s Arc<Shared>,
     /// The alert being written (reused).
     line: Vec<u8>,
 }
 
 impl Sink<'_> {
+    fn shared_arc(&self) -> Arc<Shared> {
+        Arc::clone(self.shared)
+    }
+
     fn found(&mut self, found: Found<'_>) -> ControlFlow<()> {
         if self.shared.cancelled() {
             return ControlFlow::Break(());
@@ -550,16 +912,14 @@ impl Sink<'_> {
                     // A record core matched always yields an alert; if that ever breaks, the
                     // record is reported rather than lost.
                     Ok(false) => {
-                        self.reject(position, "internal error: a matched record gave no alert".into(), None);
-                        return ControlFlow::Continue(());
+                        return self.reject(position, "internal error: a matched record gave no alert".into(), None);
                     }
                     Err(error) => {
-                        self.reject(
+                        return self.reject(
                             position,
                             format!("internal error writing the alert: {error}"),
                             Some(error.offset()),
                         );
-                        return ControlFlow::Continue(());
                     }
                 }
                 self.shared.live().stats.matched += 1;
@@ -569,12 +929,12 @@ impl Sink<'_> {
                     self.file.clone(),
                     Some(position),
                 );
-                if self.sender.send(alert).is_err() {
+                if self.sender.send(Item::Alert(alert)).is_err() {
                     return ControlFlow::Break(());
                 }
             }
             Found::Rejected { position, error } => {
-                self.reject(position, error.kind().to_string(), Some(error.offset()));
+                return self.reject(position, error.kind().to_string(), Some(error.offset()));
             }
             // Suppressed by an exception item: no alert, but listed and counted.
             Found::Suppressed { position, branches, item, .. } => {
@@ -585,23 +945,31 @@ impl Sink<'_> {
                     item: self.rule.exceptions().items()[item].name().into(),
                     item_index: item,
                 };
-                let mut live = self.shared.live();
-                live.stats.suppressed += 1;
-                live.suppressed.push(suppressed);
+                self.shared.live().stats.suppressed += 1;
+                return self.send(Item::Suppressed(suppressed));
             }
         }
         ControlFlow::Continue(())
     }
 
-    fn reject(&self, position: Position, reason: String, error_offset: Option<usize>) {
-        let mut live = self.shared.live();
-        live.stats.rejected += 1;
-        live.rejected.push(Rejected {
+    /// Sends an item (waiting while the channel is full); stops the scan when the `Scan` is
+    /// gone.
+    fn send(&self, item: Item) -> ControlFlow<()> {
+        match self.sender.send(item) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(_) => ControlFlow::Break(()),
+        }
+    }
+
+    /// Counts and reports a rejected record.
+    fn reject(&self, position: Position, reason: String, error_offset: Option<usize>) -> ControlFlow<()> {
+        self.shared.live().stats.rejected += 1;
+        self.send(Item::Rejected(Rejected {
             file: self.file.clone(),
             position,
             reason,
             error_offset: error_offset.map(|o| o as u64),
-        });
+        }))
     }
 }
 
@@ -655,12 +1023,16 @@ fn scan_records(
             let item = item?;
             Ok(Some(match event::append_event(&item, &mut record) {
                 Ok(true) => Ok(()),
+                Ok(false) if item.hasattr("__fspath__").unwrap_or(false) => Err(format!(
+                    "the item is a path ({}), not a record: scan files with Rule.scan(paths)",
+                    errors::type_name(&item)
+                )),
                 Ok(false) => Err(format!("the item is {}, not str, bytes or dict", errors::type_name(&item))),
                 Err(e) => Err(e.into_pyerr(py, None).to_string()),
             }))
         });
         let item = match next {
-            None => break Err(Failure::Io(io::Error::other("the Python interpreter is shutting down"))),
+            None => break Err(Failure::Io(io::Error::other("the Python interpreter is shutting down"), None)),
             Some(Err(err)) => break Err(Failure::Python(err)),
             Some(Ok(None)) => break Ok(()),
             Some(Ok(Some(item))) => item,
@@ -672,8 +1044,11 @@ fn scan_records(
         if let Err(reason) = item {
             stats.records += 1;
             stats.rejected += 1;
-            sink.reject(position, reason, None);
+            let flow = sink.reject(position, reason, None);
             sink.shared.live().stats = stats;
+            if flow.is_break() {
+                break Ok(());
+            }
             continue;
         }
         if record.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
@@ -1091,6 +1466,45 @@ impl Suppressed {
     }
 }
 
+/// A file a scan of paths did not read, and why.
+#[pyclass(frozen, module = "dcom_detect", name = "Skipped")]
+#[derive(Clone)]
+pub struct Skipped {
+    path: Arc<str>,
+    reason: String,
+    unreadable: bool,
+}
+
+#[pymethods]
+impl Skipped {
+    /// The file's path (as found by walking the directory given).
+    #[getter]
+    fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Why it was skipped: its content is none of the formats, it could not be read, ...
+    #[getter]
+    fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// Whether it was skipped because it could not be read (or its format is not built in),
+    /// rather than because its content is not events.
+    #[getter]
+    fn unreadable(&self) -> bool {
+        self.unreadable
+    }
+
+    fn __str__(&self) -> String {
+        format!("{}: {}", self.path, self.reason)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Skipped {}>", self.__str__())
+    }
+}
+
 /// The counts of a scan. They add up:
 /// `records == matched + suppressed + not_matched + rejected`.
 #[pyclass(frozen, eq, get_all, module = "dcom_detect", name = "ScanStats")]
@@ -1112,6 +1526,10 @@ pub struct ScanStats {
     blank_lines: u64,
     /// Input bytes (decompressed).
     bytes: u64,
+    /// Files (and streams) scanned.
+    files: u64,
+    /// Files skipped while walking the paths (named by `Scan.skipped` / `Scan.events()`).
+    skipped_files: u64,
     /// Whether the input was read to its end (False while running, after an error, or when
     /// the scan was closed early).
     complete: bool,
@@ -1128,6 +1546,8 @@ impl ScanStats {
             rejected: s.rejected,
             blank_lines: s.blank_lines,
             bytes: s.bytes,
+            files: s.files,
+            skipped_files: s.skipped_files,
             complete,
         }
     }
@@ -1146,13 +1566,15 @@ impl ScanStats {
         d.set_item("rejected", self.rejected)?;
         d.set_item("blank_lines", self.blank_lines)?;
         d.set_item("bytes", self.bytes)?;
+        d.set_item("files", self.files)?;
+        d.set_item("skipped_files", self.skipped_files)?;
         d.set_item("complete", self.complete)?;
         Ok(d)
     }
 
     fn __repr__(&self) -> String {
         format!(
-            "ScanStats(records={}, matched={}, suppressed={}, not_matched={}, prefiltered={}, rejected={}, blank_lines={}, bytes={}, complete={})",
+            "ScanStats(records={}, matched={}, suppressed={}, not_matched={}, prefiltered={}, rejected={}, blank_lines={}, bytes={}, files={}, skipped_files={}, complete={})",
             self.records,
             self.matched,
             self.suppressed,
@@ -1161,6 +1583,8 @@ impl ScanStats {
             self.rejected,
             self.blank_lines,
             self.bytes,
+            self.files,
+            self.skipped_files,
             if self.complete { "True" } else { "False" }
         )
     }

@@ -437,11 +437,15 @@ def scan_bits(rule: dcom_detect.Rule, table: pyarrow.Table, tmp_path: pathlib.Pa
     path = tmp_path / "rows.ndjson"
     polars.from_arrow(table).write_ndjson(path)  # type: ignore[union-attr]
     scan = rule.scan(str(path))
-    found = {alert.line - 1: alert.bits for alert in scan if alert.line is not None}
+    found = {}
+    # Every suppressed match too (Scan.suppressed keeps only the first `retain`).
+    for item in scan.events():
+        assert item.line is not None
+        if isinstance(item, dcom_detect.Alert):
+            found[item.line - 1] = item.bits
+        elif isinstance(item, dcom_detect.Suppressed):
+            found[item.line - 1] = -item.bits
     assert scan.stats.records == table.num_rows and scan.stats.rejected == 0
-    for suppressed in scan.suppressed:
-        assert suppressed.line is not None
-        found[suppressed.line - 1] = -suppressed.bits
     return found
 
 

@@ -405,7 +405,7 @@ def test_scan_lists_and_counts_suppressed_records(tuned: Rule, tmp_path: pathlib
 
 def test_scan_of_an_iterable_lists_suppressed_records_too(tuned: Rule) -> None:
     events: list[Any] = [FINANCE, NEAR_MISSES[0], json.dumps(ADMIN), "", json.dumps(EDR).encode()]
-    scan = tuned.scan(events)
+    scan = tuned.scan_records(events)
     assert [a.line for a in scan] == [2]
     assert [(s.line, s.item, s.file) for s in scan.suppressed] == [(1, NAMES[3], None), (3, NAMES[0], None), (5, NAMES[1], None)]
     assert str(scan.suppressed[0]) == f"line 1 (byte 0): office_child suppressed by '{NAMES[3]}'"

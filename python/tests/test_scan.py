@@ -1,4 +1,5 @@
-"""Rule.scan over every kind of input: paths (NDJSON, gzip, EVTX), file objects, iterables;
+"""Rule.scan over every kind of input: paths (NDJSON, gzip, EVTX), file objects, and
+Rule.scan_records over iterables of records;
 alerts byte-identical with the Rust API; counts, rejected records, progress, early stop,
 DataFrames and HTML cards."""
 
@@ -209,19 +210,19 @@ def test_iterables_of_lines_number_like_the_file(in_repo: pathlib.Path) -> None:
         as_bytes = list(handle)  # lines with their newlines
     as_str = [line.decode("utf-8") for line in as_bytes]
     for lines in (as_bytes, as_str, iter(as_str), (line.rstrip(b"\n") + b"\r\n" for line in as_bytes)):
-        scan = Rule().scan(lines)
+        scan = Rule().scan_records(lines)
         alerts = list(scan)
         assert [json.loads(a.json) for a in alerts][:1] and [a.line for a in alerts] == [8, 9, 10, 11, 12]
         assert scan.stats.records == 15 and scan.stats.matched == 5 and scan.stats.rejected == 1
         assert [r.line for r in scan.rejected] == [15]
     # Items with their newlines: offsets are the file's too, so the alerts are the file's.
-    assert [json.loads(a.json) for a in Rule().scan(as_bytes)] == expected
+    assert [json.loads(a.json) for a in Rule().scan_records(as_bytes)] == expected
 
 
 def test_iterables_of_dicts_and_bad_items() -> None:
     hit = {"event": {"category": "process", "type": "start"}, "process": {"name": "dcomcnfg.exe"}}
     items: list[Any] = [hit, "", 42, '{"a": 1, "a": 2}', {"a": {1: 2}}, json.dumps(hit), "  \t", b"[1]"]
-    scan = Rule().scan(items)
+    scan = Rule().scan_records(items)
     assert [a.line for a in scan] == [1, 6]
     stats = scan.stats
     assert (stats.records, stats.matched, stats.not_matched, stats.rejected, stats.blank_lines) == (6, 2, 0, 4, 2)
@@ -240,7 +241,7 @@ def test_an_iterator_that_raises_stops_the_scan() -> None:
         yield hit
         raise RuntimeError("source went away")
 
-    scan = Rule().scan(events())
+    scan = Rule().scan_records(events())
     assert next(scan).line == 1
     with pytest.raises(UnreadableInputError, match="source went away") as caught:
         next(scan)
@@ -250,15 +251,16 @@ def test_an_iterator_that_raises_stops_the_scan() -> None:
 # -- errors, counts, control ---------------------------------------------------------------
 
 
-def test_missing_file_and_directory_fail_at_once(tmp_path: pathlib.Path) -> None:
+def test_missing_file_fails_at_once(tmp_path: pathlib.Path) -> None:
     with pytest.raises(UnreadableInputError) as caught:
         Rule().scan(tmp_path / "missing.ndjson")
     error = caught.value
     assert isinstance(error, FileNotFoundError.__mro__[1])  # OSError
     assert error.errno == 2 and error.filename == str(tmp_path / "missing.ndjson")
     assert "No such file or directory" in str(error)
-    with pytest.raises(UnreadableInputError, match="is a directory"):
-        Rule().scan(tmp_path)
+    # A directory is walked (test_inputs.py); a missing one fails at once too.
+    with pytest.raises(UnreadableInputError):
+        Rule().scan(tmp_path / "missing")
 
 
 def test_rejected_records_and_prefilter(tmp_path: pathlib.Path) -> None:
@@ -288,6 +290,8 @@ def test_rejected_records_and_prefilter(tmp_path: pathlib.Path) -> None:
         "rejected": 3,
         "blank_lines": 1,
         "bytes": path.stat().st_size,
+        "files": 1,
+        "skipped_files": 0,
         "complete": True,
     }
 
@@ -352,7 +356,7 @@ def test_progress_bar(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
     assert len(list(Rule().scan(path, progress=True))) == 100
     err = capsys.readouterr().err
     assert "100 alerts" in err and "big.ndjson" in err
-    assert len(list(Rule().scan([SAMPLE_BYTES.split(b"\n")[7]], progress=True))) == 1
+    assert len(list(Rule().scan_records([SAMPLE_BYTES.split(b"\n")[7]], progress=True))) == 1
     err = capsys.readouterr().err
     assert "1 alert" in err and "records" in err
     # Never on by default.
@@ -377,7 +381,7 @@ def test_html_card_escapes_and_shows_the_essentials(tmp_path: pathlib.Path) -> N
         "host": {"name": "<script>alert(1)</script>"},
         "process": {"name": "cmd.exe", "command_line": "cmd /c \"a & b\"", "parent": {"name": "mmc.exe"}},
     }
-    alert = next(Rule().scan([event]))
+    alert = next(Rule().scan_records([event]))
     html = alert._repr_html_()
     assert "<script>" not in html and "&lt;script&gt;" in html
     for text in ("office_child", "cmd /c &quot;a &amp; b&quot;", "T1021.003", "TA0008", "high", "mmc.exe"):
