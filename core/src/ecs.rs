@@ -43,6 +43,7 @@ use crate::event::Fields;
 use crate::field::{Field, FieldId, FieldSet};
 use crate::json::{unescape_into, Lexer, RawStr};
 use crate::text::Text;
+use crate::time::Timestamp;
 
 /// Limits on what one record may be; exceeding one is a [`DecodeError`], never a crash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,6 +132,18 @@ enum RawField {
     User,
     SubjectUserName,
     SubjectDomainName,
+    /// Sysmon's `UtcTime` (event view only).
+    UtcTime,
+    /// EVTX's `System.TimeCreated` (event view only).
+    TimeCreated,
+}
+
+/// A field of the event view the rule does not read, as an ECS document gives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ViewField {
+    Timestamp,
+    HostName,
+    HostId,
 }
 
 impl RawField {
@@ -171,6 +184,7 @@ pub enum Schema {
 enum Slot {
     Ecs(FieldId),
     Raw(Wrapper, RawField),
+    View(ViewField),
 }
 
 pub(crate) type NodeId = u32;
@@ -240,6 +254,27 @@ impl Paths {
             }
         }
         paths
+    }
+
+    /// These paths plus the event view's time and host fields ([`Document::timestamp`],
+    /// [`Document::host_name`], [`Document::host_id`]): `@timestamp`, `host.name`, `host.id`,
+    /// Sysmon's `UtcTime` and EVTX's `TimeCreated` in every wrapper. They never change a
+    /// verdict: like the raw paths, they are no ECS mapping, so their shapes cause no
+    /// conflict. Cost: the decoder also reads these values (and the keys of `host`).
+    pub fn with_view(mut self) -> Paths {
+        self.insert("@timestamp", Slot::View(ViewField::Timestamp), false);
+        self.insert("host.name", Slot::View(ViewField::HostName), false);
+        self.insert("host.id", Slot::View(ViewField::HostId), false);
+        self.insert(
+            "Event.System.TimeCreated.#attributes.SystemTime",
+            Slot::Raw(Wrapper::EvtxDump, RawField::TimeCreated),
+            false,
+        );
+        for wrapper in Wrapper::ALL {
+            let path = format!("{}UtcTime", wrapper.data_prefix());
+            self.insert(&path, Slot::Raw(wrapper, RawField::UtcTime), false);
+        }
+        self
     }
 
     fn insert(&mut self, path: &str, slot: Slot, ecs: bool) -> NodeId {
@@ -755,6 +790,52 @@ impl<'d> Document<'d> {
             Slot::Raw(_, RawField::RecordId) => self.resolve(*span).parse().ok(),
             _ => None,
         })
+    }
+
+    /// The first value stored for `slot`.
+    fn first(&self, slot: Slot) -> Option<&'d str> {
+        self.values.iter().find(|(s, _)| *s == slot).map(|(_, span)| self.resolve(*span))
+    }
+
+    /// The text of the event's time, when the paths were built [`Paths::with_view`]: an ECS
+    /// document's `@timestamp`; for a raw event, EVTX's `TimeCreated`, else Sysmon's
+    /// `UtcTime` (Sysmon 1), else `@timestamp` (what Winlogbeat sets). The first value of an
+    /// array. O(values), no allocation.
+    pub fn timestamp_text(&self) -> Option<&'d str> {
+        let at = || self.first(Slot::View(ViewField::Timestamp));
+        match self.schema {
+            Schema::Ecs => at(),
+            Schema::Raw(Wrapper::EvtxDump, _) => {
+                self.first(Slot::Raw(Wrapper::EvtxDump, RawField::TimeCreated)).or_else(at)
+            }
+            Schema::Raw(w, RawKind::Sysmon1) => self.first(Slot::Raw(w, RawField::UtcTime)).or_else(at),
+            Schema::Raw(_, RawKind::Security4688) => at(),
+        }
+    }
+
+    /// The event's time ([`timestamp_text`](Self::timestamp_text), parsed; `None` when
+    /// absent or not a date). No allocation.
+    pub fn timestamp(&self) -> Option<Timestamp> {
+        self.timestamp_text().and_then(Timestamp::parse)
+    }
+
+    /// `host.name`, when the paths were built [`Paths::with_view`]: an ECS document's, or a
+    /// raw event's `Computer` (as Winlogbeat maps it). The first value of an array.
+    pub fn host_name(&self) -> Option<Text<'d>> {
+        let name = match self.schema {
+            Schema::Ecs => self.first(Slot::View(ViewField::HostName)),
+            Schema::Raw(w, _) => self.first(Slot::Raw(w, RawField::Computer)),
+        };
+        name.map(Text::utf8)
+    }
+
+    /// `host.id` of an ECS document (raw Windows events carry none), when the paths were
+    /// built [`Paths::with_view`]. The first value of an array.
+    pub fn host_id(&self) -> Option<Text<'d>> {
+        match self.schema {
+            Schema::Ecs => self.first(Slot::View(ViewField::HostId)).map(Text::utf8),
+            Schema::Raw(..) => None,
+        }
     }
 
     fn resolve(&self, span: Span) -> &'d str {

@@ -49,6 +49,7 @@ pub mod scan;
 #[cfg(feature = "io")]
 pub mod source;
 pub mod text;
+pub mod time;
 pub mod tree;
 #[cfg(feature = "io")]
 pub mod validate;
@@ -71,4 +72,5 @@ pub use scan::{scan_ndjson, Found, Outcome, Position, ScanError, ScanOptions, Sc
 #[cfg(feature = "io")]
 pub use source::{Format, Input, Inputs, Opened, SkipReason, UnsupportedFormat};
 pub use text::Text;
+pub use time::Timestamp;
 pub use tree::{Container, Cursor, Key, TreeReader};

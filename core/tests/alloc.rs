@@ -5,6 +5,7 @@
 mod counting;
 
 use counting::allocations_during;
+use dcom_detect_core::ecs::Paths;
 use dcom_detect_core::{CaseFolding, Decoder, Options, ProcessEvent, Rule, Values};
 
 /// A deterministic mix of the shapes that could tempt an allocation.
@@ -53,7 +54,7 @@ fn varied_records() -> Vec<String> {
         }
         let record = match i % 6 {
             0 => format!(
-                r#"{{"event":{{"category":["process"],"type":["start","process_start"]}},"process":{{"name":"{name}","parent":{{"name":"{parent}"}},"command_line":"{line}"}}}}"#
+                r#"{{"@timestamp":"2024-05-01T12:00:00.123Z","event":{{"category":["process"],"type":["start","process_start"]}},"process":{{"name":"{name}","parent":{{"name":"{parent}"}},"command_line":"{line}"}}}}"#
             ),
             1 => format!(
                 r#"{{"event.category":"process","event.type":"start","process.name":["x","{name}"],"process.parent.name":"{parent}","process.command_line":["{line}","b -Exec"]}}"#
@@ -62,7 +63,7 @@ fn varied_records() -> Vec<String> {
                 r#"{{"event":{{"category":"process","type":"start"}},"process":[{{"name":"{name}"}},{{"parent":{{"name":"{parent}"}}}}],"host":{{"name":"mgmt-ws-{i}","ip":["10.0.0.1",null]}},"user.name":"adm_kwright","n":{i},"f":1.5e3}}"#
             ),
             3 => format!(
-                r#"{{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Image":"C:\\Windows\\{name}","ParentImage":"C:\\Windows\\{parent}","CommandLine":"{line}","Message":"{}"}}"#,
+                r#"{{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","UtcTime":"2019-03-19 17:15:16.129","Hostname":"ws-1","Image":"C:\\Windows\\{name}","ParentImage":"C:\\Windows\\{parent}","CommandLine":"{line}","Message":"{}"}}"#,
                 "m".repeat(next(4000))
             ),
             4 => format!(
@@ -169,6 +170,28 @@ fn json_decoding_allocates_nothing_in_steady_state() {
         assert!(warm > 100 && warm < records.len(), "a mix of matches and misses ({warm})");
         assert_eq!(suppressed > 0, !rule.exceptions().is_empty(), "exceptions were exercised");
     }
+}
+
+#[test]
+fn the_event_view_reads_time_and_host_without_allocating() {
+    let records = varied_records();
+    let rule = Rule::default();
+    let paths = Paths::new(rule.fields()).with_view();
+    let mut decoder = Decoder::new();
+    let mut run = || {
+        let mut seen = 0i64;
+        for r in &records {
+            let doc = decoder.decode(&paths, r.as_bytes()).expect("valid record");
+            seen += doc.timestamp().map_or(0, |t| t.unix_millis() % 7);
+            seen += doc.host_name().and_then(|h| h.as_str()).map_or(0, |h| h.len() as i64);
+            seen += i64::from(rule.evaluate(&doc).is_match());
+        }
+        seen
+    };
+    let warm = run();
+    assert!(warm > 3000, "times and hosts were read: {warm}");
+    let n = allocations_during(|| assert_eq!(run(), warm));
+    assert_eq!(n, 0, "{n} allocations after warm-up");
 }
 
 /// The counter works: it sees the allocations of this thread.
