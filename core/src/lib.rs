@@ -31,6 +31,7 @@
 pub mod alert;
 #[cfg(feature = "arrow")]
 pub mod arrow;
+pub mod definition;
 pub mod ecs;
 pub mod error;
 pub mod event;
