@@ -8,9 +8,11 @@
 //!
 //! | step | module | what it guarantees |
 //! |---|---|---|
-//! | bytes → fields | [`ecs`] (with [`json`](crate::ecs) lexing) | ECS, Sysmon 1 and 4688 in every wrapper; Elasticsearch's document model; no allocation in steady state |
-//! | fields | [`event`], [`field`], [`text`] | a borrowed, multi-valued view; UTF-8 or UTF-16 |
-//! | fields → verdict | [`rule`] with [`wildcard`] and [`fold`] | exact EQL semantics; never allocates |
+//! | sources | [`source`] (with `io`), [`scan`], `evtx`, `parquet`, `arrow` | format by content, folders walked; every record accounted for, in input order |
+//! | bytes → fields | [`ecs`] (with [`json`](crate::ecs) lexing), [`tree`] (a host language's dicts), [`time`] | ECS, Sysmon 1 and 4688 in every wrapper; Elasticsearch's document model; no allocation in steady state |
+//! | fields | [`event`], [`field`], [`text`] | a borrowed, multi-valued view; UTF-8 or UTF-16; time and host on request |
+//! | fields → verdict | [`rule`] ([`definition`], [`wildcard`], [`fold`], [`exceptions`]; [`prefilter`] skips) | exact EQL semantics; never allocates |
+//! | verdict → alert | [`alert`] | one ECS alert document, byte-identical from every door |
 //!
 //! ```
 //! use dcom_detect_core::{Decoder, Rule, Branch};
