@@ -546,7 +546,7 @@ pub fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
 #[cfg(feature = "io")]
 pub fn maybe_gzip<R: Read + Send + 'static>(mut reader: R) -> io::Result<Box<dyn Read + Send>> {
     let mut magic = [0u8; 2];
-    let n = read_up_to(&mut reader, &mut magic)?;
+    let n = crate::source::read_up_to(&mut reader, &mut magic)?;
     let stream = io::Cursor::new(magic[..n].to_vec()).chain(reader);
     if n == 2 && magic == [0x1f, 0x8b] {
         Ok(Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, stream))))
@@ -555,19 +555,6 @@ pub fn maybe_gzip<R: Read + Send + 'static>(mut reader: R) -> io::Result<Box<dyn
     }
 }
 
-#[cfg(feature = "io")]
-fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match reader.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
 
 /// Scans a file of any supported kind, recognised by its content ([`crate::source::detect`]):
 /// NDJSON (plain or gzip), EVTX or Parquet (fields read by their ECS paths). A format whose

@@ -227,7 +227,9 @@ impl Opened {
     }
 }
 
-fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+/// Reads until `buf` is full or the input ends (a pipe may return less per read); the
+/// number of bytes read.
+pub(crate) fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match reader.read(&mut buf[n..]) {
