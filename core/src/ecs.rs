@@ -4,7 +4,7 @@
 //! tuning) reads; everything else is validated and skipped without being materialised. The
 //! result, a [`Document`], implements [`Fields`].
 //!
-//! # Document model (SPEC §2.8)
+//! # Document model (`docs/semantics.md` §4)
 //! - Dotted keys and nested objects name the same field: `{"process.name": x}`,
 //!   `{"process": {"name": x}}` and `{"process": {"parent.name": y}}`. A field supplied both
 //!   ways has both values.
@@ -20,7 +20,7 @@
 //!   document, an object where the rule reads a keyword (also through a dotted key such as
 //!   `process.name.x`) or a value where it reads an object.
 //!
-//! # Schemas (SPEC §3)
+//! # Schemas (`docs/semantics.md` §5)
 //! A document with `event.category` or any `process.*` key is ECS and read as it is. Otherwise,
 //! a raw Windows event in any of four wrappers — Winlogbeat 7+ (`winlog.channel`,
 //! `winlog.event_id`, `winlog.event_data.*`), Winlogbeat 6 (`log_name`, `event_id`,

@@ -506,7 +506,7 @@ class Scan(Iterator[Alert]):
 
 @final
 class Alert:
-    """One ECS alert (SPEC §4), written by the engine's ``AlertWriter``: byte for byte the
+    """One ECS alert (``docs/semantics.md`` §9), written by the engine's ``AlertWriter``: byte for byte the
     same JSON as the command line, the Rust API and the C API write for the same record.
 
     Renders as a card in Jupyter.

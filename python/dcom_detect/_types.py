@@ -59,7 +59,7 @@ class DataSource(TypedDict):
 
 
 class RuleMetadata(TypedDict):
-    """``Rule.metadata``: what is known about the rule (SPEC §1)."""
+    """``Rule.metadata``: what is known about the rule (its catalogue metadata)."""
 
     id: str
     name: str

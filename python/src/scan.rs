@@ -1162,7 +1162,7 @@ impl Drop for PyReader {
     }
 }
 
-/// One ECS alert (SPEC §4), exactly as core's `AlertWriter` wrote it.
+/// One ECS alert (`docs/semantics.md` §9), exactly as core's `AlertWriter` wrote it.
 #[pyclass(frozen, module = "dcom_detect", name = "Alert")]
 pub struct Alert {
     json: String,

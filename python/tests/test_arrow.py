@@ -338,7 +338,7 @@ def _pairs(pairs: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
 
 
 def flatten(value: Any, path: str, out: dict[str, list[str]]) -> None:
-    """Elasticsearch's document model (SPEC §2.8): dotted and nested keys name the same
+    """Elasticsearch's document model (docs/semantics.md §4): dotted and nested keys name the same
     field (trailing dots dropped: ``a.`` is ``a``), arrays (of objects too) flatten, nulls
     are no value, numbers and booleans are their JSON text."""
     if isinstance(value, list) and value and isinstance(value[0], tuple):

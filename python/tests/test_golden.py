@@ -1,5 +1,5 @@
 """Parity with the core golden corpus: every record gives the verdict expected.tsv records,
-from a dict, a str and bytes, under both case foldings (SPEC §2; the same files core and the
+from a dict, a str and bytes, under both case foldings (docs/semantics.md; the same files core and the
 C API replay)."""
 
 from __future__ import annotations
