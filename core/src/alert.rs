@@ -59,16 +59,17 @@ impl<'r> AlertWriter<'r> {
 
     /// The alert for `record`, or None when the rule does not fire on it.
     pub fn alert(&mut self, record: &[u8], origin: &Origin<'_>) -> Result<Option<Value>, DecodeError> {
-        let doc = self.decoder.decode(self.rule.paths(), record)?;
-        let verdict = self.rule.evaluate(&doc);
-        if !verdict.is_match() {
-            return Ok(None);
-        }
-        // The record decoded, so it is valid JSON; serde_json may still refuse what
-        // Elasticsearch accepts (an unpaired surrogate escape), in which case the copied ECS
-        // objects are left out rather than the alert.
-        let event: Value = serde_json::from_slice(record).unwrap_or(Value::Null);
-        Ok(Some(build(self.rule, &verdict, doc.schema(), &event, record, origin, self.options)))
+        let (rule, options) = (self.rule, self.options);
+        rule.evaluate_json(&mut self.decoder, record, |doc, verdict| {
+            if !verdict.is_match() {
+                return None;
+            }
+            // The record decoded, so it is valid JSON; serde_json may still refuse what
+            // Elasticsearch accepts (an unpaired surrogate escape), in which case the copied
+            // ECS objects are left out rather than the alert.
+            let event: Value = serde_json::from_slice(record).unwrap_or(Value::Null);
+            Some(build(rule, verdict, doc.schema(), &event, record, origin, options))
+        })
     }
 
     /// Appends the alert for `record` as one line of JSON (without a newline) to `out`;

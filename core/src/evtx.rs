@@ -91,10 +91,10 @@ where
                 stats.bytes += r.data.len() as u64;
                 // The record header's id is renumbered in exported files; the event's own
                 // <EventRecordID> is what analysts see.
-                let (record_id, outcome) = match decoder.decode(rule.paths(), r.data.as_bytes()) {
-                    Ok(doc) => (doc.record_id().unwrap_or(r.event_record_id), Outcome::of(&rule.evaluate(&doc))),
-                    Err(e) => (r.event_record_id, Outcome::Rejected(e)),
-                };
+                let evaluated = rule.evaluate_json(&mut decoder, r.data.as_bytes(), |doc, verdict| {
+                    (doc.record_id().unwrap_or(r.event_record_id), Outcome::of(verdict))
+                });
+                let (record_id, outcome) = evaluated.unwrap_or_else(|e| (r.event_record_id, Outcome::Rejected(e)));
                 (Position::Evtx { ordinal, record_id: Some(record_id) }, outcome, Some(r.data))
             }
             Err(e) => {

@@ -22,7 +22,8 @@
 
 use std::fmt;
 
-use crate::ecs::Paths;
+use crate::ecs::{Decoder, Document, Paths};
+use crate::error::DecodeError;
 use crate::event::Fields;
 use crate::exceptions::{Exceptions, ExceptionsError};
 use crate::field::{Field, FieldId, FieldSet};
@@ -304,6 +305,27 @@ impl Rule {
     /// Never allocates.
     pub fn matches<E: Fields + ?Sized>(&self, event: &E) -> bool {
         self.evaluate(event).is_match()
+    }
+
+    /// Decodes one JSON record with the rule's paths and evaluates the rule on it, handing
+    /// the document and its verdict to `f`: the one decode-then-evaluate pass every door and
+    /// source shares (scans, EVTX, alerts, the C and Python JSON functions). The document and
+    /// verdict borrow the decoder's buffers, hence the closure.
+    ///
+    /// Cost: [`Decoder::decode`] plus [`evaluate`](Self::evaluate); no allocation once the
+    /// decoder's buffers have grown.
+    ///
+    /// # Errors
+    /// The decoder's [`DecodeError`] when the record is rejected (`f` is not called).
+    #[inline]
+    pub fn evaluate_json<R>(
+        &self,
+        decoder: &mut Decoder,
+        record: &[u8],
+        f: impl FnOnce(&Document<'_>, &Verdict<'_>) -> R,
+    ) -> Result<R, DecodeError> {
+        let document = decoder.decode(&self.paths, record)?;
+        Ok(f(&document, &self.evaluate(&document)))
     }
 
     /// The first indexed value of `id` that satisfies `test`.

@@ -366,10 +366,7 @@ impl<'r> Scanner<'r> {
 }
 
 fn evaluate(rule: &Rule, decoder: &mut Decoder, record: &[u8]) -> Outcome {
-    match decoder.decode(rule.paths(), record) {
-        Ok(doc) => Outcome::of(&rule.evaluate(&doc)),
-        Err(e) => Outcome::Rejected(e),
-    }
+    rule.evaluate_json(decoder, record, |_, verdict| Outcome::of(verdict)).unwrap_or_else(Outcome::Rejected)
 }
 
 fn is_blank(line: &[u8]) -> bool {
@@ -554,7 +551,6 @@ pub fn maybe_gzip<R: Read + Send + 'static>(mut reader: R) -> io::Result<Box<dyn
         Ok(Box::new(stream))
     }
 }
-
 
 /// Scans a file of any supported kind, recognised by its content ([`crate::source::detect`]):
 /// NDJSON (plain or gzip), EVTX or Parquet (fields read by their ECS paths). A format whose

@@ -491,16 +491,19 @@ pub fn validate(rule: &Rule, paths: &[PathBuf]) -> io::Result<Report> {
         let mut suppressed = Vec::new();
         let mut why = String::new();
         for e in chunk {
-            let doc = decoder.decode(rule.paths(), e.record.as_bytes()).map_err(|err| {
-                io::Error::new(io::ErrorKind::InvalidData, format!("bundled event {}: {err}", e.step))
-            })?;
-            let verdict = rule.evaluate(&doc);
-            fired.push((e.form, verdict.branches()));
-            if let Some(item) = verdict.suppressed_by {
+            let (branches, suppressed_by, explained) = rule
+                .evaluate_json(&mut decoder, e.record.as_bytes(), |doc, verdict| {
+                    (verdict.branches(), verdict.suppressed_by, why.is_empty().then(|| explain(rule, doc)))
+                })
+                .map_err(|err| {
+                    io::Error::new(io::ErrorKind::InvalidData, format!("bundled event {}: {err}", e.step))
+                })?;
+            fired.push((e.form, branches));
+            if let Some(item) = suppressed_by {
                 suppressed.push((e.form, rule.exceptions().items()[item].name().to_owned()));
             }
-            if why.is_empty() {
-                why = explain(rule, &doc);
+            if let Some(explained) = explained {
+                why = explained;
             }
         }
         report.steps.push(StepResult {

@@ -117,8 +117,8 @@ impl State {
     /// `dcom_scratch_error_*`; an accepted one clears it.
     pub(crate) fn evaluate(&mut self, rule: &Rule, record: &[u8]) -> Result<dcom_verdict, dcom_result> {
         self.last_error = None;
-        match self.decoder.decode(rule.paths(), record) {
-            Ok(document) => Ok(dcom_verdict::from_core(&rule.evaluate(&document))),
+        match rule.evaluate_json(&mut self.decoder, record, |_, verdict| dcom_verdict::from_core(verdict)) {
+            Ok(verdict) => Ok(verdict),
             Err(error) => {
                 let code = if matches!(error.kind(), ErrorKind::InvalidUtf8) {
                     DCOM_ERROR_INVALID_UTF8

@@ -303,8 +303,8 @@ impl PyRule {
                 for (i, &end) in batch.ends.iter().enumerate() {
                     let record = &batch.records[start..end];
                     start = end;
-                    match ws.decoder.decode(rule.paths(), record) {
-                        Ok(document) => results.push(rule.matches(&document)),
+                    match rule.evaluate_json(&mut ws.decoder, record, |_, verdict| verdict.is_match()) {
+                        Ok(matched) => results.push(matched),
                         Err(error) => return Err((batch.first + i, error)),
                     }
                 }
