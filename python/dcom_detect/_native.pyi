@@ -68,6 +68,11 @@ class Rule:
     (:attr:`Verdict.suppressed_by`) and scans list it (:attr:`Scan.suppressed`) and count it
     (``ScanStats.suppressed``).
 
+    One vocabulary in every door (Rust, Python, C): a branch *fires* when its condition holds;
+    an event *matches*, which is the same as *raises an alert*, when a branch fires and no
+    exception item suppresses it. ``matches``, ``match_many`` and ``bool(verdict)`` answer
+    "alert?"; :attr:`Verdict.fired` and ``match_arrow(branches=True)`` say what fired.
+
     A rule is immutable, cheap to build, picklable (with its exceptions), and may be shared
     by any number of threads; ``match_many``, ``scan`` and ``validate`` release the
     interpreter while they work. Two rules are equal when their case folding is the same and
