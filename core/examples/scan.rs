@@ -6,7 +6,8 @@ use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
-use dcom_detect_core::scan::{scan_path, Found, ScanOptions};
+use dcom_detect_core::scan::{Found, ScanOptions};
+use dcom_detect_core::scan_path;
 use dcom_detect_core::{AlertOptions, AlertWriter, Options, Origin, Rule};
 
 fn main() {

@@ -69,11 +69,9 @@ pub use prefilter::Prefilter;
 pub use rule::{
     Branch, BranchSet, DcomCommandLine, Metadata, OfficeChild, Options, Rule, Verdict, EQL_SOURCE, METADATA,
 };
-#[cfg(feature = "io")]
-pub use scan::scan_path;
 pub use scan::{scan_ndjson, Found, Outcome, Position, ScanError, ScanOptions, Scanner, Stats};
 #[cfg(feature = "io")]
-pub use source::{Format, Input, Inputs, Opened, SkipReason, UnsupportedFormat};
+pub use source::{scan_path, Format, Input, Inputs, Opened, SkipReason, UnsupportedFormat};
 pub use text::Text;
 pub use time::Timestamp;
 pub use tree::{Container, Cursor, Key, TreeReader};

@@ -24,11 +24,8 @@
 //! disabled, which validates every line.
 
 use std::collections::BTreeMap;
-#[cfg_attr(not(feature = "io"), allow(unused_imports))] // BufReader: gzip, with `io` only
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
 use std::ops::{ControlFlow, Range};
-#[cfg(feature = "io")]
-use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
@@ -530,40 +527,6 @@ impl<R: Read> LineChunks<R> {
             self.filled = 0;
         }
     }
-}
-
-/// Opens a file for scanning, decompressing it if it is gzip (detected by its magic bytes,
-/// not its name). Reads the file once from its start, so a pipe or FIFO works too.
-#[cfg(feature = "io")]
-pub fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
-    maybe_gzip(std::fs::File::open(path)?)
-}
-
-/// Wraps any reader, decompressing gzip (detected by magic bytes).
-#[cfg(feature = "io")]
-pub fn maybe_gzip<R: Read + Send + 'static>(mut reader: R) -> io::Result<Box<dyn Read + Send>> {
-    let mut magic = [0u8; 2];
-    let n = crate::source::read_up_to(&mut reader, &mut magic)?;
-    let stream = io::Cursor::new(magic[..n].to_vec()).chain(reader);
-    if n == 2 && magic == [0x1f, 0x8b] {
-        Ok(Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, stream))))
-    } else {
-        Ok(Box::new(stream))
-    }
-}
-
-/// Scans a file of any supported kind, recognised by its content ([`crate::source::detect`]):
-/// NDJSON (plain or gzip), EVTX or Parquet (fields read by their ECS paths). A format whose
-/// cargo feature is off fails with an `Unsupported` error wrapping
-/// [`crate::source::UnsupportedFormat`]. The file is read once from its start, so a pipe or
-/// FIFO of NDJSON works too.
-#[cfg(feature = "io")]
-pub fn scan_path<F>(rule: &Rule, options: &ScanOptions, path: &Path, sink: F) -> Result<Stats, ScanError>
-where
-    F: FnMut(Found<'_>) -> ControlFlow<()>,
-{
-    let opened = crate::source::Opened::open(path).map_err(|error| ScanError { error, stats: Stats::default() })?;
-    crate::source::scan_opened(rule, options, opened, sink)
 }
 
 /// Delivers a batch's hits in order and folds its counts into the totals.

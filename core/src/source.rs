@@ -15,12 +15,11 @@
 //!   in (the `evtx` or `parquet` feature) is a [`ScanError`] whose I/O error has kind
 //!   `Unsupported` and wraps an [`UnsupportedFormat`], never NDJSON garbage.
 //!
-//! [`scan_path`]: crate::scan::scan_path
 
 use std::collections::HashSet;
 use std::fmt;
 use std::fs::{self, File};
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
@@ -289,7 +288,7 @@ where
     }
     match opened.format {
         Format::Ndjson | Format::Gzip => {
-            let reader = crate::scan::maybe_gzip(opened.into_raw()).map_err(failed)?;
+            let reader = maybe_gzip(opened.into_raw()).map_err(failed)?;
             crate::scan::scan_ndjson(rule, options, reader, sink)
         }
         #[cfg(feature = "evtx")]
@@ -443,4 +442,35 @@ impl Iterator for Inputs {
         }
         None
     }
+}
+
+/// Opens a file for scanning, decompressing it if it is gzip (detected by its magic bytes,
+/// not its name). Reads the file once from its start, so a pipe or FIFO works too.
+pub fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
+    maybe_gzip(std::fs::File::open(path)?)
+}
+
+/// Wraps any reader, decompressing gzip (detected by magic bytes).
+pub fn maybe_gzip<R: Read + Send + 'static>(mut reader: R) -> io::Result<Box<dyn Read + Send>> {
+    let mut magic = [0u8; 2];
+    let n = read_up_to(&mut reader, &mut magic)?;
+    let stream = io::Cursor::new(magic[..n].to_vec()).chain(reader);
+    if n == 2 && magic == [0x1f, 0x8b] {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, stream))))
+    } else {
+        Ok(Box::new(stream))
+    }
+}
+
+/// Scans a file of any supported kind, recognised by its content ([`detect`]):
+/// NDJSON (plain or gzip), EVTX or Parquet (fields read by their ECS paths). A format whose
+/// cargo feature is off fails with an `Unsupported` error wrapping
+/// [`UnsupportedFormat`]. The file is read once from its start, so a pipe or
+/// FIFO of NDJSON works too.
+pub fn scan_path<F>(rule: &Rule, options: &ScanOptions, path: &Path, sink: F) -> Result<Stats, ScanError>
+where
+    F: FnMut(Found<'_>) -> ControlFlow<()>,
+{
+    let opened = Opened::open(path).map_err(|error| ScanError { error, stats: Stats::default() })?;
+    scan_opened(rule, options, opened, sink)
 }

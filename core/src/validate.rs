@@ -21,7 +21,8 @@ use crate::ecs::Decoder;
 use crate::event::Fields;
 use crate::field::FieldId;
 use crate::rule::{Branch, BranchSet, Rule, COM_HOST_PARENTS, DCOMCNFG, PROCESS_CATEGORY, START_TYPE};
-use crate::scan::{scan_path, Found, Position, ScanOptions};
+use crate::scan::{Found, Position, ScanOptions};
+use crate::source::scan_path;
 use crate::wildcard::{LiteralSet, Pattern};
 
 /// One process start of a test, in the three forms.
@@ -634,7 +635,7 @@ fn explain_missed(rule: &Rule, file: &Path, missed: &[(String, u64)]) -> io::Res
             }
         }
     } else {
-        let reader = io::BufReader::new(crate::scan::open(file)?);
+        let reader = io::BufReader::new(crate::source::open(file)?);
         for (i, line) in reader.split(b'\n').enumerate() {
             let n = i as u64 + 1;
             if wanted.contains_key(&n) {

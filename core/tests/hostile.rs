@@ -196,7 +196,7 @@ fn gzip_bombs_stream_in_constant_memory() {
     gz.write_all(HIT.as_bytes()).unwrap();
     let gz = gz.finish().unwrap();
     assert!(gz.len() < 1 << 20);
-    let reader = dcom_detect_core::scan::maybe_gzip(io::Cursor::new(gz)).unwrap();
+    let reader = dcom_detect_core::source::maybe_gzip(io::Cursor::new(gz)).unwrap();
     let (matched, rejected, stats) = scan(reader, &ScanOptions::default());
     assert_eq!(rejected.len(), 1);
     assert!(rejected[0].1.contains("longer than the limit"));

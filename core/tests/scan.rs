@@ -102,11 +102,11 @@ fn gzip_is_read_and_a_truncated_gzip_is_an_error_after_the_good_records() {
     gz.write_all(body.as_bytes()).unwrap();
     let gz = gz.finish().unwrap();
     let rule = Rule::default();
-    let reader = dcom_detect_core::scan::maybe_gzip(std::io::Cursor::new(gz.clone())).unwrap();
+    let reader = dcom_detect_core::source::maybe_gzip(std::io::Cursor::new(gz.clone())).unwrap();
     let (seen, stats) = scan_with(&rule, &ScanOptions::default(), reader);
     assert_eq!((seen.len(), stats.records), (1000, 2000));
     let truncated = gz[..gz.len() / 2].to_vec();
-    let reader = dcom_detect_core::scan::maybe_gzip(std::io::Cursor::new(truncated)).unwrap();
+    let reader = dcom_detect_core::source::maybe_gzip(std::io::Cursor::new(truncated)).unwrap();
     let mut matches = 0;
     let err = scan_ndjson(&rule, &ScanOptions::default(), reader, |found| {
         matches += u64::from(matches!(found, Found::Match { .. }));
