@@ -11,7 +11,9 @@
 //! # Memory and cost
 //! Memory is bounded by the chunk size plus the longest record allowed
 //! ([`Limits::max_record_bytes`]): a longer line is skipped while it is read, reported as
-//! rejected ([`ErrorKind::TooLarge`]), and never buffered whole. Nothing allocates per record
+//! rejected ([`ErrorKind::TooLarge`]), and never buffered whole. The results waiting to be
+//! delivered are bounded too, whatever the lines' length: a chunk's matches and rejections
+//! are handed over in parts of at most 4096 (see `BATCH_HITS`). Nothing allocates per record
 //! in steady state. With `threads > 1`, one extra thread reads (and decompresses) while
 //! `threads` others scan chunks; results are delivered in input order whatever the thread
 //! count.
