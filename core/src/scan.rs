@@ -11,7 +11,9 @@
 //! # Memory and cost
 //! Memory is bounded by the chunk size plus the longest record allowed
 //! ([`Limits::max_record_bytes`]): a longer line is skipped while it is read, reported as
-//! rejected ([`ErrorKind::TooLarge`]), and never buffered whole. Nothing allocates per record
+//! rejected ([`ErrorKind::TooLarge`]), and never buffered whole. The results waiting to be
+//! delivered are bounded too, whatever the lines' length: a chunk's matches and rejections
+//! are handed over in parts of at most 4096 (see `BATCH_HITS`). Nothing allocates per record
 //! in steady state. With `threads > 1`, one extra thread reads (and decompresses) while
 //! `threads` others scan chunks; results are delivered in input order whatever the thread
 //! count.
@@ -298,12 +300,22 @@ impl<'r> Scanner<'r> {
         evaluate(self.rule, &mut self.decoder, record)
     }
 
-    /// Scans a chunk of complete lines into `batch` (cleared first).
-    fn scan_chunk(&mut self, chunk: &[u8], batch: &mut Batch) {
+    /// Scans a chunk of complete lines into `batch` (cleared first), handing the batch to
+    /// `flush` whenever it holds `max_hits` hits with lines left to scan: `flush` must take
+    /// the batch's results and leave it cleared, and may stop the scan with `Break`. Each
+    /// part (flushed or left in `batch` at the end) numbers its lines and offsets from its own
+    /// start and counts exactly its own lines and bytes, so parts delivered in order are the
+    /// chunk delivered whole. A part holds at most `max_hits` hits (`max_hits` 0 means 1).
+    fn scan_chunk<F>(&mut self, chunk: &[u8], batch: &mut Batch, max_hits: usize, mut flush: F) -> ControlFlow<()>
+    where
+        F: FnMut(&mut Batch) -> ControlFlow<()>,
+    {
         batch.clear();
-        batch.stats.bytes = chunk.len() as u64;
+        let max_hits = max_hits.max(1);
         let mut pos = 0;
         let mut line = 0u64;
+        // Where the part in `batch` starts.
+        let (mut part_pos, mut part_line) = (0usize, 0u64);
         let mut candidates = self.prefilter.map(|p| p.candidates(chunk, &mut self.folded));
         let mut next_candidate = match &mut candidates {
             Some(c) => c.next_from(0),
@@ -318,14 +330,15 @@ impl<'r> Scanner<'r> {
                 batch.stats.records += 1;
                 let candidate = candidates.is_none() || next_candidate.is_some_and(|c| c < end);
                 if candidate || !frame::is_plain_object(record, self.max_depth) {
+                    let (hit_line, offset) = (line - part_line, (pos - part_pos) as u64);
                     match evaluate(self.rule, &mut self.decoder, record) {
                         Outcome::Matched(branches) => {
                             batch.stats.matched += 1;
                             let start = batch.records.len();
                             batch.records.extend_from_slice(record);
                             batch.hits.push(Hit {
-                                line,
-                                offset: pos as u64,
+                                line: hit_line,
+                                offset,
                                 kind: HitKind::Match { record: start..batch.records.len(), branches },
                             });
                         }
@@ -334,15 +347,15 @@ impl<'r> Scanner<'r> {
                             let start = batch.records.len();
                             batch.records.extend_from_slice(record);
                             batch.hits.push(Hit {
-                                line,
-                                offset: pos as u64,
+                                line: hit_line,
+                                offset,
                                 kind: HitKind::Suppressed { record: start..batch.records.len(), branches, item },
                             });
                         }
                         Outcome::NotMatched => batch.stats.not_matched += 1,
                         Outcome::Rejected(error) => {
                             batch.stats.rejected += 1;
-                            batch.hits.push(Hit { line, offset: pos as u64, kind: HitKind::Rejected(error) });
+                            batch.hits.push(Hit { line: hit_line, offset, kind: HitKind::Rejected(error) });
                         }
                     }
                 } else {
@@ -357,8 +370,17 @@ impl<'r> Scanner<'r> {
                     next_candidate = if pos < chunk.len() { walk.next_from(pos) } else { None };
                 }
             }
+            if batch.hits.len() >= max_hits && pos < chunk.len() {
+                batch.lines = line - part_line;
+                batch.stats.bytes = (pos - part_pos) as u64;
+                flush(batch)?;
+                debug_assert!(batch.hits.is_empty() && batch.records.is_empty());
+                (part_pos, part_line) = (pos, line);
+            }
         }
-        batch.lines = line;
+        batch.lines = line - part_line;
+        batch.stats.bytes = (chunk.len() - part_pos) as u64;
+        ControlFlow::Continue(())
     }
 }
 
@@ -538,6 +560,9 @@ struct Collector<F> {
     /// Stream offset of the batch being delivered.
     offset: u64,
     stopped: bool,
+    /// Hits received by a parallel scan and not yet delivered, and their most at any time.
+    pending_hits: usize,
+    peak_pending_hits: usize,
 }
 
 impl<F: FnMut(Found<'_>) -> ControlFlow<()>> Collector<F> {
@@ -591,7 +616,15 @@ where
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    let mut collector = Collector { sink, stats: Stats::default(), lines: 0, offset: 0, stopped: false };
+    let mut collector = Collector {
+        sink,
+        stats: Stats::default(),
+        lines: 0,
+        offset: 0,
+        stopped: false,
+        pending_hits: 0,
+        peak_pending_hits: 0,
+    };
     let result = if threads <= 1 {
         scan_serial(rule, options, reader, &mut collector)
     } else {
@@ -619,8 +652,18 @@ where
         collector.stats.bytes += skipped;
         match piece {
             Piece::Lines(lines) => {
-                scanner.scan_chunk(lines, &mut batch);
-                collector.deliver(&batch);
+                let flow = scanner.scan_chunk(lines, &mut batch, BATCH_HITS, |part| {
+                    collector.deliver(part);
+                    part.clear();
+                    if collector.stopped {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                });
+                if flow.is_continue() {
+                    collector.deliver(&batch);
+                }
             }
             Piece::Oversized { bytes } => collector.oversized(bytes, options.limits.max_record_bytes),
         }
@@ -628,19 +671,37 @@ where
     Ok(())
 }
 
-/// A chunk on its way to a scanning thread, with the batch to fill (both recycled).
+/// A chunk on its way to a scanning thread (recycled).
 struct Work {
     seq: u64,
     chunk: Vec<u8>,
-    batch: Batch,
 }
 
-/// A result for the collector, in sequence order.
+/// A result for the collector, in sequence order: `(seq, part)`.
 enum Done {
-    Lines { chunk: Vec<u8>, batch: Batch },
-    Oversized { bytes: u64 },
+    /// A part of a chunk's results; the last part brings the chunk back for reuse.
+    Lines {
+        batch: Batch,
+        chunk: Option<Vec<u8>>,
+    },
+    Oversized {
+        bytes: u64,
+    },
     Skipped(u64),
 }
+
+/// Most hits (matches, suppressed matches, rejected records) one [`Batch`] holds: a chunk
+/// with more is delivered in parts (see [`Scanner::scan_chunk`]). This is what bounds a
+/// scan's memory whatever its lines' length: a hit takes about 56 bytes, so a chunk of
+/// one-byte bad lines would otherwise hold 28 times its size in hits.
+///
+/// In a parallel scan only the chunk being delivered may have more than one part in flight:
+/// a worker that has handed over a full part of a later chunk waits for its turn before
+/// scanning on. So at most `workers` parts wait in the collector, at most `4 * workers` in
+/// its queue and one is filled per worker: `(6 * threads + 1) * BATCH_HITS` hits (about 3 MB
+/// at 2 threads), plus the chunks in flight (`chunk_bytes` each: about `7 * threads`). The
+/// cost is one hand-over per `BATCH_HITS` hits, and nothing on input with few hits.
+const BATCH_HITS: usize = 4096;
 
 fn scan_parallel<R, F>(
     rule: &Rule,
@@ -653,29 +714,77 @@ where
     R: Read + Send,
     F: FnMut(Found<'_>) -> ControlFlow<()>,
 {
+    scan_parallel_with(rule, options, reader, threads, BATCH_HITS, collector)
+}
+
+fn scan_parallel_with<R, F>(
+    rule: &Rule,
+    options: &ScanOptions,
+    reader: R,
+    threads: usize,
+    max_hits: usize,
+    collector: &mut Collector<F>,
+) -> io::Result<()>
+where
+    R: Read + Send,
+    F: FnMut(Found<'_>) -> ControlFlow<()>,
+{
     use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Condvar;
     // The reading thread mostly waits on I/O (or decompresses); every core scans.
     let workers = threads.max(1);
     // Bounded queues keep memory constant: a few chunks in flight per worker.
     let (work_tx, work_rx) = mpsc::sync_channel::<Work>(workers * 2);
     let work_rx = Arc::new(Mutex::new(work_rx));
-    let (done_tx, done_rx) = mpsc::sync_channel::<(u64, Done)>(workers * 4);
-    let (recycle_tx, recycle_rx) = mpsc::channel::<(Vec<u8>, Batch)>();
+    let (done_tx, done_rx) = mpsc::sync_channel::<((u64, u32), Done)>(workers * 4);
+    // Delivered chunks and batches, for reuse.
+    let chunk_pool = Mutex::new(Vec::<Vec<u8>>::new());
+    let batch_pool = Mutex::new(Vec::<Batch>::new());
+    let take_batch = || batch_pool.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_default();
     let stop = AtomicBool::new(false);
+    // The sequence number being delivered: a worker with a later chunk waits for it before
+    // scanning past its first part.
+    let turn = (Mutex::new(0u64), Condvar::new());
 
     std::thread::scope(|scope| -> io::Result<()> {
         for _ in 0..workers {
             let work_rx = Arc::clone(&work_rx);
             let done_tx = done_tx.clone();
+            let (stop, turn, take_batch) = (&stop, &turn, &take_batch);
             scope.spawn(move || {
                 let mut scanner = Scanner::new(rule, options);
                 loop {
                     let next = work_rx.lock().map(|rx| rx.recv());
-                    let Ok(Ok(Work { seq, chunk, mut batch })) = next else {
+                    let Ok(Ok(Work { seq, chunk })) = next else {
                         break;
                     };
-                    scanner.scan_chunk(&chunk, &mut batch);
-                    if done_tx.send((seq, Done::Lines { chunk, batch })).is_err() {
+                    let mut batch = take_batch();
+                    let mut part = 0u32;
+                    let flow = scanner.scan_chunk(&chunk, &mut batch, max_hits, |full| {
+                        let full = std::mem::replace(full, take_batch());
+                        if done_tx.send(((seq, part), Done::Lines { batch: full, chunk: None })).is_err() {
+                            return ControlFlow::Break(());
+                        }
+                        part += 1;
+                        let (current, wake) = turn;
+                        let Ok(mut current) = current.lock() else {
+                            return ControlFlow::Break(());
+                        };
+                        while *current < seq && !stop.load(Ordering::Relaxed) {
+                            current = match wake.wait(current) {
+                                Ok(current) => current,
+                                Err(_) => return ControlFlow::Break(()),
+                            };
+                        }
+                        if stop.load(Ordering::Relaxed) {
+                            ControlFlow::Break(())
+                        } else {
+                            ControlFlow::Continue(())
+                        }
+                    });
+                    if flow.is_break()
+                        || done_tx.send(((seq, part), Done::Lines { batch, chunk: Some(chunk) })).is_err()
+                    {
                         break;
                     }
                 }
@@ -685,7 +794,7 @@ where
         // reader's next send fails and it stops.
         drop(work_rx);
         let reader_done = done_tx;
-        let stop = &stop;
+        let (stop, chunk_pool) = (&stop, &chunk_pool);
         let reading = scope.spawn(move || -> io::Result<()> {
             let mut chunks = LineChunks::new(reader, options.chunk_bytes, options.limits.max_record_bytes);
             let mut seq = 0u64;
@@ -694,19 +803,19 @@ where
                     break;
                 };
                 if skipped > 0 {
-                    if reader_done.send((seq, Done::Skipped(skipped))).is_err() {
+                    if reader_done.send(((seq, 0), Done::Skipped(skipped))).is_err() {
                         break;
                     }
                     seq += 1;
                 }
                 let sent = match piece {
                     Piece::Lines(lines) => {
-                        let (mut chunk, batch) = recycle_rx.try_recv().unwrap_or_default();
+                        let mut chunk = chunk_pool.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_default();
                         chunk.clear();
                         chunk.extend_from_slice(lines);
-                        work_tx.send(Work { seq, chunk, batch }).is_ok()
+                        work_tx.send(Work { seq, chunk }).is_ok()
                     }
-                    Piece::Oversized { bytes } => reader_done.send((seq, Done::Oversized { bytes })).is_ok(),
+                    Piece::Oversized { bytes } => reader_done.send(((seq, 0), Done::Oversized { bytes })).is_ok(),
                 };
                 if !sent {
                     break;
@@ -715,26 +824,55 @@ where
             }
             Ok(())
         });
-        // Deliver in sequence order.
-        let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
-        let mut next = 0u64;
-        'receiving: for (seq, done) in done_rx.iter() {
-            pending.insert(seq, done);
+        // Deliver in sequence order, part by part.
+        let mut pending: BTreeMap<(u64, u32), Done> = BTreeMap::new();
+        let mut next = (0u64, 0u32);
+        'receiving: for (key, done) in done_rx.iter() {
+            if let Done::Lines { batch, .. } = &done {
+                collector.pending_hits += batch.hits.len();
+                collector.peak_pending_hits = collector.peak_pending_hits.max(collector.pending_hits);
+            }
+            pending.insert(key, done);
             while let Some(done) = pending.remove(&next) {
-                next += 1;
                 match done {
-                    Done::Lines { chunk, batch } => {
+                    Done::Lines { mut batch, chunk } => {
+                        collector.pending_hits -= batch.hits.len();
                         collector.deliver(&batch);
-                        let _ = recycle_tx.send((chunk, batch));
+                        batch.clear();
+                        if let Ok(mut pool) = batch_pool.lock() {
+                            pool.push(batch);
+                        }
+                        match chunk {
+                            Some(chunk) => {
+                                if let Ok(mut pool) = chunk_pool.lock() {
+                                    pool.push(chunk);
+                                }
+                                next = (next.0 + 1, 0);
+                            }
+                            None => next.1 += 1,
+                        }
                     }
-                    Done::Oversized { bytes } => collector.oversized(bytes, options.limits.max_record_bytes),
+                    Done::Oversized { bytes } => {
+                        collector.oversized(bytes, options.limits.max_record_bytes);
+                        next = (next.0 + 1, 0);
+                    }
                     Done::Skipped(bytes) => {
                         collector.offset += bytes;
                         collector.stats.bytes += bytes;
+                        next = (next.0 + 1, 0);
                     }
                 }
                 if collector.stopped {
                     stop.store(true, Ordering::Relaxed);
+                }
+                if next.1 == 0 || collector.stopped {
+                    // A new chunk's turn (or the end): wake the workers waiting for it.
+                    if let Ok(mut current) = turn.0.lock() {
+                        *current = next.0;
+                    }
+                    turn.1.notify_all();
+                }
+                if collector.stopped {
                     break 'receiving;
                 }
             }
@@ -742,4 +880,65 @@ where
         drop(done_rx);
         reading.join().unwrap_or_else(|_| Err(io::Error::other("the reading thread panicked")))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bound of [`BATCH_HITS`], without measuring memory: a parallel scan of a file of
+    /// one-byte bad lines, with 32,768 lines a chunk and parts of 100 hits, never has more
+    /// than a few parts' hits waiting in the collector, and reports every line in order.
+    #[test]
+    fn parallel_scans_hold_a_bounded_number_of_hits() {
+        let lines = 400_000u64;
+        let input = "x\n".repeat(lines as usize);
+        let rule = Rule::default();
+        let options = ScanOptions { threads: 3, chunk_bytes: 64 << 10, ..ScanOptions::default() };
+        let max_hits = 100;
+        let mut expected_line = 0;
+        let sink = |found: Found<'_>| {
+            expected_line += 1;
+            assert!(
+                matches!(found, Found::Rejected { position: Position::Line { line, .. }, .. } if line == expected_line)
+            );
+            ControlFlow::Continue(())
+        };
+        let mut collector = Collector {
+            sink,
+            stats: Stats::default(),
+            lines: 0,
+            offset: 0,
+            stopped: false,
+            pending_hits: 0,
+            peak_pending_hits: 0,
+        };
+        scan_parallel_with(&rule, &options, input.as_bytes(), 3, max_hits, &mut collector).expect("scan");
+        let (stats, peak) = (collector.stats, collector.peak_pending_hits);
+        assert_eq!((stats.records, stats.rejected, stats.bytes), (lines, lines, 2 * lines));
+        assert_eq!(expected_line, lines);
+        // Waiting: one part per worker of a later chunk, the queue's 4 per worker, and the
+        // current chunk's part.
+        assert!(peak <= (3 + 3 * 4 + 1) * max_hits, "peak of {peak} hits waiting");
+        assert!(peak >= max_hits);
+    }
+
+    /// Without parts, a chunk's hits would all wait: the test above can fail.
+    #[test]
+    fn one_part_per_chunk_holds_a_whole_chunk() {
+        let input = "x\n".repeat(200_000);
+        let rule = Rule::default();
+        let options = ScanOptions { threads: 2, chunk_bytes: 64 << 10, ..ScanOptions::default() };
+        let mut collector = Collector {
+            sink: |_: Found<'_>| ControlFlow::Continue(()),
+            stats: Stats::default(),
+            lines: 0,
+            offset: 0,
+            stopped: false,
+            pending_hits: 0,
+            peak_pending_hits: 0,
+        };
+        scan_parallel_with(&rule, &options, input.as_bytes(), 2, usize::MAX, &mut collector).expect("scan");
+        assert!(collector.peak_pending_hits >= 32 << 10, "peak {}", collector.peak_pending_hits);
+    }
 }

@@ -306,3 +306,64 @@ proptest! {
         );
     }
 }
+
+/// A chunk of one-byte bad lines holds far more rejections than a batch may (4096): they are
+/// delivered in parts, still every one with its line number and offset, in order, with
+/// exact counts, whatever the thread count, and a sink's stop is honoured mid-chunk.
+#[test]
+fn many_tiny_bad_lines_are_all_reported_in_order() {
+    const GOOD: &str = r#"{"event":{"category":"process","type":"start"},"host":{"name":"ws-01"},"process":{"name":"cmd.exe","parent":{"name":"mmc.exe"}}}"#;
+    let lines = 60_000u64;
+    let good_at = [1, 4095, 4096, 4097, 20_000, 33_333, lines];
+    let mut input = String::new();
+    let mut expected = Vec::new();
+    for line in 1..=lines {
+        let offset = input.len() as u64;
+        if good_at.contains(&line) {
+            input.push_str(GOOD);
+            expected.push((line, offset, true));
+        } else if line % 1000 == 0 {
+            input.push_str(" ");
+            input.push('\n');
+            continue;
+        } else {
+            input.push('x');
+            expected.push((line, offset, false));
+        }
+        input.push('\n');
+    }
+    let blank = lines / 1000 - good_at.iter().filter(|&&l| l % 1000 == 0).count() as u64;
+    for threads in [1, 2, 3] {
+        for chunk_bytes in [64 << 10, 1 << 20] {
+            let options = ScanOptions { threads, chunk_bytes, ..ScanOptions::default() };
+            let (seen, stats) = scan_with(&Rule::default(), &options, input.as_bytes());
+            let got: Vec<(u64, u64, bool)> = seen
+                .iter()
+                .map(|s| match *s {
+                    Seen::Match { line, offset, .. } => (line, offset, true),
+                    Seen::Rejected { line, offset, .. } => (line, offset, false),
+                    ref other => panic!("unexpected {other:?}"),
+                })
+                .collect();
+            assert!(got == expected, "threads {threads}, chunk {chunk_bytes}: positions differ");
+            assert_eq!(stats.matched, good_at.len() as u64);
+            assert_eq!(stats.rejected, lines - blank - good_at.len() as u64);
+            assert_eq!(stats.blank_lines, blank);
+            assert_eq!(stats.bytes, input.len() as u64);
+
+            // Stopping in the middle of a chunk's parts stops the scan there.
+            let mut calls = 0;
+            let stopped = scan_ndjson(&Rule::default(), &options, input.as_bytes(), |_| {
+                calls += 1;
+                if calls == 10_000 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+            .expect("scan");
+            assert_eq!(calls, 10_000, "threads {threads}: no call after the stop");
+            assert!(stopped.records < lines, "threads {threads}: the scan stopped early");
+        }
+    }
+}

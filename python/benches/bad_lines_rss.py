@@ -6,10 +6,11 @@ still counted. Run with the package installed in release mode::
 
     DCOM_PY_RELEASE=1 bash python/tests/run.sh -k nothing   # builds release into .venv
     .venv/bin/python python/benches/bad_lines_rss.py            # writes the file, measures both
+    .venv/bin/python python/benches/bad_lines_rss.py 5000000 --line x   # one-byte bad lines
 
 or step by step::
 
-    python python/benches/bad_lines_rss.py make /tmp/bad.ndjson [LINES]
+    python python/benches/bad_lines_rss.py make /tmp/bad.ndjson [LINES] [--line x]
     /usr/bin/time -v dcom-detect scan /tmp/bad.ndjson > /dev/null 2> /dev/null
     /usr/bin/time -v python python/benches/bad_lines_rss.py scan /tmp/bad.ndjson
 
@@ -24,9 +25,19 @@ Measured (2 shared cores, release build, default threads; issue 13 branch scan-i
 | ``Rule.scan(FILE)``, iterated, not reading ``rejected`` | 151.1 MB | 31.4 MB (dev build) |
 | ``Rule.scan(FILE)``, iterated, then ``len(scan.rejected)`` (``scan`` above) | 384.4 MB | 34.5 MB |
 
-Known limit: the bound does not grow with the input, but a file of one-byte bad lines
-(``x\n`` repeated) still peaks near 140 MB with two threads (22 MB with ``threads=1``):
-each chunk in flight holds an entry per rejected line until it is delivered.
+One-byte bad lines (``x\n`` repeated; ``--line x``) once held about 56 bytes per line of every
+chunk in flight; core now delivers a chunk's results in parts of at most 4096 hits (issue 13
+branch bound; release builds, 2 shared cores, default threads;
+``/usr/bin/time -f %M .venv/bin/python -m dcom_detect scan FILE`` and ``... bad_lines_rss.py
+scan FILE``):
+
+| file | a869ccd CLI | a869ccd Rule.scan | bound CLI | bound Rule.scan |
+|---|---|---|---|---|
+| 1M benchmark bad lines (25 MB) | 389 MB | 384 MB | 21 MB | 21 MB |
+| 5M one-byte bad lines (10 MB) | 1858 MB | 1829 MB | 22 MB | 22 MB |
+| 20M one-byte bad lines (40 MB) | 7216 MB | 7207 MB | 22 MB | 22 MB |
+
+(main before this branch: 32/31 MB on the first file, near 140 MB on one-byte lines.)
 """
 
 from __future__ import annotations
@@ -54,13 +65,22 @@ BAD = [
 ]
 
 
-def make(path: str, lines: int = 1_000_000) -> None:
-    """Writes ``lines`` bad lines with 4 matching lines spread among them."""
-    good_at = {1, lines // 3, 2 * lines // 3, lines}
+def make(path: str, lines: int = 1_000_000, line: str | None = None) -> None:
+    """Writes ``lines`` bad lines (``line`` each, or the cycle of ``BAD``) with 4 matching
+    lines spread among them."""
+    good_at = sorted({1, lines // 3, 2 * lines // 3, lines})
     with open(path, "w", encoding="utf-8") as out:
+        if line is not None:
+            # Written in runs: 20 million lines take seconds, not minutes.
+            done = 0
+            for at in good_at:
+                out.write((line + "\n") * (at - done) + GOOD + "\n")
+                done = at
+            return
+        good = set(good_at)
         for i in range(1, lines + 1):
             out.write(BAD[i % len(BAD)] + "\n")
-            if i in good_at:
+            if i in good:
                 out.write(GOOD + "\n")
 
 
@@ -84,12 +104,13 @@ def max_rss_kb(command: list[str]) -> tuple[int, str]:
     return int(found.group(1)), result.stdout
 
 
-def measure(lines: int) -> None:
+def measure(lines: int, line: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "bad.ndjson")
-        make(path, lines)
+        make(path, lines, line)
         size = os.path.getsize(path)
-        print(f"{lines} bad lines + 4 matching: {size / 1e6:.1f} MB")
+        kind = "bad lines" if line is None else f"bad lines {line!r}"
+        print(f"{lines} {kind} + 4 matching: {size / 1e6:.1f} MB")
         cli = [sys.executable, "-m", "dcom_detect", "scan", path]
         rss, out = max_rss_kb(["sh", "-c", " ".join(f"'{c}'" for c in cli) + " 2>/dev/null"])
         print(f"dcom-detect scan FILE: {len(out.splitlines())} alerts, max RSS {rss / 1024:.1f} MB")
@@ -99,9 +120,14 @@ def measure(lines: int) -> None:
 
 if __name__ == "__main__":
     args = sys.argv[1:]
+    bad_line = None
+    if "--line" in args:
+        at = args.index("--line")
+        bad_line = args[at + 1]
+        del args[at : at + 2]
     if args[:1] == ["make"]:
-        make(args[1], int(args[2]) if len(args) > 2 else 1_000_000)
+        make(args[1], int(args[2]) if len(args) > 2 else 1_000_000, bad_line)
     elif args[:1] == ["scan"]:
         scan(args[1])
     else:
-        measure(int(args[0]) if args else 1_000_000)
+        measure(int(args[0]) if args else 1_000_000, bad_line)

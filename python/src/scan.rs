@@ -47,12 +47,12 @@ use crate::rule::{branch_names, py_str};
 const CHANNEL_ITEMS: usize = 256;
 
 /// Bytes per chunk of NDJSON. A chunk's results (an entry of about 56 bytes per rejected
-/// record) live until it is delivered, and a parallel scan has up to about 17 chunks in
-/// flight: with core's default of 1 MiB, a million 25-byte bad lines peak at 70 MB. A quarter
-/// of that keeps them near 30 MB (`python/benches/bad_lines_rss.py`) at the same speed on
-/// good data (64 KiB would cost a third of it). The bound does not grow with the input, but
-/// a file of one-byte bad lines still peaks near 140 MB with two threads (one entry per two
-/// bytes of chunk).
+/// record) live until they are delivered; core delivers a chunk with more than 4096 of them
+/// in parts and lets only the chunk being delivered have more than one part in flight, so
+/// they take a few MB whatever the lines' length. A parallel scan has up to about 17 chunks in
+/// flight: a quarter of core's default of 1 MiB keeps a million 25-byte bad lines, and 20
+/// million one-byte ones, near 22 MB (`python/benches/bad_lines_rss.py`) at the same speed on
+/// good data (64 KiB would cost a third of it).
 const CHUNK_BYTES: usize = 256 << 10;
 
 /// How often a waiting iterator checks for Ctrl-C and refreshes the progress bar.
