@@ -43,7 +43,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::event::Fields;
-use crate::field::{FieldId, FieldSet};
+use crate::field::{FieldId, FieldSet, TooManyFields};
 use crate::fold::CaseFolding;
 use crate::wildcard::Pattern;
 
@@ -97,7 +97,133 @@ pub struct ExceptionsError {
     /// The entry's field, when known.
     pub field: Option<String>,
     /// What is wrong.
-    pub message: String,
+    pub problem: Problem,
+}
+
+/// What is wrong with an exceptions file (the part of an [`ExceptionsError`] after where).
+/// Displayed as one sentence; `operator` is the entry's operator as written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Problem {
+    /// The file is not JSON (serde_json's explanation).
+    NotJson(String),
+    /// `{"exceptions": x}` where x is not an array.
+    ExceptionsNotArray,
+    /// Neither `{"exceptions": [...]}` nor an array.
+    NotExceptionsFile,
+    /// An item that is not an object.
+    ItemNotObject,
+    /// An item without `name`.
+    MissingName,
+    /// A `name` that is not a non-blank string.
+    BadName,
+    /// A `description` that is not a string.
+    DescriptionNotString,
+    /// `entries: []`.
+    EmptyEntries,
+    /// No `entries` array.
+    MissingEntries,
+    /// An entry that is not an object.
+    EntryNotObject,
+    /// An entry key other than field, operator, type and value.
+    UnknownKey(String),
+    /// A `field` that is not a string.
+    FieldNotString,
+    /// An entry without `field`.
+    MissingField,
+    /// A `field` that is not a dotted path.
+    FieldNotPath,
+    /// An `operator` that is not a string.
+    OperatorNotString,
+    /// An entry without `operator`.
+    MissingOperator,
+    /// An operator the file format does not define.
+    UnknownOperator(String),
+    /// With `type`, an operator other than included / excluded.
+    NotIncludedOrExcluded(String),
+    /// A `type` other than match, match_any, exists, wildcard.
+    UnsupportedType(String),
+    /// A `type` that is not a string.
+    TypeNotString,
+    /// A `value` given to exists / does not exist.
+    UnexpectedValue {
+        /// The operator.
+        operator: String,
+    },
+    /// A `value` that is not a string (number or boolean).
+    NeedsString {
+        /// The operator.
+        operator: String,
+    },
+    /// No `value`.
+    NeedsValue {
+        /// The operator.
+        operator: String,
+    },
+    /// A list with an item that is not a string.
+    NeedsStringList {
+        /// The operator.
+        operator: String,
+    },
+    /// An empty list.
+    NeedsNonEmptyList {
+        /// The operator.
+        operator: String,
+    },
+    /// A `value` that is not a list where one is needed.
+    NeedsList {
+        /// The operator.
+        operator: String,
+    },
+    /// The rule cannot read one more field.
+    TooManyFields(TooManyFields),
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::NotJson(e) => write!(f, "not valid JSON: {e}"),
+            Problem::ExceptionsNotArray => f.write_str("\"exceptions\" must be an array of items"),
+            Problem::NotExceptionsFile => f.write_str("expected {\"exceptions\": [...]} or an array of items"),
+            Problem::ItemNotObject => f.write_str("an item must be an object"),
+            Problem::MissingName => f.write_str("an item needs a \"name\""),
+            Problem::BadName => f.write_str("\"name\" must be a non-empty string"),
+            Problem::DescriptionNotString => f.write_str("\"description\" must be a string"),
+            Problem::EmptyEntries => {
+                f.write_str("\"entries\" is empty: an item without conditions would suppress every alert")
+            }
+            Problem::MissingEntries => f.write_str("an item needs \"entries\", a non-empty array of conditions"),
+            Problem::EntryNotObject => f.write_str("an entry must be an object"),
+            Problem::UnknownKey(key) => {
+                write!(f, "unknown key {key:?} (expected field, operator, value, and optionally type)")
+            }
+            Problem::FieldNotString => f.write_str("\"field\" must be a string"),
+            Problem::MissingField => f.write_str("an entry needs a \"field\""),
+            Problem::FieldNotPath => f.write_str("\"field\" must be a dotted ECS path such as \"process.parent.name\""),
+            Problem::OperatorNotString => f.write_str("\"operator\" must be a string"),
+            Problem::MissingOperator => f.write_str("an entry needs an \"operator\""),
+            Problem::UnknownOperator(other) => write!(
+                f,
+                "unknown operator {other:?}; expected one of \"is\", \"is not\", \"is one of\", \"is not one of\", \
+                 \"exists\", \"does not exist\", \"matches\", \"does not match\""
+            ),
+            Problem::NotIncludedOrExcluded(other) => {
+                write!(f, "with \"type\", \"operator\" must be \"included\" or \"excluded\", not {other:?}")
+            }
+            Problem::UnsupportedType(other) => write!(
+                f,
+                "type {other:?} is not supported (expected \"match\", \"match_any\", \"exists\" or \"wildcard\"; value lists and nested entries are not)"
+            ),
+            Problem::TypeNotString => f.write_str("\"type\" must be a string"),
+            Problem::UnexpectedValue { operator } => write!(f, "operator {operator:?} takes no \"value\""),
+            Problem::NeedsString { operator } => write!(f, "operator {operator:?} needs a string \"value\""),
+            Problem::NeedsValue { operator } => write!(f, "operator {operator:?} needs a \"value\""),
+            Problem::NeedsStringList { operator } => write!(f, "operator {operator:?} needs a list of strings"),
+            Problem::NeedsNonEmptyList { operator } => write!(f, "operator {operator:?} needs a non-empty list"),
+            Problem::NeedsList { operator } => write!(f, "operator {operator:?} needs a list of strings as \"value\""),
+            Problem::TooManyFields(e) => write!(f, "cannot add this field: the file names {e}"),
+        }
+    }
 }
 
 impl fmt::Display for ExceptionsError {
@@ -115,7 +241,7 @@ impl fmt::Display for ExceptionsError {
         if let Some(field) = &self.field {
             write!(f, " (field {field:?})")?;
         }
-        write!(f, ": {}", self.message)
+        write!(f, ": {}", self.problem)
     }
 }
 
@@ -133,16 +259,16 @@ enum Operator {
 impl Exceptions {
     /// Parses and compiles an exceptions file, adding the fields it names to `fields`.
     pub fn parse(json: &[u8], folding: CaseFolding, fields: &mut FieldSet) -> Result<Exceptions, ExceptionsError> {
-        let top = |message: String| ExceptionsError { item: None, entry: None, field: None, message };
-        let doc: Value = serde_json::from_slice(json).map_err(|e| top(format!("not valid JSON: {e}")))?;
+        let top = |problem: Problem| ExceptionsError { item: None, entry: None, field: None, problem };
+        let doc: Value = serde_json::from_slice(json).map_err(|e| top(Problem::NotJson(e.to_string())))?;
         let items = match &doc {
             Value::Array(items) => items,
             Value::Object(map) => match map.get("exceptions") {
                 Some(Value::Array(items)) => items,
-                Some(_) => return Err(top("\"exceptions\" must be an array of items".into())),
-                None => return Err(top("expected {\"exceptions\": [...]} or an array of items".into())),
+                Some(_) => return Err(top(Problem::ExceptionsNotArray)),
+                None => return Err(top(Problem::NotExceptionsFile)),
             },
-            _ => return Err(top("expected {\"exceptions\": [...]} or an array of items".into())),
+            _ => return Err(top(Problem::NotExceptionsFile)),
         };
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
@@ -183,67 +309,65 @@ impl Condition {
 
 fn compile_item(n: usize, item: &Value, folding: CaseFolding, fields: &mut FieldSet) -> Result<Item, ExceptionsError> {
     let name = item.get("name").and_then(Value::as_str).map(str::to_owned);
-    let err = |entry: Option<usize>, field: Option<&str>, message: String| ExceptionsError {
+    let err = |entry: Option<usize>, field: Option<&str>, problem: Problem| ExceptionsError {
         item: Some((n, name.clone())),
         entry,
         field: field.map(str::to_owned),
-        message,
+        problem,
     };
     let Value::Object(map) = item else {
-        return Err(err(None, None, "an item must be an object".into()));
+        return Err(err(None, None, Problem::ItemNotObject));
     };
     let Some(name_value) = map.get("name") else {
-        return Err(err(None, None, "an item needs a \"name\"".into()));
+        return Err(err(None, None, Problem::MissingName));
     };
     let Some(item_name) = name_value.as_str().filter(|s| !s.trim().is_empty()) else {
-        return Err(err(None, None, "\"name\" must be a non-empty string".into()));
+        return Err(err(None, None, Problem::BadName));
     };
     let description = match map.get("description") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(err(None, None, "\"description\" must be a string".into())),
+        Some(_) => return Err(err(None, None, Problem::DescriptionNotString)),
     };
     let entries = match map.get("entries") {
         Some(Value::Array(e)) if !e.is_empty() => e,
-        Some(Value::Array(_)) => {
-            return Err(err(
-                None,
-                None,
-                "\"entries\" is empty: an item without conditions would suppress every alert".into(),
-            ))
-        }
-        _ => return Err(err(None, None, "an item needs \"entries\", a non-empty array of conditions".into())),
+        Some(Value::Array(_)) => return Err(err(None, None, Problem::EmptyEntries)),
+        _ => return Err(err(None, None, Problem::MissingEntries)),
     };
     let mut conditions = Vec::with_capacity(entries.len());
     for (j, entry) in entries.iter().enumerate() {
         let Value::Object(entry) = entry else {
-            return Err(err(Some(j + 1), None, "an entry must be an object".into()));
+            return Err(err(Some(j + 1), None, Problem::EntryNotObject));
         };
         let field = entry.get("field").and_then(Value::as_str);
-        let fail = |message: String| err(Some(j + 1), field, message);
+        let fail = |problem: Problem| err(Some(j + 1), field, problem);
         conditions.push(compile_entry(entry, folding, fields).map_err(fail)?);
     }
     Ok(Item { name: item_name.to_owned(), description, conditions })
 }
 
-fn compile_entry(entry: &Map<String, Value>, folding: CaseFolding, fields: &mut FieldSet) -> Result<Condition, String> {
+fn compile_entry(
+    entry: &Map<String, Value>,
+    folding: CaseFolding,
+    fields: &mut FieldSet,
+) -> Result<Condition, Problem> {
     for key in entry.keys() {
         if !matches!(key.as_str(), "field" | "operator" | "type" | "value") {
-            return Err(format!("unknown key {key:?} (expected field, operator, value, and optionally type)"));
+            return Err(Problem::UnknownKey(key.clone()));
         }
     }
     let field = match entry.get("field") {
         Some(Value::String(f)) => f,
-        Some(_) => return Err("\"field\" must be a string".into()),
-        None => return Err("an entry needs a \"field\"".into()),
+        Some(_) => return Err(Problem::FieldNotString),
+        None => return Err(Problem::MissingField),
     };
     if field.is_empty() || field.split('.').any(str::is_empty) {
-        return Err("\"field\" must be a dotted ECS path such as \"process.parent.name\"".into());
+        return Err(Problem::FieldNotPath);
     }
     let operator = match entry.get("operator") {
         Some(Value::String(o)) => o.as_str(),
-        Some(_) => return Err("\"operator\" must be a string".into()),
-        None => return Err("an entry needs an \"operator\"".into()),
+        Some(_) => return Err(Problem::OperatorNotString),
+        None => return Err(Problem::MissingOperator),
     };
     let (op, negated) = match entry.get("type") {
         None => match operator {
@@ -255,43 +379,30 @@ fn compile_entry(entry: &Map<String, Value>, folding: CaseFolding, fields: &mut 
             "does not exist" => (Operator::Exists, true),
             "matches" => (Operator::Matches, false),
             "does not match" => (Operator::Matches, true),
-            other => {
-                return Err(format!(
-                    "unknown operator {other:?}; expected one of \"is\", \"is not\", \"is one of\", \"is not one of\", \
-                     \"exists\", \"does not exist\", \"matches\", \"does not match\""
-                ))
-            }
+            other => return Err(Problem::UnknownOperator(other.to_owned())),
         },
         Some(Value::String(t)) => {
             let negated = match operator {
                 "included" => false,
                 "excluded" => true,
-                other => {
-                    return Err(format!(
-                        "with \"type\", \"operator\" must be \"included\" or \"excluded\", not {other:?}"
-                    ))
-                }
+                other => return Err(Problem::NotIncludedOrExcluded(other.to_owned())),
             };
             let op = match t.as_str() {
                 "match" => Operator::Is,
                 "match_any" => Operator::IsOneOf,
                 "exists" => Operator::Exists,
                 "wildcard" => Operator::Matches,
-                other => {
-                    return Err(format!(
-                        "type {other:?} is not supported (expected \"match\", \"match_any\", \"exists\" or \"wildcard\"; value lists and nested entries are not)"
-                    ))
-                }
+                other => return Err(Problem::UnsupportedType(other.to_owned())),
             };
             (op, negated)
         }
-        Some(_) => return Err("\"type\" must be a string".into()),
+        Some(_) => return Err(Problem::TypeNotString),
     };
     let value = entry.get("value");
     let test = match op {
         Operator::Exists => match value {
             None | Some(Value::Null) => Test::Exists,
-            Some(_) => return Err(format!("operator {operator:?} takes no \"value\"")),
+            Some(_) => return Err(Problem::UnexpectedValue { operator: operator.to_owned() }),
         },
         Operator::Is => Test::EqualsAny(Box::new([one_string(value, operator)?.into()])),
         Operator::IsOneOf => Test::EqualsAny(string_list(value, operator)?.into_iter().map(Into::into).collect()),
@@ -303,30 +414,30 @@ fn compile_entry(entry: &Map<String, Value>, folding: CaseFolding, fields: &mut 
             Test::MatchesAny(patterns.iter().map(|p| Pattern::wildcard(p, folding)).collect())
         }
     };
-    let field = fields.intern(field).map_err(|e| format!("cannot add this field: the file names {e}"))?;
+    let field = fields.intern(field).map_err(Problem::TooManyFields)?;
     Ok(Condition { field, test, negated })
 }
 
-fn one_string(value: Option<&Value>, operator: &str) -> Result<String, String> {
+fn one_string(value: Option<&Value>, operator: &str) -> Result<String, Problem> {
+    let operator = || operator.to_owned();
     match value {
         Some(Value::String(s)) => Ok(s.clone()),
         Some(Value::Number(n)) => Ok(n.to_string()),
         Some(Value::Bool(b)) => Ok(b.to_string()),
-        Some(_) => Err(format!("operator {operator:?} needs a string \"value\"")),
-        None => Err(format!("operator {operator:?} needs a \"value\"")),
+        Some(_) => Err(Problem::NeedsString { operator: operator() }),
+        None => Err(Problem::NeedsValue { operator: operator() }),
     }
 }
 
-fn string_list(value: Option<&Value>, operator: &str) -> Result<Vec<String>, String> {
+fn string_list(value: Option<&Value>, operator: &str) -> Result<Vec<String>, Problem> {
+    let name = || operator.to_owned();
     match value {
         Some(Value::Array(values)) if !values.is_empty() => values
             .iter()
-            .map(|v| {
-                one_string(Some(v), operator).map_err(|_| format!("operator {operator:?} needs a list of strings"))
-            })
+            .map(|v| one_string(Some(v), operator).map_err(|_| Problem::NeedsStringList { operator: name() }))
             .collect(),
-        Some(Value::Array(_)) => Err(format!("operator {operator:?} needs a non-empty list")),
-        Some(_) => Err(format!("operator {operator:?} needs a list of strings as \"value\"")),
-        None => Err(format!("operator {operator:?} needs a \"value\"")),
+        Some(Value::Array(_)) => Err(Problem::NeedsNonEmptyList { operator: name() }),
+        Some(_) => Err(Problem::NeedsList { operator: name() }),
+        None => Err(Problem::NeedsValue { operator: name() }),
     }
 }

@@ -58,11 +58,25 @@ pub mod tree;
 pub mod validate;
 pub mod wildcard;
 
+/// Every error type of the crate in one place, each a typed value (kinds and problems are
+/// enums a program can match on; `Display` gives the sentence for people).
+pub mod errors {
+    #[cfg(feature = "arrow")]
+    pub use crate::arrow::ColumnError;
+    pub use crate::error::{DecodeError, ErrorKind};
+    pub use crate::exceptions::{ExceptionsError, Problem};
+    pub use crate::field::TooManyFields;
+    pub use crate::scan::ScanError;
+    #[cfg(feature = "io")]
+    pub use crate::source::UnsupportedFormat;
+    pub use crate::text::InvalidUtf16;
+}
+
 pub use alert::{AlertOptions, AlertWriter, Origin};
 pub use ecs::{Decoder, Document, Limits, Schema};
 pub use error::{DecodeError, ErrorKind};
 pub use event::{Fields, ProcessEvent, Values};
-pub use exceptions::{Exceptions, ExceptionsError};
+pub use exceptions::{Exceptions, ExceptionsError, Problem};
 pub use field::{Field, FieldId, FieldSet, Mapping};
 pub use fold::CaseFolding;
 pub use prefilter::Prefilter;

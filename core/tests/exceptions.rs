@@ -2,7 +2,7 @@
 //! fields), the example file's four false-positive families (each suppresses its case and
 //! nothing else), raw Windows events, load-time errors, and zero allocation.
 
-use dcom_detect_core::{CaseFolding, Decoder, Options, ProcessEvent, Rule, Values};
+use dcom_detect_core::{CaseFolding, Decoder, Options, Problem, ProcessEvent, Rule, Values};
 
 const EXAMPLE: &[u8] = include_bytes!("../../examples/exceptions.json");
 
@@ -281,6 +281,27 @@ fn elastic_api_shaped_entries_are_accepted() {
     );
     assert_eq!(outcome(&rule, &event(r#""host":{"name":"WS-01"}"#)), Some(Some("api".into())));
     assert_eq!(outcome(&rule, &event(r#""host":{"name":"WS-01"},"user":{"name":"u"}"#)), Some(None));
+}
+
+/// A refusal is typed: what is wrong is a `Problem` a program can match on, not just text.
+#[test]
+fn refusals_carry_a_typed_problem() {
+    let problem = |json: &str| Rule::with_exceptions(Options::default(), json.as_bytes()).unwrap_err().problem;
+    assert!(matches!(problem("not json"), Problem::NotJson(_)));
+    assert_eq!(problem(r#"{"items":[]}"#), Problem::NotExceptionsFile);
+    assert_eq!(problem(r#"[{"name":"x","entries":[]}]"#), Problem::EmptyEntries);
+    assert_eq!(
+        problem(r#"[{"name":"x","entries":[{"field":"h","operator":"equals","value":"x"}]}]"#),
+        Problem::UnknownOperator("equals".into())
+    );
+    assert_eq!(
+        problem(r#"[{"name":"x","entries":[{"field":"h","operator":"is one of","value":[]}]}]"#),
+        Problem::NeedsNonEmptyList { operator: "is one of".into() }
+    );
+    let entries: Vec<String> =
+        (0..70_000).map(|i| format!(r#"{{"field":"labels.f{i}","operator":"exists"}}"#)).collect();
+    let json = format!(r#"[{{"name":"huge","entries":[{}]}}]"#, entries.join(","));
+    assert!(matches!(problem(&json), Problem::TooManyFields(_)));
 }
 
 #[test]

@@ -78,7 +78,7 @@ pub(crate) fn bad_exceptions(py: Python<'_>, error: &ExceptionsError, path: Opti
     };
     let filled = kwargs
         .set_item("path", path)
-        .and_then(|()| kwargs.set_item("reason", &error.message))
+        .and_then(|()| kwargs.set_item("reason", error.problem.to_string()))
         .and_then(|()| kwargs.set_item("item", item))
         .and_then(|()| kwargs.set_item("item_name", item_name))
         .and_then(|()| kwargs.set_item("entry", error.entry))
