@@ -566,6 +566,19 @@ struct Collector<F> {
 }
 
 impl<F: FnMut(Found<'_>) -> ControlFlow<()>> Collector<F> {
+    /// A collector that has delivered nothing yet.
+    fn new(sink: F) -> Collector<F> {
+        Collector {
+            sink,
+            stats: Stats::default(),
+            lines: 0,
+            offset: 0,
+            stopped: false,
+            pending_hits: 0,
+            peak_pending_hits: 0,
+        }
+    }
+
     fn deliver(&mut self, batch: &Batch) {
         for hit in &batch.hits {
             if self.stopped {
@@ -616,15 +629,7 @@ where
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    let mut collector = Collector {
-        sink,
-        stats: Stats::default(),
-        lines: 0,
-        offset: 0,
-        stopped: false,
-        pending_hits: 0,
-        peak_pending_hits: 0,
-    };
+    let mut collector = Collector::new(sink);
     let result = if threads <= 1 {
         scan_serial(rule, options, reader, &mut collector)
     } else {
@@ -904,15 +909,7 @@ mod tests {
             );
             ControlFlow::Continue(())
         };
-        let mut collector = Collector {
-            sink,
-            stats: Stats::default(),
-            lines: 0,
-            offset: 0,
-            stopped: false,
-            pending_hits: 0,
-            peak_pending_hits: 0,
-        };
+        let mut collector = Collector::new(sink);
         scan_parallel_with(&rule, &options, input.as_bytes(), 3, max_hits, &mut collector).expect("scan");
         let (stats, peak) = (collector.stats, collector.peak_pending_hits);
         assert_eq!((stats.records, stats.rejected, stats.bytes), (lines, lines, 2 * lines));
@@ -929,15 +926,7 @@ mod tests {
         let input = "x\n".repeat(200_000);
         let rule = Rule::default();
         let options = ScanOptions { threads: 2, chunk_bytes: 64 << 10, ..ScanOptions::default() };
-        let mut collector = Collector {
-            sink: |_: Found<'_>| ControlFlow::Continue(()),
-            stats: Stats::default(),
-            lines: 0,
-            offset: 0,
-            stopped: false,
-            pending_hits: 0,
-            peak_pending_hits: 0,
-        };
+        let mut collector = Collector::new(|_: Found<'_>| ControlFlow::Continue(()));
         scan_parallel_with(&rule, &options, input.as_bytes(), 2, usize::MAX, &mut collector).expect("scan");
         assert!(collector.peak_pending_hits >= 32 << 10, "peak {}", collector.peak_pending_hits);
     }
