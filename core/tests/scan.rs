@@ -323,7 +323,7 @@ fn many_tiny_bad_lines_are_all_reported_in_order() {
             input.push_str(GOOD);
             expected.push((line, offset, true));
         } else if line % 1000 == 0 {
-            input.push_str(" ");
+            input.push(' ');
             input.push('\n');
             continue;
         } else {
