@@ -12,6 +12,12 @@ user wants the engine instead; both must agree on these events, and the script c
 
 Build the extension in release mode first (``maturin develop --release``). Prints a Markdown
 table; the last column is each row's speed over the hand-written check's.
+
+Measured (2 shared cores, release, best of 10): 50,000 dicts: hand-written 1,219 ns,
+``matches`` 1,446 ns (0.84x), ``match_many`` 1,333 ns (0.91x); 2,000 dicts (in cache): 516,
+753, 734 ns. The engine must read every key of the maps on the way to the rule's fields (a
+dotted or blank key there changes the verdict), where the hand-written check does a few hash
+lookups: that iteration (``PyDict_Next``) is most of the cost (perf).
 """
 
 from __future__ import annotations
