@@ -369,40 +369,10 @@ fn py_failure(err: PyErr) -> EventError {
     EventError::bad_value(err.to_string())
 }
 
-/// Writes `s` as a JSON string: `"`, `\` and control characters escaped, the rest as is.
+/// Writes `s` as a JSON string, as core writes strings (serde_json: `"`, `\` and control
+/// characters escaped, the rest as is).
 fn write_json_string(s: &str, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
-    // Most values need no escape: check without branching (this vectorises), then copy.
-    let needs_escape = bytes.iter().fold(false, |any, &b| any | (b < 0x20) | (b == b'"') | (b == b'\\'));
-    if !needs_escape {
-        out.extend_from_slice(bytes);
-        out.push(b'"');
-        return;
-    }
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let short: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x00..=0x1f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        if short.is_empty() {
-            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
-        } else {
-            out.extend_from_slice(short);
-        }
-        start = i + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
+    serde_json::to_writer(&mut *out, s).expect("writing JSON to a Vec cannot fail");
 }
 
 /// A decoder, a record buffer and the keys of dicts already read, reused by every
