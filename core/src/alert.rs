@@ -23,7 +23,7 @@ use serde_json::{json, Map, Value};
 
 use crate::ecs::{windows_basename, Decoder, RawKind, Schema, Wrapper};
 use crate::error::DecodeError;
-use crate::rule::{Rule, Verdict};
+use crate::rule::{BranchSet, Rule, Verdict};
 use crate::scan::Position;
 use crate::text::Text;
 
@@ -59,6 +59,16 @@ impl<'r> AlertWriter<'r> {
 
     /// The alert for `record`, or None when the rule does not fire on it.
     pub fn alert(&mut self, record: &[u8], origin: &Origin<'_>) -> Result<Option<Value>, DecodeError> {
+        Ok(self.built(record, origin)?.map(|(value, _)| value))
+    }
+
+    /// The alert for `record` as an [`Alert`] (its JSON text and typed accessors), or None
+    /// when the rule does not fire on it.
+    pub fn document(&mut self, record: &[u8], origin: &Origin<'_>) -> Result<Option<Alert>, DecodeError> {
+        Ok(self.built(record, origin)?.map(|(value, branches)| Alert::new(&value, branches)))
+    }
+
+    fn built(&mut self, record: &[u8], origin: &Origin<'_>) -> Result<Option<(Value, BranchSet)>, DecodeError> {
         let (rule, options) = (self.rule, self.options);
         rule.evaluate_json(&mut self.decoder, record, |doc, verdict| {
             if !verdict.is_match() {
@@ -68,7 +78,7 @@ impl<'r> AlertWriter<'r> {
             // Elasticsearch accepts (an unpaired surrogate escape), in which case the copied
             // ECS objects are left out rather than the alert.
             let event: Value = serde_json::from_slice(record).unwrap_or(Value::Null);
-            Some(build(rule, verdict, doc.schema(), &event, record, origin, options))
+            Some((build(rule, verdict, doc.schema(), &event, record, origin, options), verdict.branches()))
         })
     }
 
@@ -82,6 +92,65 @@ impl<'r> AlertWriter<'r> {
             }
             None => Ok(false),
         }
+    }
+}
+
+/// One alert: its JSON document (one line, as [`AlertWriter::write`] writes it) and the fields
+/// a front end shows, taken from the values the document was built from (never parsed back
+/// from its text).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alert {
+    json: String,
+    timestamp: Option<String>,
+    host: Option<String>,
+    user: Option<String>,
+    branches: BranchSet,
+}
+
+impl Alert {
+    fn new(value: &Value, branches: BranchSet) -> Alert {
+        let string = |v: &Value| v.as_str().map(str::to_owned);
+        let user = match (string(&value["user"]["domain"]), string(&value["user"]["name"])) {
+            (Some(domain), Some(name)) => Some(format!("{domain}\\{name}")),
+            (_, name) => name,
+        };
+        Alert {
+            json: serde_json::to_string(value).expect("an alert is valid JSON"),
+            timestamp: string(&value["@timestamp"]),
+            host: string(&value["host"]["name"]).or_else(|| string(&value["host"]["hostname"])),
+            user,
+            branches,
+        }
+    }
+
+    /// The alert document as one line of JSON.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// The document, owned.
+    pub fn into_json(self) -> String {
+        self.json
+    }
+
+    /// The event's time as the alert's `@timestamp` gives it, when it is a string.
+    pub fn timestamp(&self) -> Option<&str> {
+        self.timestamp.as_deref()
+    }
+
+    /// `host.name` (or `host.hostname`).
+    pub fn host(&self) -> Option<&str> {
+        self.host.as_deref()
+    }
+
+    /// The user as `DOMAIN\name` (or `name` without a domain).
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// The branches that fired.
+    pub fn branches(&self) -> BranchSet {
+        self.branches
     }
 }
 

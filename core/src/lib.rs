@@ -72,7 +72,7 @@ pub mod errors {
     pub use crate::text::InvalidUtf16;
 }
 
-pub use alert::{AlertOptions, AlertWriter, Origin};
+pub use alert::{Alert, AlertOptions, AlertWriter, Origin};
 pub use ecs::{Decoder, Document, Limits, Schema};
 pub use error::{DecodeError, ErrorKind};
 pub use event::{Fields, ProcessEvent, Values};

@@ -125,3 +125,40 @@ fn generated_fields_follow_ecs_definitions() {
     }
     assert!(checked > 2000, "{checked} fields checked");
 }
+
+/// `AlertWriter::document` gives the golden bytes too, and its accessors agree with the
+/// document they came with.
+#[test]
+fn alert_values_carry_the_golden_document_and_its_fields() {
+    let rule = Rule::default();
+    let mut writer = AlertWriter::new(&rule, AlertOptions::default());
+    let want = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(GOLDEN)).unwrap();
+    let mut want = want.lines();
+    let (mut offset, mut with_host) = (0u64, 0);
+    for (i, record) in EVENTS.split(|&b| b == b'\n').enumerate() {
+        let position = Position::Line { line: i as u64 + 1, offset };
+        offset += record.len() as u64 + 1;
+        let origin = Origin { file: Some("events.ndjson"), position: Some(position) };
+        let Ok(Some(alert)) = writer.document(record, &origin) else { continue };
+        assert_eq!(Some(alert.json()), want.next(), "record {}", i + 1);
+        let value: Value = serde_json::from_str(alert.json()).unwrap();
+        assert_eq!(alert.timestamp(), value["@timestamp"].as_str());
+        assert_eq!(alert.host(), value["host"]["name"].as_str().or(value["host"]["hostname"].as_str()));
+        let names: Vec<&str> =
+            value["dcom_detect"]["branches"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        assert_eq!(alert.branches().iter().map(|b| b.name()).collect::<Vec<_>>(), names);
+        match (value["user"]["domain"].as_str(), value["user"]["name"].as_str()) {
+            (Some(d), Some(n)) => assert_eq!(alert.user(), Some(format!("{d}\\{n}").as_str())),
+            (_, n) => assert_eq!(alert.user(), n),
+        }
+        with_host += usize::from(alert.host().is_some());
+    }
+    assert_eq!(want.next(), None, "every golden alert was produced");
+    assert!(with_host > 0, "hosts {with_host}");
+    // A raw Sysmon event: host from Computer, user as DOMAIN\name, time from UtcTime.
+    let sysmon = br#"{"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,"Hostname":"ws-7","UtcTime":"2019-03-19 17:15:16.129","User":"CORP\\alice","Image":"C:\\Windows\\System32\\cmd.exe","ParentImage":"C:\\Windows\\System32\\mmc.exe","CommandLine":"cmd"}"#;
+    let alert = writer.document(sysmon, &Origin { file: None, position: None }).unwrap().expect("an alert");
+    assert_eq!((alert.host(), alert.user()), (Some("ws-7"), Some("CORP\\alice")));
+    assert_eq!(alert.timestamp(), Some("2019-03-19T17:15:16.129Z"));
+    assert_eq!(alert.branches().iter().map(|b| b.name()).collect::<Vec<_>>(), ["office_child"]);
+}

@@ -264,7 +264,6 @@ pub(crate) fn alerts_arrow(
     py.detach(|| {
         let mut writer = AlertWriter::new(rule, AlertOptions { include_original });
         let mut record = Vec::new();
-        let mut line = Vec::new();
         let mut row_base = 0u64;
         for_each_batch(rule, &columns, imported, |view| {
             for index in 0..view.len() {
@@ -273,17 +272,15 @@ pub(crate) fn alerts_arrow(
                 if !verdict.is_match() {
                     continue;
                 }
-                let branches = verdict.branches();
                 record.clear();
                 view.write_json(index, &mut record);
                 let position = first_row.map(|first| Position::Row { row: first + row_base + index as u64 });
                 let origin = Origin { file: file.as_deref(), position };
-                line.clear();
                 // The record decodes to the verdict the row gave (core's tests hold it to
                 // that), so a failure here is a bug worth an error, not a silent gap.
-                match writer.write(&record, &origin, &mut line) {
-                    Ok(true) => {}
-                    Ok(false) => {
+                let alert = match writer.document(&record, &origin) {
+                    Ok(Some(alert)) => alert,
+                    Ok(None) => {
                         return Err(Failure::Arrow(ArrowError::ComputeError(format!(
                             "internal error: row {} matched but its record gave no alert",
                             row_base + index as u64
@@ -295,9 +292,8 @@ pub(crate) fn alerts_arrow(
                             row_base + index as u64
                         ))))
                     }
-                }
-                let json = String::from_utf8_lossy(&line).into_owned();
-                alerts.push(AlertData::new(json, branches, file.clone(), position));
+                };
+                alerts.push(AlertData::new(alert, file.clone(), position));
             }
             row_base += view.len() as u64;
             Ok(())

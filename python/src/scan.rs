@@ -746,7 +746,6 @@ impl Job {
             file: file_name,
             sender,
             shared: &shared,
-            line: Vec::new(),
         };
         let one_file = |result: Result<Stats, (Failure, Stats)>| {
             let count = |mut stats: Stats| {
@@ -889,8 +888,6 @@ struct Sink<'s> {
     file: Option<Arc<str>>,
     sender: SyncSender<Item>,
     shared: &'s Arc<Shared>,
-    /// The alert being written (reused).
-    line: Vec<u8>,
 }
 
 impl Sink<'_> {
@@ -903,14 +900,13 @@ impl Sink<'_> {
             return ControlFlow::Break(());
         }
         match found {
-            Found::Match { position, record, branches } => {
-                self.line.clear();
+            Found::Match { position, record, .. } => {
                 let origin = Origin { file: self.file.as_deref(), position: Some(position) };
-                match self.writer.write(record, &origin, &mut self.line) {
-                    Ok(true) => {}
+                let alert = match self.writer.document(record, &origin) {
+                    Ok(Some(alert)) => alert,
                     // A record core matched always yields an alert; if that ever breaks, the
                     // record is reported rather than lost.
-                    Ok(false) => {
+                    Ok(None) => {
                         return self.reject(position, "internal error: a matched record gave no alert".into(), None);
                     }
                     Err(error) => {
@@ -920,14 +916,9 @@ impl Sink<'_> {
                             Some(error.offset()),
                         );
                     }
-                }
+                };
                 self.shared.live().stats.matched += 1;
-                let alert = AlertData::new(
-                    String::from_utf8_lossy(&self.line).into_owned(),
-                    branches,
-                    self.file.clone(),
-                    Some(position),
-                );
+                let alert = AlertData::new(alert, self.file.clone(), Some(position));
                 if self.sender.send(Item::Alert(alert)).is_err() {
                     return ControlFlow::Break(());
                 }
@@ -973,22 +964,13 @@ impl Sink<'_> {
 }
 
 impl AlertData {
-    pub(crate) fn new(
-        json: String,
-        branches: BranchSet,
-        file: Option<Arc<str>>,
-        position: Option<Position>,
-    ) -> AlertData {
-        // A few fields, read back from the alert core wrote, for quick access from Python.
-        let value: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
-        let string = |v: &serde_json::Value| v.as_str().map(str::to_owned);
-        let timestamp = string(&value["@timestamp"]);
-        let host = string(&value["host"]["name"]).or_else(|| string(&value["host"]["hostname"]));
-        let user = match (string(&value["user"]["domain"]), string(&value["user"]["name"])) {
-            (Some(domain), Some(name)) => Some(format!("{domain}\\{name}")),
-            (_, name) => name,
-        };
-        AlertData { json, branches, file, position, timestamp, host, user }
+    /// Core's alert, with where its record came from.
+    pub(crate) fn new(alert: dcom_detect_core::Alert, file: Option<Arc<str>>, position: Option<Position>) -> AlertData {
+        let timestamp = alert.timestamp().map(str::to_owned);
+        let host = alert.host().map(str::to_owned);
+        let user = alert.user().map(str::to_owned);
+        let branches = alert.branches();
+        AlertData { json: alert.into_json(), branches, file, position, timestamp, host, user }
     }
 }
 
