@@ -679,16 +679,7 @@ fn write_timestamp(value: i64, unit: TimeUnit, utc: bool, out: &mut Vec<u8>) {
 
 /// The civil date of a day number (days since 1970-01-01), proleptic Gregorian.
 fn write_date(days: i64, out: &mut Vec<u8>) {
-    // Howard Hinnant's days_from_civil, inverted.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::time::civil_from_days(days);
     let _ = write!(out, "{year:04}-{month:02}-{day:02}");
 }
 
