@@ -21,11 +21,11 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::ecs::{windows_basename, Decoder, RawKind, Schema, Wrapper};
 use crate::error::DecodeError;
 use crate::rule::{BranchSet, Rule, Verdict};
 use crate::scan::Position;
-use crate::text::Text;
+use crate::view::ecs::{windows_basename, Decoder, RawKind, Schema, Wrapper};
+use crate::view::text::Text;
 
 /// Where a record came from, as alerts report it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -19,7 +19,7 @@
 //! count.
 //!
 //! A record the prefilter rules out is counted as not matched without being parsed when it is
-//! plainly one JSON object (`core/src/frame.rs` says exactly what that means); any other
+//! plainly one JSON object (`core/src/source/frame.rs` says exactly what that means); any other
 //! ruled-out line is parsed, so truncated, binary, non-object and too deeply nested lines are
 //! rejected with their exact error whether or not they could match. A syntax error or a
 //! duplicate key inside a well-framed line that cannot match is seen only with the prefilter
@@ -31,11 +31,11 @@ use std::ops::{ControlFlow, Range};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-use crate::ecs::{Decoder, Limits};
 use crate::error::{DecodeError, ErrorKind};
-use crate::frame;
-use crate::prefilter::Prefilter;
+use crate::rule::prefilter::Prefilter;
 use crate::rule::{BranchSet, Rule};
+use crate::source::frame;
+use crate::view::ecs::{Decoder, Limits};
 
 /// How to scan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -389,7 +389,7 @@ fn evaluate(rule: &Rule, decoder: &mut Decoder, record: &[u8]) -> Outcome {
 }
 
 fn is_blank(line: &[u8]) -> bool {
-    line.iter().all(|&b| crate::json::is_whitespace(b))
+    line.iter().all(|&b| crate::view::json::is_whitespace(b))
 }
 
 /// The results of one chunk: hits in order, the bytes of matched records, and counts.

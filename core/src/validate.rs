@@ -17,13 +17,13 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::ecs::Decoder;
-use crate::event::Fields;
-use crate::field::FieldId;
+use crate::rule::wildcard::{LiteralSet, Pattern};
 use crate::rule::{Branch, BranchSet, Rule, COM_HOST_PARENTS, DCOMCNFG, PROCESS_CATEGORY, START_TYPE};
 use crate::scan::{Found, Position, ScanOptions};
 use crate::source::scan_path;
-use crate::wildcard::{LiteralSet, Pattern};
+use crate::view::ecs::Decoder;
+use crate::view::event::Fields;
+use crate::view::field::FieldId;
 
 /// One process start of a test, in the three forms.
 struct Step {
@@ -197,7 +197,7 @@ pub struct ValidationEvent {
 }
 
 fn basename(path: &str) -> &str {
-    crate::ecs::windows_basename(path)
+    crate::view::ecs::windows_basename(path)
 }
 
 /// The bundled validation events: every step of every test, in ECS, Sysmon 1 and Security

@@ -5,7 +5,7 @@
 mod counting;
 
 use counting::allocations_during;
-use dcom_detect_core::ecs::Paths;
+use dcom_detect_core::view::ecs::Paths;
 use dcom_detect_core::{CaseFolding, Decoder, Options, ProcessEvent, Rule, Values};
 
 /// A deterministic mix of the shapes that could tempt an allocation.

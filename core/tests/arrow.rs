@@ -21,8 +21,8 @@ use arrow_array::{
 use arrow_buffer::NullBuffer;
 use arrow_schema::{DataType, Field as ArrowField, Fields as ArrowFields, Schema};
 use counting::allocations_during;
-use dcom_detect_core::arrow::{evaluate_batches, match_batch, BatchView, ColumnMap};
-use dcom_detect_core::ecs::Schema as DocSchema;
+use dcom_detect_core::source::arrow::{evaluate_batches, match_batch, BatchView, ColumnMap};
+use dcom_detect_core::view::ecs::Schema as DocSchema;
 use dcom_detect_core::{CaseFolding, Decoder, Fields, Found, Options, Position, Rule};
 
 const RULE_PATHS: [&str; 5] =
@@ -733,7 +733,7 @@ fn parallel_evaluation_gives_the_serial_results_in_order() {
     let cases = golden_values(&rule);
     let paths: Vec<String> = rule.fields().iter().map(|f| f.path().to_owned()).collect();
     // Enough rows for several threads: the golden rows, repeated.
-    let rows: Vec<Vec<Vec<String>>> = (0..(3 * dcom_detect_core::arrow::PARALLEL_MIN_ROWS / cases.len() + 1))
+    let rows: Vec<Vec<Vec<String>>> = (0..(3 * dcom_detect_core::source::arrow::PARALLEL_MIN_ROWS / cases.len() + 1))
         .flat_map(|_| cases.iter().map(|c| c.2.clone()))
         .collect();
     let b = table(&paths, &rows, Layout::NestedViews);
@@ -754,7 +754,7 @@ fn many_small_batches_are_shared_across_threads_in_row_order() {
     let rule = Rule::with_exceptions(Options::default(), include_bytes!("../../examples/exceptions.json")).unwrap();
     let cases = golden_values(&rule);
     let paths: Vec<String> = rule.fields().iter().map(|f| f.path().to_owned()).collect();
-    let rows: Vec<Vec<Vec<String>>> = (0..(3 * dcom_detect_core::arrow::PARALLEL_MIN_ROWS / cases.len() + 1))
+    let rows: Vec<Vec<Vec<String>>> = (0..(3 * dcom_detect_core::source::arrow::PARALLEL_MIN_ROWS / cases.len() + 1))
         .flat_map(|_| cases.iter().map(|c| c.2.clone()))
         .collect();
     // Uneven batches, empty ones included, so that thread shares start and end mid-batch.
@@ -859,7 +859,7 @@ fn parquet_scan_reports_every_match_by_row_as_the_batch_path_does() {
         let file = write_parquet(&b, 7);
         let mut found = Vec::new();
         let mut decoder = Decoder::new();
-        let stats = dcom_detect_core::parquet::scan_parquet_path(&rule, &ColumnMap::new(), &file.0, |f| {
+        let stats = dcom_detect_core::source::parquet::scan_parquet_path(&rule, &ColumnMap::new(), &file.0, |f| {
             match f {
                 Found::Match { position: Position::Row { row }, record, branches } => {
                     assert!(rule.evaluate(&decoder.decode(rule.paths(), record).unwrap()).is_match());
@@ -899,7 +899,7 @@ fn parquet_scan_stops_when_asked_and_refuses_what_it_cannot_read() {
     ]);
     let file = write_parquet(&b, 6);
     let mut seen = 0;
-    let stats = dcom_detect_core::parquet::scan_parquet_path(&rule, &ColumnMap::new(), &file.0, |_| {
+    let stats = dcom_detect_core::source::parquet::scan_parquet_path(&rule, &ColumnMap::new(), &file.0, |_| {
         seen += 1;
         if seen == 8 {
             ControlFlow::Break(())
@@ -913,7 +913,7 @@ fn parquet_scan_stops_when_asked_and_refuses_what_it_cannot_read() {
 
     let not_parquet = tempfile_path::TempPath::new("parquet");
     std::fs::write(&not_parquet.0, b"{\"a\": 1}\n").unwrap();
-    let err = dcom_detect_core::parquet::scan_parquet_path(&rule, &ColumnMap::new(), &not_parquet.0, |_| {
+    let err = dcom_detect_core::source::parquet::scan_parquet_path(&rule, &ColumnMap::new(), &not_parquet.0, |_| {
         ControlFlow::Continue(())
     })
     .unwrap_err();
@@ -921,9 +921,10 @@ fn parquet_scan_stops_when_asked_and_refuses_what_it_cannot_read() {
 
     let floats = batch(vec![("process.name", Arc::new(Float64Array::from(vec![1.0; 3])) as ArrayRef)]);
     let file = write_parquet(&floats, 2);
-    let err =
-        dcom_detect_core::parquet::scan_parquet_path(&rule, &ColumnMap::new(), &file.0, |_| ControlFlow::Continue(()))
-            .unwrap_err();
+    let err = dcom_detect_core::source::parquet::scan_parquet_path(&rule, &ColumnMap::new(), &file.0, |_| {
+        ControlFlow::Continue(())
+    })
+    .unwrap_err();
     assert!(err.to_string().contains("process.name"), "{err}");
 }
 

@@ -9,7 +9,7 @@ fn readme_rust_snippet() -> Result<(), Box<dyn std::error::Error>> {
     let doc = decoder
         .decode(rule.paths(), br#"{"event.category":"process","event.type":"start","process.name":"dcomcnfg.exe"}"#)?;
     assert!(rule.matches(&doc));
-    let view = dcom_detect_core::ecs::Paths::new(rule.fields()).with_view();
+    let view = dcom_detect_core::view::ecs::Paths::new(rule.fields()).with_view();
     let doc = decoder.decode(&view, br#"{"@timestamp":"2024-05-01T12:00:00Z","host":{"name":"ws-01"}}"#)?;
     assert_eq!(doc.timestamp().map(|t| t.unix_millis()), Some(1_714_564_800_000));
     let readme = include_str!("../../README.md");

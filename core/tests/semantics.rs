@@ -92,7 +92,7 @@ fn s2_4_colon_is_an_anchored_case_insensitive_wildcard() {
 
 #[test]
 fn s2_4_wildcard_question_mark_is_one_code_point() {
-    use dcom_detect_core::wildcard::Pattern;
+    use dcom_detect_core::rule::wildcard::Pattern;
     let p = Pattern::wildcard("a?c", CaseFolding::Ascii);
     for v in ["abc", "aéc", "a😀c", "aBc"] {
         assert!(p.matches(Text::utf8(v)), "{v}");

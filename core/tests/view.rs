@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use dcom_detect_core::ecs::Paths;
+use dcom_detect_core::view::ecs::Paths;
 use dcom_detect_core::{Decoder, ErrorKind, Rule, Timestamp};
 
 struct View {

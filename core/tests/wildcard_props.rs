@@ -1,7 +1,7 @@
 //! Property tests: the wildcard matcher (with its byte-level fast paths, on UTF-8 and UTF-16)
 //! agrees with a textbook dynamic-programming matcher over code points.
 
-use dcom_detect_core::wildcard::Pattern;
+use dcom_detect_core::rule::wildcard::Pattern;
 use dcom_detect_core::{CaseFolding, Text};
 use proptest::prelude::*;
 

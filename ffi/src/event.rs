@@ -5,7 +5,7 @@
 //! core's `Fields` trait. Nothing is copied, converted or allocated, and nothing is locked:
 //! the cost is one validation pass over the strings plus the rule's evaluation.
 
-use dcom_detect_core::text::validate_utf16;
+use dcom_detect_core::view::text::validate_utf16;
 use dcom_detect_core::{Field, FieldId, Fields, Text};
 
 use crate::args::{input, optional_slice, output, slice};

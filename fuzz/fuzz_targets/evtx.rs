@@ -4,7 +4,7 @@
 
 use std::ops::ControlFlow;
 
-use dcom_detect_core::evtx::scan_evtx_reader;
+use dcom_detect_core::source::evtx::scan_evtx_reader;
 use dcom_detect_core::{Rule, ScanOptions};
 use libfuzzer_sys::fuzz_target;
 

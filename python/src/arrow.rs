@@ -1,4 +1,4 @@
-//! Arrow data from Python → core's Arrow view (`dcom_detect_core::arrow`).
+//! Arrow data from Python → core's Arrow view (`dcom_detect_core::source::arrow`).
 //!
 //! Data arrives through the Arrow PyCapsule interface, without depending on pyarrow:
 //! `__arrow_c_stream__` (preferred: pyarrow `Table` / `RecordBatch` / `RecordBatchReader` /
@@ -21,7 +21,7 @@ use arrow_array::ffi::{from_ffi, FFI_ArrowArray, FFI_ArrowSchema};
 use arrow_array::ffi_stream::{ArrayStreamReader, FFI_ArrowArrayStream};
 use arrow_array::{make_array, Array, ArrayRef};
 use arrow_schema::{ArrowError, DataType};
-use dcom_detect_core::arrow::{evaluate_batches, BatchView, ColumnError, ColumnMap, PARALLEL_MIN_ROWS};
+use dcom_detect_core::source::arrow::{evaluate_batches, BatchView, ColumnError, ColumnMap, PARALLEL_MIN_ROWS};
 use dcom_detect_core::{AlertOptions, AlertWriter, Origin, Position, Rule};
 use pyo3::exceptions::{PyImportError, PyTypeError, PyValueError};
 use pyo3::prelude::*;

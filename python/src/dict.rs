@@ -3,7 +3,7 @@
 //! read. Nothing is serialised.
 //!
 //! The verdict is the one `json.dumps(event)` would get, whenever `json.dumps` succeeds,
-//! with the differences core's [`tree`](dcom_detect_core::tree) module states (a subtree no
+//! with the differences core's [`tree`](dcom_detect_core::view::tree) module states (a subtree no
 //! rule field goes through is not looked at: a `datetime`, a numpy value or a NaN there is
 //! fine) and these, on the paths that are walked:
 //! - a key that is not a `str` is a `TypeError` (`json.dumps` would turn `1` into `"1"`);

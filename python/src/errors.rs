@@ -6,7 +6,7 @@
 
 use std::io;
 
-use dcom_detect_core::arrow::ColumnError;
+use dcom_detect_core::source::arrow::ColumnError;
 use dcom_detect_core::{DecodeError, ExceptionsError};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;

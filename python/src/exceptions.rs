@@ -88,7 +88,7 @@ pub struct ExceptionItem {
 }
 
 impl ExceptionItem {
-    pub(crate) fn of(item: &dcom_detect_core::exceptions::Item) -> ExceptionItem {
+    pub(crate) fn of(item: &dcom_detect_core::rule::exceptions::Item) -> ExceptionItem {
         ExceptionItem { name: item.name().to_owned(), description: item.description().map(str::to_owned) }
     }
 }

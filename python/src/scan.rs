@@ -28,8 +28,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use dcom_detect_core::arrow::ColumnMap;
 use dcom_detect_core::scan::{scan_ndjson, Found, Outcome, Position, ScanError, ScanOptions, Scanner, Stats};
+use dcom_detect_core::source::arrow::ColumnMap;
 use dcom_detect_core::source::maybe_gzip;
 use dcom_detect_core::source::{scan_opened_with, Format, Input, Inputs, Opened, SkipReason};
 use dcom_detect_core::{AlertOptions, AlertWriter, BranchSet, Origin, Rule};

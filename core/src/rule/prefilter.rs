@@ -38,8 +38,8 @@
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
-use crate::definition::{COMMAND_LINE_PATTERNS, COM_HOST_PARENTS, DCOMCNFG};
-use crate::fold::CaseFolding;
+use crate::rule::definition::{COMMAND_LINE_PATTERNS, COM_HOST_PARENTS, DCOMCNFG};
+use crate::rule::fold::CaseFolding;
 
 /// Where to search each parent name: its inner piece (start, length). A piece is chosen to
 /// avoid prefixes common in Windows paths (`ex`, `wi`, `po`, `ou`); the test

@@ -59,10 +59,10 @@ use arrow_array::{
 use arrow_buffer::{ArrowNativeType, NullBuffer};
 use arrow_schema::{DataType, Fields as SchemaFields, TimeUnit};
 
-use crate::event::Fields;
-use crate::field::{Field, FieldSet};
 use crate::rule::Rule;
-use crate::text::Text;
+use crate::view::event::Fields;
+use crate::view::field::{Field, FieldSet};
+use crate::view::text::Text;
 
 /// [`BatchView::evaluate_parallel`] gives each thread at least this many rows.
 pub const PARALLEL_MIN_ROWS: usize = 16_384;
@@ -74,7 +74,7 @@ pub const MAX_LEVELS: usize = 8;
 /// path (dotted, resolved like an ECS path: flat, nested or both).
 ///
 /// ```
-/// use dcom_detect_core::arrow::ColumnMap;
+/// use dcom_detect_core::source::arrow::ColumnMap;
 /// let columns: ColumnMap = [("process.name", "exe"), ("process.parent.name", "parent.exe")].into_iter().collect();
 /// assert_eq!(columns.column("process.name"), "exe");
 /// assert_eq!(columns.column("event.type"), "event.type");
@@ -679,7 +679,7 @@ fn write_timestamp(value: i64, unit: TimeUnit, utc: bool, out: &mut Vec<u8>) {
 
 /// The civil date of a day number (days since 1970-01-01), proleptic Gregorian.
 fn write_date(days: i64, out: &mut Vec<u8>) {
-    let (year, month, day) = crate::time::civil_from_days(days);
+    let (year, month, day) = crate::view::time::civil_from_days(days);
     let _ = write!(out, "{year:04}-{month:02}-{day:02}");
 }
 

@@ -1,7 +1,7 @@
 //! Whether a line is plainly one JSON object: the check that lets the prefilter skip a line
 //! without hiding a broken record.
 //!
-//! The [`Prefilter`](crate::prefilter::Prefilter) proves that a line cannot *match*; it says
+//! The [`Prefilter`](crate::rule::prefilter::Prefilter) proves that a line cannot *match*; it says
 //! nothing about whether the line is a well-formed record. Skipping every line it rules out
 //! would count truncated, binary or non-object lines as "not matched" instead of reporting
 //! them. So a scan skips a ruled-out line only when it is **plainly one JSON object**:
@@ -25,7 +25,7 @@
 //! elsewhere), and the standard library's UTF-8 validation only for a line that is not all
 //! ASCII. No allocation.
 
-use crate::json::is_whitespace;
+use crate::view::json::is_whitespace;
 
 /// Whether `line` (one NDJSON record without its `\n`) is plainly one JSON object nested at
 /// most `max_depth` deep, in the sense of the module documentation. `false` means "parse it

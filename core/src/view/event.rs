@@ -9,8 +9,8 @@
 //! [`ProcessEvent`] is the plain struct form, for callers that already hold the strings (a
 //! sensor's process-start callback, tests). Building and reading it never allocates.
 
-use crate::field::{Field, FieldId};
-use crate::text::Text;
+use crate::view::field::{Field, FieldId};
+use crate::view::text::Text;
 
 /// A source of field values. Implemented by every event representation.
 pub trait Fields {

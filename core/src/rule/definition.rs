@@ -1,5 +1,5 @@
 //! The rule as Elastic publishes it: its EQL text, the literal lists its comparisons use and
-//! its catalogue metadata. Data only; [`crate::rule`] evaluates it and [`crate::prefilter`]
+//! its catalogue metadata. Data only; [`crate::rule`] evaluates it and [`crate::rule::prefilter`]
 //! derives its byte needles from it, so neither depends on the other.
 
 /// The rule's EQL text, byte for byte as Elastic ships it.

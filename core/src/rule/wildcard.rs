@@ -17,8 +17,8 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
-use crate::fold::CaseFolding;
-use crate::text::Text;
+use crate::rule::fold::CaseFolding;
+use crate::view::text::Text;
 
 /// A compiled case-insensitive pattern: the right side of `:`, or one element of `in~`.
 #[derive(Clone, Debug)]
@@ -137,7 +137,7 @@ impl Pattern {
         let mut p = 0;
         // Where to resume after the last `*`: the token after it, and the text position
         // that `*` has absorbed up to.
-        let mut resume: Option<(usize, crate::text::Chars<'_>)> = None;
+        let mut resume: Option<(usize, crate::view::text::Chars<'_>)> = None;
         loop {
             let mut after = text.clone();
             match after.next() {

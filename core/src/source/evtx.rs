@@ -2,7 +2,7 @@
 //!
 //! Each record is rendered by `evtx` as `evtx_dump`-style JSON (`Event.System.*`,
 //! `Event.EventData.*`) and then read by the same decoder as every other input, so Sysmon 1
-//! and Security 4688 records map exactly as in [`crate::ecs`]. Records are reported with their
+//! and Security 4688 records map exactly as in [`crate::view::ecs`]. Records are reported with their
 //! ordinal and `EventRecordID` ([`Position::Evtx`]); a record or chunk the parser cannot read
 //! is reported as rejected ([`ErrorKind::Evtx`]) and the scan goes on with the rest. A file
 //! cut short (an incomplete last chunk, or fewer chunks than its header announces), which the
@@ -18,10 +18,10 @@ use std::path::Path;
 
 use evtx::{EvtxParser, ParserSettings};
 
-use crate::ecs::Decoder;
 use crate::error::{DecodeError, ErrorKind};
 use crate::rule::Rule;
 use crate::scan::{Found, Outcome, Position, ScanError, ScanOptions, Stats};
+use crate::view::ecs::Decoder;
 
 /// The first bytes of every EVTX file.
 pub const MAGIC: &[u8; 8] = b"ElfFile\0";

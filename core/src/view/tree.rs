@@ -35,8 +35,8 @@
 //! a copy of each wanted scalar into the decoder's scratch buffer: no allocation once the
 //! buffers have grown.
 
-use crate::ecs::{resolve, Decoder, Document, NodeId, Paths, Resolved, Source, Span, ROOT};
 use crate::error::{DecodeError, ErrorKind};
+use crate::view::ecs::{resolve, Decoder, Document, NodeId, Paths, Resolved, Source, Span, ROOT};
 
 /// Where a value sits in the trie of wanted paths (or that no wanted path goes through it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,7 +75,7 @@ pub struct TreeReader<'d> {
 }
 
 impl Decoder {
-    /// Starts reading one document given as a tree (see [`crate::tree`]), reusing this
+    /// Starts reading one document given as a tree (see [`crate::view::tree`]), reusing this
     /// decoder's buffers; the previous document is gone.
     pub fn read_tree<'d>(&'d mut self, paths: &'d Paths) -> TreeReader<'d> {
         self.reset();

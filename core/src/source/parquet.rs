@@ -1,7 +1,7 @@
 //! Parquet files → the Arrow view, row group by row group (feature `parquet`).
 //!
 //! [`scan_parquet`] reads a file's row groups in order and evaluates every row through
-//! [`crate::arrow::BatchView`], exactly as an Arrow batch is matched; it reports matches and
+//! [`crate::source::arrow::BatchView`], exactly as an Arrow batch is matched; it reports matches and
 //! suppressed matches through the same [`Found`] callback as the NDJSON and EVTX scans, with
 //! [`Position::Row`] (1-based row number in the file) and the row written as a JSON record
 //! ([`BatchView::write_json`]) for [`crate::AlertWriter`], so that a table made from an NDJSON
@@ -14,11 +14,11 @@
 //! has matches, every column of just the matching rows, to write their records. Memory is
 //! bounded by one row group's projected columns. A row group in which no column the rule
 //! reads exists is counted without being read. Nothing allocates per row on the match path
-//! (see [`crate::arrow`]).
+//! (see [`crate::source::arrow`]).
 //!
 //! # Errors
 //! A file that is not Parquet, a corrupt page, a compression codec that is not built in
-//! (brotli) or a column the view refuses ([`crate::arrow::ColumnError`]) stops the scan with a
+//! (brotli) or a column the view refuses ([`crate::source::arrow::ColumnError`]) stops the scan with a
 //! [`ScanError`] (`InvalidData`); the rows before it were reported and counted. Parquet has no
 //! per-record failure: `rejected` stays 0.
 
@@ -34,9 +34,9 @@ use ::parquet::arrow::ProjectionMask;
 
 use arrow_schema::DataType;
 
-use crate::arrow::{columns_read, BatchView, ColumnMap};
 use crate::rule::{BranchSet, Rule};
 use crate::scan::{Found, Position, ScanError, Stats};
+use crate::source::arrow::{columns_read, BatchView, ColumnMap};
 
 /// The first (and last) four bytes of a Parquet file.
 pub const MAGIC: &[u8; 4] = b"PAR1";

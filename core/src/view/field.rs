@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use crate::text::Text;
+use crate::view::text::Text;
 
 /// Small integer naming a field of a [`FieldSet`]; the first five are the rule's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -39,11 +39,11 @@
 //! per thread.
 
 use crate::error::{DecodeError, ErrorKind};
-use crate::event::Fields;
-use crate::field::{Field, FieldId, FieldSet};
-use crate::json::{unescape_into, Lexer, RawStr};
-use crate::text::Text;
-use crate::time::Timestamp;
+use crate::view::event::Fields;
+use crate::view::field::{Field, FieldId, FieldSet};
+use crate::view::json::{unescape_into, Lexer, RawStr};
+use crate::view::text::Text;
+use crate::view::time::Timestamp;
 
 /// Limits on what one record may be; exceeding one is a [`DecodeError`], never a crash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

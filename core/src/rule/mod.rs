@@ -16,23 +16,39 @@
 //! missing or null fields make a comparison false, and `keyword` values longer than
 //! `ignore_above` are invisible.
 //!
+//! Stage 3, fields → verdict. The rule's parts, one module each:
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`definition`] | the rule as data: its values, needles and EQL text (one source of truth) |
+//! | [`wildcard`] | EQL `:` patterns and `in~` literal sets |
+//! | [`fold`] | case folding as Elasticsearch does it, per [`CaseFolding`] |
+//! | [`exceptions`] | tuning: exception items that suppress an alert |
+//! | [`prefilter`] | proof that a raw record cannot match, to skip decoding it |
+//!
 //! # Cost
 //! Evaluation never allocates and reads each field at most three times. Building a [`Rule`]
 //! allocates (patterns, field set) and is meant to happen once.
 
 use std::fmt;
 
-use crate::ecs::{Decoder, Document, Paths};
-use crate::error::DecodeError;
-use crate::event::Fields;
-use crate::exceptions::{Exceptions, ExceptionsError};
-use crate::field::{Field, FieldId, FieldSet};
-use crate::fold::CaseFolding;
-use crate::prefilter::Prefilter;
-use crate::text::Text;
-use crate::wildcard::{LiteralSet, Pattern};
+pub mod definition;
+pub mod exceptions;
+pub mod fold;
+pub mod prefilter;
+pub mod wildcard;
 
-pub use crate::definition::{
+use crate::error::DecodeError;
+use crate::rule::exceptions::{Exceptions, ExceptionsError};
+use crate::rule::fold::CaseFolding;
+use crate::rule::prefilter::Prefilter;
+use crate::rule::wildcard::{LiteralSet, Pattern};
+use crate::view::ecs::{Decoder, Document, Paths};
+use crate::view::event::Fields;
+use crate::view::field::{Field, FieldId, FieldSet};
+use crate::view::text::Text;
+
+pub use crate::rule::definition::{
     AttackRef, DataSource, Metadata, Threat, COMMAND_LINE_PATTERNS, COM_HOST_PARENTS, DCOMCNFG, EQL_SOURCE, METADATA,
     PROCESS_CATEGORY, SPAWNED_CHILDREN, START_TYPE,
 };
@@ -218,7 +234,7 @@ impl Rule {
     }
 
     /// Compiles the rule with these options and an exceptions file (the JSON of
-    /// [`crate::exceptions`]); a bad file is refused with what is wrong and where.
+    /// [`crate::rule::exceptions`]); a bad file is refused with what is wrong and where.
     pub fn with_exceptions(options: Options, exceptions: &[u8]) -> Result<Rule, ExceptionsError> {
         let mut fields = FieldSet::new();
         let exceptions = Exceptions::parse(exceptions, options.case_folding, &mut fields)?;
@@ -255,7 +271,7 @@ impl Rule {
         &METADATA
     }
 
-    /// The raw-byte prefilter for this rule's case folding ([`crate::prefilter`]).
+    /// The raw-byte prefilter for this rule's case folding ([`crate::rule::prefilter`]).
     pub fn prefilter(&self) -> &Prefilter {
         &self.prefilter
     }

@@ -104,7 +104,7 @@ pub fn detect(start: &[u8]) -> Format {
 /// (there is nothing to misread).
 pub fn looks_like_ndjson(start: &[u8]) -> bool {
     let start = start.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(start);
-    match start.iter().find(|&&b| !crate::json::is_whitespace(b)) {
+    match start.iter().find(|&&b| !crate::view::json::is_whitespace(b)) {
         None => true,
         Some(&b) => b == b'{',
     }
@@ -249,7 +249,7 @@ where
 {
     #[cfg(feature = "parquet")]
     {
-        scan_opened_with(rule, options, &crate::arrow::ColumnMap::default(), opened, sink)
+        scan_opened_with(rule, options, &crate::source::arrow::ColumnMap::default(), opened, sink)
     }
     #[cfg(not(feature = "parquet"))]
     {
@@ -262,7 +262,7 @@ where
 pub fn scan_opened_with<F>(
     rule: &Rule,
     options: &ScanOptions,
-    columns: &crate::arrow::ColumnMap,
+    columns: &crate::source::arrow::ColumnMap,
     opened: Opened,
     sink: F,
 ) -> Result<Stats, ScanError>
@@ -275,7 +275,7 @@ where
 fn dispatch<F>(
     rule: &Rule,
     options: &ScanOptions,
-    #[cfg(feature = "parquet")] columns: &crate::arrow::ColumnMap,
+    #[cfg(feature = "parquet")] columns: &crate::source::arrow::ColumnMap,
     opened: Opened,
     sink: F,
 ) -> Result<Stats, ScanError>
@@ -292,9 +292,11 @@ where
             crate::scan::scan_ndjson(rule, options, reader, sink)
         }
         #[cfg(feature = "evtx")]
-        Format::Evtx => crate::evtx::scan_evtx_reader(rule, options, opened.into_file().map_err(failed)?, sink),
+        Format::Evtx => crate::source::evtx::scan_evtx_reader(rule, options, opened.into_file().map_err(failed)?, sink),
         #[cfg(feature = "parquet")]
-        Format::Parquet => crate::parquet::scan_parquet(rule, columns, opened.into_file().map_err(failed)?, sink),
+        Format::Parquet => {
+            crate::source::parquet::scan_parquet(rule, columns, opened.into_file().map_err(failed)?, sink)
+        }
         #[allow(unreachable_patterns)]
         format => Err(failed(UnsupportedFormat { format }.into_io())),
     }

@@ -42,10 +42,10 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::event::Fields;
-use crate::field::{FieldId, FieldSet, TooManyFields};
-use crate::fold::CaseFolding;
-use crate::wildcard::Pattern;
+use crate::rule::fold::CaseFolding;
+use crate::rule::wildcard::Pattern;
+use crate::view::event::Fields;
+use crate::view::field::{FieldId, FieldSet, TooManyFields};
 
 /// Compiled exception items.
 #[derive(Clone, Debug, Default)]

@@ -1,6 +1,6 @@
 //! A validating JSON lexer over one record, with no allocation.
 //!
-//! The ECS decoder ([`crate::ecs`]) drives it token by token. It accepts exactly RFC 8259 JSON
+//! The ECS decoder ([`crate::view::ecs`]) drives it token by token. It accepts exactly RFC 8259 JSON
 //! (what Elasticsearch's Jackson parser accepts): no comments, no trailing commas, no
 //! unescaped control characters in strings, no leading zeros. The input is already known to be
 //! UTF-8 (the decoder checks the whole record first), so every span it returns is a valid
