@@ -9,23 +9,26 @@
 //! - `rule.*` and `threat.*` (MITRE ATT&CK tactic, technique and sub-technique with ids,
 //!   names and references);
 //! - the ECS `host`, `user` and `process` of the event: copied from an ECS document (dotted
-//!   keys expanded), or mapped from a raw Sysmon 1 / Security 4688 event as Winlogbeat would;
+//!   keys expanded), or, for a raw Sysmon 1 / Security 4688 event, read from the event view
+//!   ([`ViewField`]), whose values come from the one raw Windows mapping
+//!   ([`crate::view::windows`]) the rule also reads through;
 //! - where the event came from: `log.file.path`, `log.offset`, and `dcom_detect.source`
 //!   (file, line or EVTX record, or table row);
 //! - `dcom_detect.branches`, `dcom_detect.evidence` (the values that fired each branch),
 //!   `dcom_detect.severity` and `dcom_detect.schema`.
 //!
 //! Keys appear in a fixed order (the order written here, then the event's own order for
-//! copied objects). Writing an alert allocates (it builds a `serde_json::Value`); it runs
-//! only for matches.
+//! copied objects). Writing an alert allocates (it builds a `serde_json::Value`; an ECS
+//! record is also parsed by `serde_json` to copy its objects); it runs only for matches.
 
 use serde_json::{json, Map, Value};
 
 use crate::error::DecodeError;
 use crate::rule::{BranchSet, Rule, Verdict};
 use crate::scan::Position;
-use crate::view::ecs::{windows_basename, Decoder, RawKind, Schema, Wrapper};
+use crate::view::ecs::{Decoder, Document, Paths, RawKind, Schema, ViewField};
 use crate::view::text::Text;
+use crate::view::windows::parse_number;
 
 /// Where a record came from, as alerts report it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +50,8 @@ pub struct AlertOptions {
 #[derive(Debug)]
 pub struct AlertWriter<'r> {
     rule: &'r Rule,
+    /// The rule's paths and the event view's.
+    paths: Paths,
     decoder: Decoder,
     options: AlertOptions,
 }
@@ -54,7 +59,7 @@ pub struct AlertWriter<'r> {
 impl<'r> AlertWriter<'r> {
     /// An alert writer for `rule`.
     pub fn new(rule: &'r Rule, options: AlertOptions) -> AlertWriter<'r> {
-        AlertWriter { rule, decoder: Decoder::new(), options }
+        AlertWriter { rule, paths: rule.paths().clone().with_view(), decoder: Decoder::new(), options }
     }
 
     /// The alert for `record`, or None when the rule does not fire on it.
@@ -70,15 +75,8 @@ impl<'r> AlertWriter<'r> {
 
     fn built(&mut self, record: &[u8], origin: &Origin<'_>) -> Result<Option<(Value, BranchSet)>, DecodeError> {
         let (rule, options) = (self.rule, self.options);
-        rule.evaluate_json(&mut self.decoder, record, |doc, verdict| {
-            if !verdict.is_match() {
-                return None;
-            }
-            // The record decoded, so it is valid JSON; serde_json may still refuse what
-            // Elasticsearch accepts (an unpaired surrogate escape), in which case the copied
-            // ECS objects are left out rather than the alert.
-            let event: Value = serde_json::from_slice(record).unwrap_or(Value::Null);
-            Some((build(rule, verdict, doc.schema(), &event, record, origin, options), verdict.branches()))
+        rule.evaluate_json_with(&self.paths, &mut self.decoder, record, |doc, verdict| {
+            verdict.is_match().then(|| (build(rule, verdict, doc, record, origin, options), verdict.branches()))
         })
     }
 
@@ -157,16 +155,27 @@ impl Alert {
 fn build(
     rule: &Rule,
     verdict: &Verdict<'_>,
-    schema: Schema,
-    event: &Value,
+    doc: &Document<'_>,
     record: &[u8],
     origin: &Origin<'_>,
     options: AlertOptions,
 ) -> Value {
     let meta = rule.metadata();
     let threat = &meta.threat;
+    let schema = doc.schema();
+    // An ECS record's objects are copied as they are: parse it. The record decoded, so it is
+    // valid JSON; serde_json may still refuse what Elasticsearch accepts (an unpaired
+    // surrogate escape), in which case the copied objects are left out rather than the alert.
+    let event: Value = match schema {
+        Schema::Ecs => serde_json::from_slice(record).unwrap_or(Value::Null),
+        Schema::Raw(..) => Value::Null,
+    };
     let mut alert = Map::new();
-    alert.insert("@timestamp".into(), timestamp(schema, event).unwrap_or(Value::Null));
+    let timestamp = match schema {
+        Schema::Ecs => event.get("@timestamp").cloned(),
+        Schema::Raw(..) => doc.timestamp_text().map(|t| Value::String(iso_utc(t))),
+    };
+    alert.insert("@timestamp".into(), timestamp.unwrap_or(Value::Null));
     let mut ev = Map::new();
     ev.insert("kind".into(), json!("alert"));
     ev.insert("category".into(), json!(["process"]));
@@ -209,11 +218,11 @@ fn build(
     );
     let (host, user, process) = match schema {
         Schema::Ecs => {
-            let expanded = expand_dotted(event);
+            let expanded = expand_dotted(&event);
             let take = |k: &str| expanded.get(k).cloned();
             (take("host"), take("user"), take("process"))
         }
-        Schema::Raw(wrapper, kind) => raw_ecs(wrapper, kind, event),
+        Schema::Raw(_, kind) => raw_ecs(kind, doc),
     };
     for (key, value) in [("host", host), ("user", user), ("process", process)] {
         if let Some(v) = value {
@@ -286,19 +295,34 @@ fn evidence(verdict: &Verdict<'_>) -> Value {
     Value::Object(out)
 }
 
-/// A stable name for how the event was read: `ecs`, or `<event>/<wrapper>`.
+/// A stable name for how the event was read: `ecs`, or `<event>/<wrapper>`
+/// (`sysmon_1/evtx`, `security_4688/winlogbeat6`, …).
 pub fn schema_name(schema: Schema) -> &'static str {
+    use crate::view::ecs::Wrapper as W;
+    use RawKind as K;
     match schema {
         Schema::Ecs => "ecs",
         Schema::Raw(w, k) => match (k, w) {
-            (RawKind::Sysmon1, Wrapper::EvtxDump) => "sysmon_1/evtx",
-            (RawKind::Sysmon1, Wrapper::Winlogbeat) => "sysmon_1/winlogbeat",
-            (RawKind::Sysmon1, Wrapper::Winlogbeat6) => "sysmon_1/winlogbeat6",
-            (RawKind::Sysmon1, Wrapper::Flat) => "sysmon_1/flat",
-            (RawKind::Security4688, Wrapper::EvtxDump) => "security_4688/evtx",
-            (RawKind::Security4688, Wrapper::Winlogbeat) => "security_4688/winlogbeat",
-            (RawKind::Security4688, Wrapper::Winlogbeat6) => "security_4688/winlogbeat6",
-            (RawKind::Security4688, Wrapper::Flat) => "security_4688/flat",
+            (K::Sysmon1, W::EvtxDump) => "sysmon_1/evtx",
+            (K::Sysmon1, W::Winlogbeat) => "sysmon_1/winlogbeat",
+            (K::Sysmon1, W::Winlogbeat6) => "sysmon_1/winlogbeat6",
+            (K::Sysmon1, W::Flat) => "sysmon_1/flat",
+            (K::Security4688, W::EvtxDump) => "security_4688/evtx",
+            (K::Security4688, W::Winlogbeat) => "security_4688/winlogbeat",
+            (K::Security4688, W::Winlogbeat6) => "security_4688/winlogbeat6",
+            (K::Security4688, W::Flat) => "security_4688/flat",
+            (K::Sysmon3, W::EvtxDump) => "sysmon_3/evtx",
+            (K::Sysmon3, W::Winlogbeat) => "sysmon_3/winlogbeat",
+            (K::Sysmon3, W::Winlogbeat6) => "sysmon_3/winlogbeat6",
+            (K::Sysmon3, W::Flat) => "sysmon_3/flat",
+            (K::Security5156, W::EvtxDump) => "security_5156/evtx",
+            (K::Security5156, W::Winlogbeat) => "security_5156/winlogbeat",
+            (K::Security5156, W::Winlogbeat6) => "security_5156/winlogbeat6",
+            (K::Security5156, W::Flat) => "security_5156/flat",
+            (K::Security4624, W::EvtxDump) => "security_4624/evtx",
+            (K::Security4624, W::Winlogbeat) => "security_4624/winlogbeat",
+            (K::Security4624, W::Winlogbeat6) => "security_4624/winlogbeat6",
+            (K::Security4624, W::Flat) => "security_4624/flat",
         },
     }
 }
@@ -355,103 +379,57 @@ fn merge(map: &mut Map<String, Value>, key: &str, value: Value) {
     }
 }
 
-fn event_data(wrapper: Wrapper, event: &Value) -> &Value {
-    match wrapper {
-        Wrapper::EvtxDump => &event["Event"]["EventData"],
-        Wrapper::Winlogbeat => &event["winlog"]["event_data"],
-        Wrapper::Winlogbeat6 => &event["event_data"],
-        Wrapper::Flat => event,
+/// A raw event's time as the alert writes it: Sysmon's space-separated UTC form
+/// (`2019-03-19 17:15:16.129`) as ISO 8601 with `Z`; anything else as it is.
+fn iso_utc(text: &str) -> String {
+    match text.as_bytes().get(10) {
+        Some(b' ') => format!("{}Z", text.replacen(' ', "T", 1)),
+        _ => text.to_owned(),
     }
 }
 
-fn timestamp(schema: Schema, event: &Value) -> Option<Value> {
-    let utc_time = |data: &Value| {
-        data.get("UtcTime").and_then(Value::as_str).map(|t| {
-            // Sysmon writes "2019-03-19 17:15:16.129" in UTC.
-            Value::String(format!("{}Z", t.replacen(' ', "T", 1)))
-        })
-    };
-    let at = || event.get("@timestamp").cloned();
-    match schema {
-        Schema::Ecs => at(),
-        Schema::Raw(Wrapper::EvtxDump, _) => event["Event"]["System"]["TimeCreated"]["#attributes"]["SystemTime"]
-            .as_str()
-            .map(|s| Value::String(s.to_owned()))
-            .or_else(at),
-        Schema::Raw(w, RawKind::Sysmon1) => utc_time(event_data(w, event)).or_else(at),
-        Schema::Raw(_, RawKind::Security4688) => at(),
-    }
-}
-
-/// ECS `host`, `user` and `process` for a raw Windows event, as Winlogbeat's modules map them.
-fn raw_ecs(wrapper: Wrapper, kind: RawKind, event: &Value) -> (Option<Value>, Option<Value>, Option<Value>) {
-    let data = event_data(wrapper, event);
-    let s = |key: &str| {
-        data.get(key).and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_number().map(|n| n.to_string())))
-    };
-    let computer = match wrapper {
-        Wrapper::EvtxDump => event["Event"]["System"]["Computer"].as_str(),
-        Wrapper::Winlogbeat => event["winlog"]["computer_name"].as_str(),
-        Wrapper::Winlogbeat6 => event["computer_name"].as_str(),
-        Wrapper::Flat => event["Hostname"].as_str(),
-    };
-    let host = computer.map(|c| json!({ "name": c }));
-    let pid = |v: Option<String>| -> Option<Value> {
-        let v = v?;
-        let n = match v.strip_prefix("0x") {
-            Some(hex) => u64::from_str_radix(hex, 16).ok(),
-            None => v.parse().ok(),
-        };
-        n.map(|n| json!(n))
-    };
-    let mut process = Map::new();
-    let mut parent = Map::new();
-    let put = |map: &mut Map<String, Value>, key: &str, value: Option<Value>| {
-        if let Some(v) = value {
-            map.insert(key.into(), v);
+/// ECS `host`, `user` and `process` objects of a raw process start, from the event view: the
+/// view fields present, in a fixed order; pids as numbers.
+fn raw_ecs(kind: RawKind, doc: &Document<'_>) -> (Option<Value>, Option<Value>, Option<Value>) {
+    use ViewField as F;
+    let object = |fields: &[(&str, ViewField)]| -> Map<String, Value> {
+        let mut map = Map::new();
+        for &(key, field) in fields {
+            let Some(v) = doc.view(field).next() else { continue };
+            let value = match field {
+                F::ProcessPid | F::ParentPid => match parse_number(&v.to_string()) {
+                    Some(n) => json!(n),
+                    None => continue,
+                },
+                _ => text(v),
+            };
+            map.insert(key.into(), value);
         }
+        map
     };
-    let string = |v: Option<String>| v.map(Value::String);
-    let name = |v: &Option<String>| v.as_deref().map(|p| Value::String(windows_basename(p).to_owned()));
+    let host = object(&[("name", F::HostName)]);
     let user = match kind {
-        RawKind::Sysmon1 => {
-            let image = s("Image");
-            let parent_image = s("ParentImage");
-            put(&mut process, "name", name(&image));
-            put(&mut process, "executable", string(image));
-            put(&mut process, "pid", pid(s("ProcessId")));
-            put(&mut process, "entity_id", string(s("ProcessGuid")));
-            put(&mut process, "command_line", string(s("CommandLine")));
-            put(&mut process, "working_directory", string(s("CurrentDirectory")));
-            put(&mut parent, "name", name(&parent_image));
-            put(&mut parent, "executable", string(parent_image));
-            put(&mut parent, "pid", pid(s("ParentProcessId")));
-            put(&mut parent, "entity_id", string(s("ParentProcessGuid")));
-            put(&mut parent, "command_line", string(s("ParentCommandLine")));
-            s("User").map(|u| match u.split_once('\\') {
-                Some((domain, name)) => json!({ "domain": domain, "name": name }),
-                None => json!({ "name": u }),
-            })
-        }
-        RawKind::Security4688 => {
-            let image = s("NewProcessName");
-            let parent_image = s("ParentProcessName");
-            put(&mut process, "name", name(&image));
-            put(&mut process, "executable", string(image));
-            put(&mut process, "pid", pid(s("NewProcessId")));
-            put(&mut process, "command_line", string(s("CommandLine")));
-            put(&mut parent, "name", name(&parent_image));
-            put(&mut parent, "executable", string(parent_image));
-            put(&mut parent, "pid", pid(s("ProcessId")));
-            let mut u = Map::new();
-            put(&mut u, "name", string(s("SubjectUserName")));
-            put(&mut u, "domain", string(s("SubjectDomainName")));
-            put(&mut u, "id", string(s("SubjectUserSid")));
-            (!u.is_empty()).then_some(Value::Object(u))
-        }
+        RawKind::Sysmon1 => object(&[("domain", F::UserDomain), ("name", F::UserName)]),
+        _ => object(&[("name", F::UserName), ("domain", F::UserDomain), ("id", F::UserId)]),
     };
+    let mut process = object(&[
+        ("name", F::ProcessName),
+        ("executable", F::ProcessExecutable),
+        ("pid", F::ProcessPid),
+        ("entity_id", F::ProcessEntityId),
+        ("command_line", F::ProcessCommandLine),
+        ("working_directory", F::ProcessWorkingDirectory),
+    ]);
+    let parent = object(&[
+        ("name", F::ParentName),
+        ("executable", F::ParentExecutable),
+        ("pid", F::ParentPid),
+        ("entity_id", F::ParentEntityId),
+        ("command_line", F::ParentCommandLine),
+    ]);
     if !parent.is_empty() {
         process.insert("parent".into(), Value::Object(parent));
     }
-    (host, user, (!process.is_empty()).then_some(Value::Object(process)))
+    let some = |map: Map<String, Value>| (!map.is_empty()).then_some(Value::Object(map));
+    (some(host), some(user), some(process))
 }

@@ -197,7 +197,7 @@ pub struct ValidationEvent {
 }
 
 fn basename(path: &str) -> &str {
-    crate::view::ecs::windows_basename(path)
+    crate::view::windows::windows_basename(path)
 }
 
 /// The bundled validation events: every step of every test, in ECS, Sysmon 1 and Security

@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use dcom_detect_core::view::ecs::Paths;
+use dcom_detect_core::view::ecs::{Paths, ViewField};
+use dcom_detect_core::view::windows::parse_number;
 use dcom_detect_core::{Decoder, ErrorKind, Rule, Timestamp};
 
 struct View {
@@ -98,4 +99,112 @@ fn the_view_changes_no_verdict_on_the_golden_corpus() {
     }
     assert!(lines > 150, "{lines}");
     eprintln!("{with_time} of {lines} golden records carry a time");
+}
+
+/// Every value of every view field, as text, for one record.
+fn fields(record: &str) -> Vec<(&'static str, Vec<String>)> {
+    let rule = Rule::default();
+    let paths = Paths::new(rule.fields()).with_view();
+    let mut decoder = Decoder::new();
+    let document = decoder.decode(&paths, record.as_bytes()).expect("a valid record");
+    ViewField::ALL
+        .iter()
+        .map(|&f| (f.path(), document.view(f).map(|v| v.to_string()).collect::<Vec<_>>()))
+        .filter(|(_, v)| !v.is_empty())
+        .collect()
+}
+
+fn get<'a>(fields: &'a [(&'static str, Vec<String>)], path: &str) -> Vec<&'a str> {
+    fields.iter().find(|(p, _)| *p == path).map(|(_, v)| v.iter().map(String::as_str).collect()).unwrap_or_default()
+}
+
+#[test]
+fn a_raw_sysmon_3_gives_its_connection_in_every_wrapper() {
+    let data = r#""UtcTime":"2020-10-09 22:27:50.747","ProcessGuid":"{42c2e005-e3e3-5f80-2d08-000000000400}","ProcessId":"10132","Image":"C:\\Windows\\explorer.exe","User":"WS5\\wardog","Protocol":"tcp","Initiated":"false","SourceIp":"172.18.39.6","SourcePort":"51604","DestinationIp":"172.18.39.5","DestinationPort":"49158""#;
+    let records = [
+        format!(r#"{{"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":3,"Hostname":"ws5",{data}}}"#),
+        format!(
+            r#"{{"winlog":{{"channel":"Microsoft-Windows-Sysmon/Operational","event_id":3,"computer_name":"ws5","event_data":{{{data}}}}}}}"#
+        ),
+        format!(
+            r#"{{"log_name":"Microsoft-Windows-Sysmon/Operational","event_id":3,"computer_name":"ws5","event_data":{{{data}}}}}"#
+        ),
+        format!(
+            r#"{{"Event":{{"System":{{"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":3,"Computer":"ws5"}},"EventData":{{{data}}}}}}}"#
+        ),
+    ];
+    for record in &records {
+        let f = fields(record);
+        assert_eq!(get(&f, "event.category"), ["network"], "{record}");
+        assert_eq!(get(&f, "event.type"), ["start", "connection"]);
+        assert_eq!(get(&f, "network.direction"), ["ingress"], "Initiated false is inbound");
+        assert_eq!(get(&f, "network.transport"), ["tcp"]);
+        assert_eq!(get(&f, "source.ip"), ["172.18.39.6"]);
+        assert_eq!(get(&f, "destination.port"), ["49158"]);
+        assert_eq!(get(&f, "process.entity_id"), ["{42c2e005-e3e3-5f80-2d08-000000000400}"]);
+        assert_eq!(get(&f, "process.pid"), ["10132"]);
+        assert_eq!(get(&f, "process.name"), ["explorer.exe"]);
+        assert_eq!(get(&f, "host.name"), ["ws5"]);
+        assert_eq!(get(&f, "user.name"), ["wardog"]);
+        // The EVTX wrapper has no UtcTime fallback to TimeCreated here: @timestamp-less.
+        let rule = Rule::default();
+        let mut decoder = Decoder::new();
+        let document = decoder.decode(rule.paths(), record.as_bytes()).unwrap();
+        assert!(rule.evaluate(&document).branches().is_empty(), "a connection never fires the seed rule");
+    }
+    let view = view(&records[0]);
+    assert_eq!(view.timestamp.as_deref(), Some("2020-10-09T22:27:50.747000000Z"));
+}
+
+#[test]
+fn security_5156_and_4624_map_as_winlogbeat_does() {
+    let wfp = r#"{"Channel":"Security","EventID":5156,"Hostname":"ws6","ProcessID":"3964","Application":"\\device\\harddiskvolume2\\windows\\explorer.exe","Direction":"%%14592","SourceAddress":"172.18.39.6","SourcePort":"49158","DestAddress":"172.18.39.5","DestPort":"51604","Protocol":"6"}"#;
+    let f = fields(wfp);
+    assert_eq!(get(&f, "event.category"), ["network"]);
+    assert_eq!(get(&f, "network.direction"), ["ingress"]);
+    assert_eq!(get(&f, "network.transport"), ["tcp"]);
+    assert_eq!(get(&f, "process.pid"), ["3964"]);
+    assert_eq!(get(&f, "process.name"), ["explorer.exe"]);
+    assert_eq!((get(&f, "source.ip"), get(&f, "destination.port")), (vec!["172.18.39.6"], vec!["51604"]));
+    // NXLog writes the WFP process id as `ProcessId`.
+    let nxlog = wfp.replace("\"ProcessID\"", "\"ProcessId\"");
+    assert_eq!(get(&fields(&nxlog), "process.pid"), ["3964"]);
+
+    let logon = r#"{"winlog":{"channel":"Security","event_id":"4624","computer_name":"srv","event_data":{"LogonType":"3","IpAddress":"10.23.123.11","IpPort":"-","TargetLogonId":"0x2D22D35","TargetUserName":"admmig","TargetDomainName":"OFFSEC"}}}"#;
+    let f = fields(logon);
+    assert_eq!(get(&f, "event.category"), ["authentication"]);
+    assert_eq!(get(&f, "winlog.logon.type"), ["Network"]);
+    assert_eq!(get(&f, "winlog.logon.id"), ["0x2D22D35"]);
+    assert_eq!(get(&f, "source.ip"), ["10.23.123.11"]);
+    assert!(get(&f, "source.port").is_empty(), "Windows' '-' is no value");
+    assert_eq!((get(&f, "user.name"), get(&f, "user.domain")), (vec!["admmig"], vec!["OFFSEC"]));
+    assert_eq!(parse_number("0x2D22D35"), Some(0x2D2_2D35));
+}
+
+#[test]
+fn process_starts_give_ids_args_and_logon_in_the_view() {
+    let sysmon = r#"{"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,"Hostname":"ws6","ProcessGuid":"{a}","ProcessId":"10296","ParentProcessGuid":"{p}","ParentProcessId":"108","LogonId":"0x191ee68","Image":"C:\\Program Files (x86)\\Microsoft Office\\root\\Office16\\EXCEL.EXE","CommandLine":"\"C:\\Program Files (x86)\\Microsoft Office\\Root\\Office16\\EXCEL.EXE\" /automation -Embedding","ParentImage":"C:\\Windows\\System32\\svchost.exe"}"#;
+    let f = fields(sysmon);
+    assert_eq!(
+        get(&f, "process.args"),
+        [r"C:\Program Files (x86)\Microsoft Office\Root\Office16\EXCEL.EXE", "/automation", "-Embedding"]
+    );
+    assert_eq!((get(&f, "process.entity_id"), get(&f, "process.parent.entity_id")), (vec!["{a}"], vec!["{p}"]));
+    assert_eq!((get(&f, "process.pid"), get(&f, "process.parent.pid")), (vec!["10296"], vec!["108"]));
+    assert_eq!(get(&f, "winlog.logon.id"), ["0x191ee68"]);
+    assert_eq!(get(&f, "process.parent.name"), ["svchost.exe"]);
+
+    let security = r#"{"Channel":"Security","EventID":4688,"Hostname":"ws6","NewProcessId":"0x1a2c","ProcessId":"0x3b0","TargetLogonId":"0x2d22d35","NewProcessName":"C:\\Windows\\System32\\mmc.exe","CommandLine":"C:\\Windows\\system32\\mmc.exe -Embedding","ParentProcessName":"C:\\Windows\\System32\\svchost.exe"}"#;
+    let f = fields(security);
+    assert_eq!(get(&f, "process.pid"), ["0x1a2c"], "raw text; parse_number reads it");
+    assert_eq!(get(&f, "process.parent.pid"), ["0x3b0"]);
+    assert_eq!(get(&f, "process.args"), [r"C:\Windows\system32\mmc.exe", "-Embedding"]);
+    assert_eq!(get(&f, "winlog.logon.id"), ["0x2d22d35"]);
+    assert!(get(&f, "process.entity_id").is_empty(), "4688 has no GUID");
+
+    // An ECS document gives its own values, arrays included; nothing is derived.
+    let ecs = r#"{"event":{"category":["process"],"type":["start"]},"process":{"pid":42,"entity_id":"e1","args":["a.exe","-Embedding"],"command_line":"x y z"},"winlog.logon.id":"0x1"}"#;
+    let f = fields(ecs);
+    assert_eq!(get(&f, "process.args"), ["a.exe", "-Embedding"]);
+    assert_eq!((get(&f, "process.pid"), get(&f, "winlog.logon.id")), (vec!["42"], vec!["0x1"]));
 }

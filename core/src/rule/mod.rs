@@ -340,7 +340,23 @@ impl Rule {
         record: &[u8],
         f: impl FnOnce(&Document<'_>, &Verdict<'_>) -> R,
     ) -> Result<R, DecodeError> {
-        let document = decoder.decode(&self.paths, record)?;
+        self.evaluate_json_with(&self.paths, decoder, record, f)
+    }
+
+    /// [`evaluate_json`](Self::evaluate_json) with other paths: the rule's own plus more
+    /// (such as [`Paths::with_view`]), which never change the verdict.
+    ///
+    /// Precondition: `paths` was built from this rule's paths ([`paths`](Self::paths)), or
+    /// the rule may miss its fields.
+    #[inline]
+    pub fn evaluate_json_with<R>(
+        &self,
+        paths: &Paths,
+        decoder: &mut Decoder,
+        record: &[u8],
+        f: impl FnOnce(&Document<'_>, &Verdict<'_>) -> R,
+    ) -> Result<R, DecodeError> {
+        let document = decoder.decode(paths, record)?;
         Ok(f(&document, &self.evaluate(&document)))
     }
 

@@ -44,6 +44,8 @@ use crate::view::field::{Field, FieldId, FieldSet};
 use crate::view::json::{unescape_into, Lexer, RawStr};
 use crate::view::text::Text;
 use crate::view::time::Timestamp;
+use crate::view::windows::{raw_lookup, split_command_line, Data, Lookup, RawField, Transform};
+pub use crate::view::windows::{RawKind, Wrapper};
 
 /// Limits on what one record may be; exceeding one is a [`DecodeError`], never a crash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,121 +63,151 @@ impl Default for Limits {
     }
 }
 
-/// The wrappers raw Windows events arrive in.
+/// A field of the event view, by its ECS path: what [`Document::view`] reads when the paths
+/// were built [`Paths::with_view`]. An ECS document gives the values at the path; a raw
+/// Windows event gives what Winlogbeat's modules would map there
+/// ([`crate::view::windows`]), so one question gets one answer from every source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Wrapper {
-    /// `evtx_dump`-style JSON: `Event.System.*`, `Event.EventData.*` (also what the EVTX
-    /// reader produces).
-    EvtxDump,
-    /// Winlogbeat 7+ without a module: `winlog.channel`, `winlog.event_id`,
-    /// `winlog.event_data.*`.
-    Winlogbeat,
-    /// Winlogbeat 6: `log_name`, `event_id`, `event_data.*`.
-    Winlogbeat6,
-    /// NXLog / OTRF flat JSON: `Channel`, `EventID` and every EventData field at the top.
-    Flat,
-}
-
-impl Wrapper {
-    const ALL: [Wrapper; 4] = [Wrapper::EvtxDump, Wrapper::Winlogbeat, Wrapper::Winlogbeat6, Wrapper::Flat];
-
-    /// Path of the computer name.
-    fn computer_path(self) -> &'static str {
-        match self {
-            Wrapper::EvtxDump => "Event.System.Computer",
-            Wrapper::Winlogbeat => "winlog.computer_name",
-            Wrapper::Winlogbeat6 => "computer_name",
-            Wrapper::Flat => "Hostname",
-        }
-    }
-
-    /// Paths of the channel, the event id, an alternative event id path, and the record
-    /// number.
-    fn header_paths(self) -> [&'static str; 4] {
-        match self {
-            Wrapper::EvtxDump => [
-                "Event.System.Channel",
-                "Event.System.EventID",
-                "Event.System.EventID.#text",
-                "Event.System.EventRecordID",
-            ],
-            Wrapper::Winlogbeat => ["winlog.channel", "winlog.event_id", "winlog.event_id", "winlog.record_id"],
-            Wrapper::Winlogbeat6 => ["log_name", "event_id", "event_id", "record_number"],
-            Wrapper::Flat => ["Channel", "EventID", "EventID", "RecordNumber"],
-        }
-    }
-
-    /// Prefix of the EventData fields.
-    fn data_prefix(self) -> &'static str {
-        match self {
-            Wrapper::EvtxDump => "Event.EventData.",
-            Wrapper::Winlogbeat => "winlog.event_data.",
-            Wrapper::Winlogbeat6 => "event_data.",
-            Wrapper::Flat => "",
-        }
-    }
-}
-
-/// A raw Windows field the mapping reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum RawField {
-    Channel,
-    EventId,
-    RecordId,
-    Image,
-    ParentImage,
-    CommandLine,
-    ParentCommandLine,
-    NewProcessName,
-    ParentProcessName,
-    Computer,
-    User,
-    SubjectUserName,
-    SubjectDomainName,
-    /// Sysmon's `UtcTime` (event view only).
-    UtcTime,
-    /// EVTX's `System.TimeCreated` (event view only).
-    TimeCreated,
-}
-
-/// A field of the event view the rule does not read, as an ECS document gives it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ViewField {
+#[non_exhaustive]
+pub enum ViewField {
+    /// `@timestamp` (see [`Document::timestamp`] for the event time of raw events).
     Timestamp,
+    /// `event.category`.
+    EventCategory,
+    /// `event.type`.
+    EventType,
+    /// `host.name`.
     HostName,
+    /// `host.id`.
     HostId,
+    /// `process.name`.
+    ProcessName,
+    /// `process.executable`.
+    ProcessExecutable,
+    /// `process.command_line`.
+    ProcessCommandLine,
+    /// `process.args`; for a raw process start, its command line split as Windows'
+    /// `CommandLineToArgvW` does ([`split_command_line`]).
+    ProcessArgs,
+    /// `process.pid` (raw text: 4688 writes hexadecimal; read it with
+    /// [`parse_number`](crate::view::windows::parse_number)).
+    ProcessPid,
+    /// `process.entity_id` (Sysmon's `ProcessGuid`).
+    ProcessEntityId,
+    /// `process.working_directory`.
+    ProcessWorkingDirectory,
+    /// `process.parent.name`.
+    ParentName,
+    /// `process.parent.executable`.
+    ParentExecutable,
+    /// `process.parent.command_line`.
+    ParentCommandLine,
+    /// `process.parent.pid`.
+    ParentPid,
+    /// `process.parent.entity_id`.
+    ParentEntityId,
+    /// `user.name`.
+    UserName,
+    /// `user.domain`.
+    UserDomain,
+    /// `user.id`.
+    UserId,
+    /// `winlog.logon.id`: the logon session (Sysmon 1 `LogonId`, 4688 and 4624
+    /// `TargetLogonId`), hexadecimal text.
+    LogonId,
+    /// `winlog.logon.type` (`Network` for 4624 `LogonType` 3).
+    LogonType,
+    /// `network.direction` (`ingress`/`egress` for raw events, as Winlogbeat writes them;
+    /// Elastic Defend writes `incoming`/`outgoing`).
+    NetworkDirection,
+    /// `network.transport`.
+    NetworkTransport,
+    /// `source.ip`.
+    SourceIp,
+    /// `source.port`.
+    SourcePort,
+    /// `destination.ip`.
+    DestinationIp,
+    /// `destination.port`.
+    DestinationPort,
 }
 
-impl RawField {
-    const DATA: [(RawField, &'static str); 9] = [
-        (RawField::Image, "Image"),
-        (RawField::ParentImage, "ParentImage"),
-        (RawField::CommandLine, "CommandLine"),
-        (RawField::ParentCommandLine, "ParentCommandLine"),
-        (RawField::NewProcessName, "NewProcessName"),
-        (RawField::ParentProcessName, "ParentProcessName"),
-        (RawField::User, "User"),
-        (RawField::SubjectUserName, "SubjectUserName"),
-        (RawField::SubjectDomainName, "SubjectDomainName"),
+impl ViewField {
+    /// Every view field.
+    pub const ALL: [ViewField; 28] = [
+        ViewField::Timestamp,
+        ViewField::EventCategory,
+        ViewField::EventType,
+        ViewField::HostName,
+        ViewField::HostId,
+        ViewField::ProcessName,
+        ViewField::ProcessExecutable,
+        ViewField::ProcessCommandLine,
+        ViewField::ProcessArgs,
+        ViewField::ProcessPid,
+        ViewField::ProcessEntityId,
+        ViewField::ProcessWorkingDirectory,
+        ViewField::ParentName,
+        ViewField::ParentExecutable,
+        ViewField::ParentCommandLine,
+        ViewField::ParentPid,
+        ViewField::ParentEntityId,
+        ViewField::UserName,
+        ViewField::UserDomain,
+        ViewField::UserId,
+        ViewField::LogonId,
+        ViewField::LogonType,
+        ViewField::NetworkDirection,
+        ViewField::NetworkTransport,
+        ViewField::SourceIp,
+        ViewField::SourcePort,
+        ViewField::DestinationIp,
+        ViewField::DestinationPort,
     ];
-}
 
-/// Which process-creation event a raw document is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RawKind {
-    /// Sysmon event 1 (`Microsoft-Windows-Sysmon/Operational`).
-    Sysmon1,
-    /// Security event 4688.
-    Security4688,
+    /// The ECS path.
+    pub fn path(self) -> &'static str {
+        match self {
+            ViewField::Timestamp => "@timestamp",
+            ViewField::EventCategory => "event.category",
+            ViewField::EventType => "event.type",
+            ViewField::HostName => "host.name",
+            ViewField::HostId => "host.id",
+            ViewField::ProcessName => "process.name",
+            ViewField::ProcessExecutable => "process.executable",
+            ViewField::ProcessCommandLine => "process.command_line",
+            ViewField::ProcessArgs => "process.args",
+            ViewField::ProcessPid => "process.pid",
+            ViewField::ProcessEntityId => "process.entity_id",
+            ViewField::ProcessWorkingDirectory => "process.working_directory",
+            ViewField::ParentName => "process.parent.name",
+            ViewField::ParentExecutable => "process.parent.executable",
+            ViewField::ParentCommandLine => "process.parent.command_line",
+            ViewField::ParentPid => "process.parent.pid",
+            ViewField::ParentEntityId => "process.parent.entity_id",
+            ViewField::UserName => "user.name",
+            ViewField::UserDomain => "user.domain",
+            ViewField::UserId => "user.id",
+            ViewField::LogonId => "winlog.logon.id",
+            ViewField::LogonType => "winlog.logon.type",
+            ViewField::NetworkDirection => "network.direction",
+            ViewField::NetworkTransport => "network.transport",
+            ViewField::SourceIp => "source.ip",
+            ViewField::SourcePort => "source.port",
+            ViewField::DestinationIp => "destination.ip",
+            ViewField::DestinationPort => "destination.port",
+        }
+    }
 }
 
 /// How a decoded document was read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Schema {
-    /// ECS (or anything that is not a recognised raw process-creation event): fields as they
-    /// are in the document.
+    /// ECS (or anything that is not a recognised raw Windows event): fields as they are in
+    /// the document.
     Ecs,
-    /// A raw Windows process-creation event, mapped as Winlogbeat would.
+    /// A raw Windows event of a kind the engine reads, mapped as Winlogbeat would
+    /// ([`crate::view::windows`]).
     Raw(Wrapper, RawKind),
 }
 
@@ -185,6 +217,8 @@ enum Slot {
     Ecs(FieldId),
     Raw(Wrapper, RawField),
     View(ViewField),
+    /// Values the decoder derives from others (a raw command line's arguments).
+    Derived(ViewField),
 }
 
 pub(crate) type NodeId = u32;
@@ -213,6 +247,9 @@ pub(crate) struct Node {
 #[derive(Clone, Debug)]
 pub struct Paths {
     nodes: Vec<Node>,
+    /// Whether [`Paths::with_view`] was applied (raw command lines are then split into
+    /// `process.args`).
+    view: bool,
 }
 
 impl Paths {
@@ -228,6 +265,7 @@ impl Paths {
                 keyword: false,
                 marks_ecs: false,
             }],
+            view: false,
         };
         for field in fields.iter() {
             let leaf = paths.insert(field.path(), Slot::Ecs(field.id()), true);
@@ -248,23 +286,23 @@ impl Paths {
             if id_text != id {
                 paths.insert(id_text, Slot::Raw(wrapper, RawField::EventId), false);
             }
-            for (raw, name) in RawField::DATA {
-                let path = format!("{}{name}", wrapper.data_prefix());
-                paths.insert(&path, Slot::Raw(wrapper, raw), false);
-            }
+            paths.insert_data(wrapper, &Data::RULE);
         }
         paths
     }
 
-    /// These paths plus the event view's time and host fields ([`Document::timestamp`],
-    /// [`Document::host_name`], [`Document::host_id`]): `@timestamp`, `host.name`, `host.id`,
-    /// Sysmon's `UtcTime` and EVTX's `TimeCreated` in every wrapper. They never change a
-    /// verdict: like the raw paths, they are no ECS mapping, so their shapes cause no
-    /// conflict. Cost: the decoder also reads these values (and the keys of `host`).
+    /// These paths plus the event view ([`ViewField`], read with [`Document::view`] and the
+    /// typed accessors [`Document::timestamp`], [`Document::host_name`],
+    /// [`Document::host_id`]): every view field's ECS path, and in every wrapper the raw
+    /// fields the Windows mapping reads for them, Sysmon's `UtcTime` and EVTX's
+    /// `TimeCreated`. They never change a verdict: like the raw paths, they are no ECS
+    /// mapping, so their shapes cause no conflict. Cost: the decoder also reads these values
+    /// (and the keys of the objects on their way), and splits a raw process start's command
+    /// line into arguments.
     pub fn with_view(mut self) -> Paths {
-        self.insert("@timestamp", Slot::View(ViewField::Timestamp), false);
-        self.insert("host.name", Slot::View(ViewField::HostName), false);
-        self.insert("host.id", Slot::View(ViewField::HostId), false);
+        for field in ViewField::ALL {
+            self.insert(field.path(), Slot::View(field), false);
+        }
         self.insert(
             "Event.System.TimeCreated.#attributes.SystemTime",
             Slot::Raw(Wrapper::EvtxDump, RawField::TimeCreated),
@@ -273,8 +311,17 @@ impl Paths {
         for wrapper in Wrapper::ALL {
             let path = format!("{}UtcTime", wrapper.data_prefix());
             self.insert(&path, Slot::Raw(wrapper, RawField::UtcTime), false);
+            self.insert_data(wrapper, &Data::VIEW);
         }
+        self.view = true;
         self
+    }
+
+    fn insert_data(&mut self, wrapper: Wrapper, fields: &[Data]) {
+        for &data in fields {
+            let path = format!("{}{}", wrapper.data_prefix(), data.name());
+            self.insert(&path, Slot::Raw(wrapper, RawField::Data(data)), false);
+        }
     }
 
     fn insert(&mut self, path: &str, slot: Slot, ecs: bool) -> NodeId {
@@ -371,6 +418,10 @@ pub struct Decoder {
     key_scratch: String,
     pub(crate) ecs: bool,
     conflict: Option<(usize, NodeId)>,
+    /// Derived arguments being built, where each ends, and one being unquoted.
+    args: String,
+    arg_ends: Vec<usize>,
+    arg_buf: String,
 }
 
 impl Decoder {
@@ -429,12 +480,49 @@ impl Decoder {
     /// The document whose wanted values have all been stored (`text` is the record the
     /// [`Source::Input`] spans point into): its schema decided, a mapping conflict reported
     /// if it is ECS.
-    pub(crate) fn document<'d>(&'d self, paths: &Paths, text: &'d str) -> Result<Document<'d>, DecodeError> {
+    pub(crate) fn document<'d>(&'d mut self, paths: &Paths, text: &'d str) -> Result<Document<'d>, DecodeError> {
         let schema = self.schema(text);
         if let (Schema::Ecs, Some((offset, node))) = (schema, self.conflict) {
             return Err(DecodeError::new(ErrorKind::MappingConflict(paths.node(node).path.clone()), offset));
         }
+        if let (true, Schema::Raw(wrapper, kind)) = (paths.view, schema) {
+            if kind.is_process_start() {
+                self.derive_args(wrapper, text);
+            }
+        }
         Ok(Document { text, scratch: &self.scratch, values: &self.values, schema })
+    }
+
+    /// Splits each raw `CommandLine` value into `process.args` values, appended to the
+    /// scratch buffer. No allocation once the buffers have grown.
+    fn derive_args(&mut self, wrapper: Wrapper, text: &str) {
+        let command_line = Slot::Raw(wrapper, RawField::Data(Data::CommandLine));
+        let mut args = std::mem::take(&mut self.args);
+        args.clear();
+        let mut ends = std::mem::take(&mut self.arg_ends);
+        ends.clear();
+        let mut buf = std::mem::take(&mut self.arg_buf);
+        for &(slot, span) in &self.values {
+            if slot == command_line {
+                split_command_line(self.text(text, span), &mut buf, |arg| {
+                    args.push_str(arg);
+                    ends.push(args.len());
+                });
+            }
+        }
+        let base = self.scratch.len();
+        self.scratch.push_str(&args);
+        let mut start = base;
+        for &end in &ends {
+            self.values.push((
+                Slot::Derived(ViewField::ProcessArgs),
+                Span { start, end: base + end, source: Source::Scratch },
+            ));
+            start = base + end;
+        }
+        self.args = args;
+        self.arg_ends = ends;
+        self.arg_buf = buf;
     }
 
     fn walk(&mut self, paths: &Paths, lx: &mut Lexer<'_>, text: &str) -> Result<(), DecodeError> {
@@ -656,16 +744,9 @@ impl Decoder {
             let (Some(channel), Some(event_id)) = (channel, event_id) else {
                 continue;
             };
-            let channel = self.text(text, channel);
-            let event_id = self.text(text, event_id);
-            let kind = if channel.eq_ignore_ascii_case("Microsoft-Windows-Sysmon/Operational") && event_id == "1" {
-                RawKind::Sysmon1
-            } else if channel.eq_ignore_ascii_case("Security") && event_id == "4688" {
-                RawKind::Security4688
-            } else {
-                continue;
-            };
-            return Schema::Raw(wrapper, kind);
+            if let Some(kind) = RawKind::of(self.text(text, channel), self.text(text, event_id)) {
+                return Schema::Raw(wrapper, kind);
+            }
         }
         Schema::Ecs
     }
@@ -799,8 +880,9 @@ impl<'d> Document<'d> {
 
     /// The text of the event's time, when the paths were built [`Paths::with_view`]: an ECS
     /// document's `@timestamp`; for a raw event, EVTX's `TimeCreated`, else Sysmon's
-    /// `UtcTime` (Sysmon 1), else `@timestamp` (what Winlogbeat sets). The first value of an
-    /// array. O(values), no allocation.
+    /// `UtcTime` (Sysmon events), else `@timestamp` (what Winlogbeat sets). The first value
+    /// of an array.
+    /// O(values), no allocation.
     pub fn timestamp_text(&self) -> Option<&'d str> {
         let at = || self.first(Slot::View(ViewField::Timestamp));
         match self.schema {
@@ -808,8 +890,10 @@ impl<'d> Document<'d> {
             Schema::Raw(Wrapper::EvtxDump, _) => {
                 self.first(Slot::Raw(Wrapper::EvtxDump, RawField::TimeCreated)).or_else(at)
             }
-            Schema::Raw(w, RawKind::Sysmon1) => self.first(Slot::Raw(w, RawField::UtcTime)).or_else(at),
-            Schema::Raw(_, RawKind::Security4688) => at(),
+            Schema::Raw(w, RawKind::Sysmon1 | RawKind::Sysmon3) => {
+                self.first(Slot::Raw(w, RawField::UtcTime)).or_else(at)
+            }
+            Schema::Raw(_, RawKind::Security4688 | RawKind::Security5156 | RawKind::Security4624) => at(),
         }
     }
 
@@ -819,23 +903,26 @@ impl<'d> Document<'d> {
         self.timestamp_text().and_then(Timestamp::parse)
     }
 
-    /// `host.name`, when the paths were built [`Paths::with_view`]: an ECS document's, or a
-    /// raw event's `Computer` (as Winlogbeat maps it). The first value of an array.
+    /// `host.name` ([`ViewField::HostName`]): an ECS document's, or a raw event's `Computer`.
+    /// The first value of an array.
     pub fn host_name(&self) -> Option<Text<'d>> {
-        let name = match self.schema {
-            Schema::Ecs => self.first(Slot::View(ViewField::HostName)),
-            Schema::Raw(w, _) => self.first(Slot::Raw(w, RawField::Computer)),
-        };
-        name.map(Text::utf8)
+        self.view(ViewField::HostName).next()
     }
 
     /// `host.id` of an ECS document (raw Windows events carry none), when the paths were
     /// built [`Paths::with_view`]. The first value of an array.
     pub fn host_id(&self) -> Option<Text<'d>> {
-        match self.schema {
-            Schema::Ecs => self.first(Slot::View(ViewField::HostId)).map(Text::utf8),
-            Schema::Raw(..) => None,
-        }
+        self.view(ViewField::HostId).next()
+    }
+
+    /// The values of a view field, in document order (none unless the paths were built
+    /// [`Paths::with_view`]). No allocation.
+    pub fn view(&self, field: ViewField) -> DocumentValues<'d> {
+        let read = match self.schema {
+            Schema::Ecs => Read::Slot(Slot::View(field), Transform::Whole),
+            Schema::Raw(w, kind) => Read::raw(w, raw_lookup(kind, field.path())),
+        };
+        DocumentValues { doc: *self, next: 0, read }
     }
 
     fn resolve(&self, span: Span) -> &'d str {
@@ -846,33 +933,24 @@ impl<'d> Document<'d> {
     }
 }
 
-/// How a field of the view is produced from stored values.
+/// How [`DocumentValues`] finds a field's values among the stored ones.
 #[derive(Clone, Copy, Debug)]
-enum Lookup {
+enum Read {
     Nothing,
-    Constant(&'static str),
+    Constant(&'static [&'static str]),
     Slot(Slot, Transform),
+    /// The first slot's values if it has any, else the second's.
+    Either(Slot, Slot, Transform),
 }
 
-/// What of a stored value a mapped field takes.
-#[derive(Clone, Copy, Debug)]
-enum Transform {
-    Whole,
-    /// After the last `\` or `/` (an executable's name).
-    Basename,
-    /// After the first `\` (the name of `DOMAIN\name`).
-    AfterBackslash,
-    /// Before the first `\` (the domain of `DOMAIN\name`; nothing without one).
-    BeforeBackslash,
-}
-
-impl Transform {
-    fn apply(self, v: &str) -> Option<&str> {
-        match self {
-            Transform::Whole => Some(v),
-            Transform::Basename => Some(windows_basename(v)),
-            Transform::AfterBackslash => Some(v.split_once('\\').map_or(v, |(_, name)| name)),
-            Transform::BeforeBackslash => v.split_once('\\').map(|(domain, _)| domain),
+impl Read {
+    fn raw(wrapper: Wrapper, lookup: Lookup) -> Read {
+        match lookup {
+            Lookup::Nothing => Read::Nothing,
+            Lookup::Constant(c) => Read::Constant(c),
+            Lookup::Raw(f, t) => Read::Slot(Slot::Raw(wrapper, f), t),
+            Lookup::Either(a, b, t) => Read::Either(Slot::Raw(wrapper, a), Slot::Raw(wrapper, b), t),
+            Lookup::Args => Read::Slot(Slot::Derived(ViewField::ProcessArgs), Transform::Whole),
         }
     }
 }
@@ -882,7 +960,7 @@ impl Transform {
 pub struct DocumentValues<'s> {
     doc: Document<'s>,
     next: usize,
-    lookup: Lookup,
+    read: Read,
 }
 
 impl<'s> Iterator for DocumentValues<'s> {
@@ -890,13 +968,19 @@ impl<'s> Iterator for DocumentValues<'s> {
 
     #[inline]
     fn next(&mut self) -> Option<Text<'s>> {
-        let (want, transform) = match self.lookup {
-            Lookup::Nothing => return None,
-            Lookup::Constant(c) => {
-                self.lookup = Lookup::Nothing;
-                return Some(Text::utf8(c));
+        let (want, transform) = match self.read {
+            Read::Nothing => return None,
+            Read::Constant(values) => {
+                let (first, rest) = values.split_first()?;
+                self.read = Read::Constant(rest);
+                return Some(Text::utf8(first));
             }
-            Lookup::Slot(s, t) => (s, t),
+            Read::Slot(s, t) => (s, t),
+            Read::Either(a, b, t) => {
+                let has_a = self.doc.values.iter().any(|(s, _)| *s == a);
+                self.read = Read::Slot(if has_a { a } else { b }, t);
+                return self.next();
+            }
         };
         while let Some((slot, span)) = self.doc.values.get(self.next) {
             self.next += 1;
@@ -910,42 +994,6 @@ impl<'s> Iterator for DocumentValues<'s> {
     }
 }
 
-/// How Winlogbeat's sysmon and security modules would fill the ECS field `path` from a raw
-/// process-creation event.
-fn raw_lookup(w: Wrapper, kind: RawKind, path: &str) -> Lookup {
-    let sysmon = kind == RawKind::Sysmon1;
-    let raw = |sysmon_field, security_field| Slot::Raw(w, if sysmon { sysmon_field } else { security_field });
-    let data = |field| Slot::Raw(w, field);
-    match path {
-        "event.category" => Lookup::Constant("process"),
-        "event.type" => Lookup::Constant("start"),
-        "process.name" => Lookup::Slot(raw(RawField::Image, RawField::NewProcessName), Transform::Basename),
-        "process.parent.name" => {
-            Lookup::Slot(raw(RawField::ParentImage, RawField::ParentProcessName), Transform::Basename)
-        }
-        "process.executable" => Lookup::Slot(raw(RawField::Image, RawField::NewProcessName), Transform::Whole),
-        "process.parent.executable" => {
-            Lookup::Slot(raw(RawField::ParentImage, RawField::ParentProcessName), Transform::Whole)
-        }
-        "process.command_line" => Lookup::Slot(data(RawField::CommandLine), Transform::Whole),
-        "process.parent.command_line" if sysmon => Lookup::Slot(data(RawField::ParentCommandLine), Transform::Whole),
-        "host.name" => Lookup::Slot(data(RawField::Computer), Transform::Whole),
-        "user.name" if sysmon => Lookup::Slot(data(RawField::User), Transform::AfterBackslash),
-        "user.domain" if sysmon => Lookup::Slot(data(RawField::User), Transform::BeforeBackslash),
-        "user.name" => Lookup::Slot(data(RawField::SubjectUserName), Transform::Whole),
-        "user.domain" => Lookup::Slot(data(RawField::SubjectDomainName), Transform::Whole),
-        _ => Lookup::Nothing,
-    }
-}
-
-/// The part after the last `\` or `/`.
-pub fn windows_basename(path: &str) -> &str {
-    match memchr::memrchr2(b'\\', b'/', path.as_bytes()) {
-        Some(i) => &path[i + 1..],
-        None => path,
-    }
-}
-
 impl<'d> Fields for Document<'d> {
     type Values<'s>
         = DocumentValues<'s>
@@ -954,9 +1002,9 @@ impl<'d> Fields for Document<'d> {
 
     fn values<'s>(&'s self, field: &'s Field) -> DocumentValues<'s> {
         let lookup = match self.schema {
-            Schema::Ecs => Lookup::Slot(Slot::Ecs(field.id()), Transform::Whole),
-            Schema::Raw(w, kind) => raw_lookup(w, kind, field.path()),
+            Schema::Ecs => Read::Slot(Slot::Ecs(field.id()), Transform::Whole),
+            Schema::Raw(w, kind) => Read::raw(w, raw_lookup(kind, field.path())),
         };
-        DocumentValues { doc: *self, next: 0, lookup }
+        DocumentValues { doc: *self, next: 0, read: lookup }
     }
 }

@@ -20,3 +20,4 @@ pub(crate) mod json;
 pub mod text;
 pub mod time;
 pub mod tree;
+pub mod windows;

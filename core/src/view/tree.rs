@@ -176,7 +176,6 @@ impl<'d> TreeReader<'d> {
     /// rule reads had the wrong shape.
     pub fn finish(self) -> Result<Document<'d>, DecodeError> {
         let TreeReader { decoder, paths } = self;
-        let decoder: &'d Decoder = decoder;
         decoder.document(paths, "")
     }
 }
