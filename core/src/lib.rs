@@ -34,6 +34,7 @@
 #![deny(missing_docs)]
 
 pub mod alert;
+pub mod correlate;
 pub mod error;
 pub mod rule;
 pub mod scan;

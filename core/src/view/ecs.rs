@@ -897,6 +897,19 @@ impl<'d> Document<'d> {
         }
     }
 
+    /// NXLog's `EventTime` of a raw event in the flat wrapper: the host's *local* time
+    /// (`2020-09-17 17:46:05`), which OTRF's non-Sysmon events carry instead of a UTC time
+    /// (their `@timestamp` is the collector's). Parsed as if it were UTC; the correlation
+    /// stage learns each host's offset.
+    pub fn local_time(&self) -> Option<Timestamp> {
+        match self.schema {
+            Schema::Raw(Wrapper::Flat, _) => {
+                self.first(Slot::Raw(Wrapper::Flat, RawField::Data(Data::EventTime))).and_then(Timestamp::parse)
+            }
+            _ => None,
+        }
+    }
+
     /// The event's time ([`timestamp_text`](Self::timestamp_text), parsed; `None` when
     /// absent or not a date). No allocation.
     pub fn timestamp(&self) -> Option<Timestamp> {

@@ -184,6 +184,8 @@ pub(crate) enum Data {
     /// 5156's process id (`ProcessID` in EVTX; NXLog writes `ProcessId`, read as
     /// [`Data::ProcessId`]).
     ProcessIdWfp,
+    /// NXLog's `EventTime`: the host's local time, one-second resolution (flat wrapper only).
+    EventTime,
 }
 
 impl Data {
@@ -201,7 +203,8 @@ impl Data {
     ];
 
     /// The further fields the event view reads (decoded with [`Paths::with_view`](crate::view::ecs::Paths::with_view)).
-    pub(crate) const VIEW: [Data; 27] = [
+    pub(crate) const VIEW: [Data; 28] = [
+        Data::EventTime,
         Data::SubjectUserSid,
         Data::ProcessGuid,
         Data::ParentProcessGuid,
@@ -270,6 +273,7 @@ impl Data {
             Data::DestAddress => "DestAddress",
             Data::DestPort => "DestPort",
             Data::ProcessIdWfp => "ProcessID",
+            Data::EventTime => "EventTime",
         }
     }
 }

@@ -1,0 +1,332 @@
+//! Documents → observations: the few facts of one event that the correlation rules join on,
+//! copied out of the borrowed view into a small `Copy` value.
+//!
+//! An [`Observation`] is a process start, an inbound TCP connection or a network logon, with
+//! its host, its time and its join keys (entity ids, pids, logon ids) already parsed; every
+//! other event gives none. Extraction runs where the record is decoded (in parallel in a
+//! scan); the state machine ([`Correlator`](super::Correlator)) then sees only observations,
+//! in input order.
+//!
+//! # Cost
+//! One pass over the view's values for the fields read (`O(values)` each); no allocation.
+
+use std::net::IpAddr;
+
+use crate::view::ecs::{Document, RawKind, Schema, ViewField};
+use crate::view::text::Text;
+use crate::view::time::Timestamp;
+use crate::view::windows::parse_number;
+
+/// A host's identity: a 64-bit FNV-1a hash of `host.id` (else `host.name`, ASCII case
+/// folded, as Windows names are). Two hosts collide with probability about `n² / 2⁶⁵`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HostKey(pub u64);
+
+/// A process or connection owner's identity: a GUID (`{d273d0f0-…}`, Sysmon's
+/// `ProcessGuid`) read as its 128 bits, or a 128-bit hash of any other entity id (Elastic
+/// Defend's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EntityKey(pub u128);
+
+/// Which clock an observation's time was read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clock {
+    /// UTC (`@timestamp`, `UtcTime`, `TimeCreated`).
+    Utc,
+    /// The host's local time (NXLog's `EventTime`), to be shifted by the host's offset; the
+    /// collector's `@timestamp` comes with it as a fallback.
+    Local {
+        /// The collector's `@timestamp`, if any.
+        collected: Option<Timestamp>,
+    },
+}
+
+/// A process start, with what the rules ask of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Start {
+    /// `process.entity_id`.
+    pub entity: Option<EntityKey>,
+    /// `process.pid`.
+    pub pid: Option<u64>,
+    /// `process.parent.entity_id`.
+    pub parent_entity: Option<EntityKey>,
+    /// `process.parent.pid`.
+    pub parent_pid: Option<u64>,
+    /// The logon session (`winlog.logon.id`).
+    pub logon_id: Option<u64>,
+    /// A COM server started for a remote activation: parent `svchost.exe`, an argument
+    /// `-Embedding` or `/automation`, a name in [`SERVERS`] (D2, D2L anchors).
+    pub com_server: bool,
+    /// A child of `explorer.exe` (D3 anchor).
+    pub explorer_child: bool,
+    /// Sysmon's `UtcTime` and NXLog's `EventTime` of the same event, when both are present
+    /// (the host's clock offset is learnt from them).
+    pub utc_and_local: Option<(Timestamp, Timestamp)>,
+}
+
+/// One end of a connection: its address and, when the event gives one, its port.
+pub type Endpoint = (IpAddr, Option<u16>);
+
+/// An inbound TCP connection from a non-loopback remote address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Inbound {
+    /// The owning process's `process.entity_id`.
+    pub entity: Option<EntityKey>,
+    /// The owning process's pid.
+    pub pid: Option<u64>,
+    /// The owner is `explorer.exe` (a D3 partner).
+    pub explorer: bool,
+    /// The owner is a COM server of [`SERVERS`] (a D2 partner).
+    pub com_server: bool,
+    /// Both ends as the event wrote them: `source` then `destination`.
+    pub ends: [Endpoint; 2],
+    /// Which end is local, when the event says so itself (ECS and Security 5156: the
+    /// destination); `None` for Sysmon 3, whose versions disagree (decided by the
+    /// correlator from the host's own addresses).
+    pub local: Option<usize>,
+}
+
+/// An outbound connection: its source is one of the host's own addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outbound {
+    /// The local address.
+    pub local: IpAddr,
+}
+
+/// A network logon (4624 type 3 or an ECS authentication event) from a non-loopback
+/// address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Logon {
+    /// `winlog.logon.id` (4624 `TargetLogonId`).
+    pub logon_id: u64,
+    /// `source.ip`.
+    pub source: IpAddr,
+}
+
+/// What an event is to the correlation rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fact {
+    /// A process start.
+    Start(Start),
+    /// An inbound TCP connection.
+    Inbound(Inbound),
+    /// An outbound connection (teaches the host's own address).
+    Outbound(Outbound),
+    /// A network logon.
+    Logon(Logon),
+}
+
+/// One event's facts: host, time, what it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Observation {
+    /// The host.
+    pub host: HostKey,
+    /// The event time (see [`Clock`]).
+    pub time: Timestamp,
+    /// The clock `time` was read from.
+    pub clock: Clock,
+    /// What the event is.
+    pub fact: Fact,
+}
+
+/// The COM servers a remote DCOM activation starts, as D2 names them (compared without
+/// ASCII case).
+pub const SERVERS: [&str; 14] = [
+    "baaupdate.exe",
+    "excel.exe",
+    "explorer.exe",
+    "ielowutil.exe",
+    "iexplore.exe",
+    "mmc.exe",
+    "msaccess.exe",
+    "mshta.exe",
+    "mspub.exe",
+    "outlook.exe",
+    "powerpnt.exe",
+    "speechruntime.exe",
+    "visio.exe",
+    "winword.exe",
+];
+
+/// The observation a decoded document gives, if any. The document must have been decoded
+/// with [`Paths::with_view`](crate::view::ecs::Paths::with_view). None for an event the
+/// rules never read, an event without a host or a readable time, an outbound connection
+/// without a readable address, and a connection or logon that is not from a remote address.
+pub fn observe(doc: &Document<'_>) -> Option<Observation> {
+    let category = |c: &str| doc.view(ViewField::EventCategory).any(|v| eq(v, c));
+    let fact = if category("process") && doc.view(ViewField::EventType).any(|v| eq(v, "start")) {
+        Fact::Start(start(doc))
+    } else if category("network") {
+        connection(doc)?
+    } else if category("authentication") {
+        Fact::Logon(logon(doc)?)
+    } else {
+        return None;
+    };
+    let host = host_key(doc)?;
+    let (time, clock) = match (doc.schema(), doc.local_time()) {
+        // OTRF's non-Sysmon events: local time (Sysmon events carry UtcTime, preferred).
+        (Schema::Raw(_, RawKind::Security4688 | RawKind::Security5156 | RawKind::Security4624), Some(local)) => {
+            (local, Clock::Local { collected: doc.timestamp() })
+        }
+        _ => (doc.timestamp()?, Clock::Utc),
+    };
+    let fact = match fact {
+        Fact::Start(mut s) => {
+            if let (Schema::Raw(_, RawKind::Sysmon1), Some(local), Some(utc)) =
+                (doc.schema(), doc.local_time(), doc.timestamp())
+            {
+                s.utc_and_local = Some((utc, local));
+            }
+            Fact::Start(s)
+        }
+        other => other,
+    };
+    Some(Observation { host, time, clock, fact })
+}
+
+fn start(doc: &Document<'_>) -> Start {
+    let name = first(doc, ViewField::ProcessName);
+    let parent = first(doc, ViewField::ParentName);
+    let is = |v: Option<Text<'_>>, name: &str| v.is_some_and(|v| eq(v, name));
+    let com_server = is(parent, "svchost.exe")
+        && name.is_some_and(|n| SERVERS.iter().any(|s| eq(n, s)))
+        && doc.view(ViewField::ProcessArgs).any(|a| eq(a, "-Embedding") || eq(a, "/automation"));
+    Start {
+        entity: first(doc, ViewField::ProcessEntityId).and_then(entity_key),
+        pid: number(doc, ViewField::ProcessPid),
+        parent_entity: first(doc, ViewField::ParentEntityId).and_then(entity_key),
+        parent_pid: number(doc, ViewField::ParentPid),
+        logon_id: number(doc, ViewField::LogonId).filter(|&id| id != 0),
+        com_server,
+        explorer_child: is(parent, "explorer.exe"),
+        utc_and_local: None,
+    }
+}
+
+fn connection(doc: &Document<'_>) -> Option<Fact> {
+    let direction = first(doc, ViewField::NetworkDirection)?;
+    let ip = |f: ViewField| first(doc, f).and_then(|v| v.as_str()).and_then(parse_ip);
+    let port = |f: ViewField| number(doc, f).and_then(|p| u16::try_from(p).ok());
+    let inbound = ["ingress", "incoming", "inbound"].iter().any(|d| eq(direction, d));
+    let outbound = ["egress", "outgoing", "outbound"].iter().any(|d| eq(direction, d));
+    if outbound {
+        return Some(Fact::Outbound(Outbound { local: ip(ViewField::SourceIp)? }));
+    }
+    if !inbound || !first(doc, ViewField::NetworkTransport).is_some_and(|t| eq(t, "tcp")) {
+        return None;
+    }
+    let ends = [
+        (ip(ViewField::SourceIp)?, port(ViewField::SourcePort)),
+        (ip(ViewField::DestinationIp)?, port(ViewField::DestinationPort)),
+    ];
+    let name = first(doc, ViewField::ProcessName);
+    let local = match doc.schema() {
+        Schema::Raw(_, RawKind::Sysmon3) => None,
+        _ => Some(1),
+    };
+    Some(Fact::Inbound(Inbound {
+        entity: first(doc, ViewField::ProcessEntityId).and_then(entity_key),
+        pid: number(doc, ViewField::ProcessPid),
+        explorer: name.is_some_and(|n| eq(n, "explorer.exe")),
+        com_server: name.is_some_and(|n| SERVERS.iter().any(|s| eq(n, s))),
+        ends,
+        local,
+    }))
+}
+
+fn logon(doc: &Document<'_>) -> Option<Logon> {
+    if !first(doc, ViewField::LogonType).is_some_and(|t| eq(t, "Network") || eq(t, "3")) {
+        return None;
+    }
+    let source = first(doc, ViewField::SourceIp).and_then(|v| v.as_str()).and_then(parse_ip)?;
+    let logon_id = number(doc, ViewField::LogonId).filter(|&id| id != 0)?;
+    (!is_loopback(source)).then_some(Logon { logon_id, source })
+}
+
+/// The host key of a document: `host.id`, else `host.name`.
+fn host_key(doc: &Document<'_>) -> Option<HostKey> {
+    let text = doc.host_id().or_else(|| doc.host_name())?;
+    let mut hash = Fnv::new();
+    for c in text.chars() {
+        hash.write(u64::from(c.to_ascii_lowercase()));
+    }
+    Some(HostKey(hash.finish()))
+}
+
+/// A GUID's 128 bits (braces, dashes and case ignored), else a 128-bit hash of the text.
+fn entity_key(text: Text<'_>) -> Option<EntityKey> {
+    let mut value: u128 = 0;
+    let mut digits = 0;
+    let mut guid = true;
+    for c in text.chars() {
+        match c.to_digit(16) {
+            Some(d) if digits < 32 => {
+                value = value << 4 | u128::from(d);
+                digits += 1;
+            }
+            _ if matches!(c, '{' | '}' | '-') => {}
+            _ => guid = false,
+        }
+    }
+    if guid && digits == 32 {
+        return Some(EntityKey(value));
+    }
+    let (mut a, mut b) = (Fnv::new(), Fnv::with_seed(0x9e37_79b9_7f4a_7c15));
+    let mut any = false;
+    for c in text.chars() {
+        a.write(u64::from(c));
+        b.write(u64::from(c));
+        any = true;
+    }
+    any.then(|| EntityKey(u128::from(a.finish()) << 64 | u128::from(b.finish())))
+}
+
+fn first<'d>(doc: &Document<'d>, field: ViewField) -> Option<Text<'d>> {
+    doc.view(field).next()
+}
+
+fn number(doc: &Document<'_>, field: ViewField) -> Option<u64> {
+    first(doc, field).and_then(|v| v.as_str()).and_then(parse_number)
+}
+
+fn parse_ip(text: &str) -> Option<IpAddr> {
+    // Windows may write an IPv4-mapped IPv6 address; `::ffff:a.b.c.d` is read as IPv4.
+    let ip: IpAddr = text.parse().ok()?;
+    Some(match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    })
+}
+
+/// Loopback (`127.0.0.0/8`, `::1`) or unspecified (`0.0.0.0`, `::`): not a remote peer.
+pub(crate) fn is_loopback(ip: IpAddr) -> bool {
+    ip.is_loopback() || ip.is_unspecified()
+}
+
+/// ASCII case-insensitive comparison of a value with an ASCII literal.
+fn eq(value: Text<'_>, literal: &str) -> bool {
+    let mut chars = value.chars();
+    literal.chars().all(|l| chars.next().is_some_and(|c| c.eq_ignore_ascii_case(&l))) && chars.next().is_none()
+}
+
+/// FNV-1a over 64-bit words.
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn with_seed(seed: u64) -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325 ^ seed)
+    }
+
+    fn write(&mut self, word: u64) {
+        self.0 = (self.0 ^ word).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
