@@ -7,10 +7,14 @@
 //!   most [`Limits::hosts`] hosts are held. A pending item pushed out by a newer one, and every
 //!   item of a host evicted for a new one, is counted in [`CorrelationStats`]: such an
 //!   eviction could hide a match.
-//! - An item is kept until its host's newest time (the watermark) passes its time plus the
-//!   longest window it can take part in plus [`Limits::lateness`]; an observation older than
-//!   the watermark minus the lateness is still correlated with what is kept, and counted as
-//!   late (its partners may already have expired).
+//! - Observations wait in a per-host reorder buffer (at most [`Limits::pending`] × 4) until
+//!   the host's newest time passes theirs by [`Limits::lateness`], and are then evaluated in
+//!   time order (starts first at equal times, then input order): input reordered within the
+//!   lateness gives exactly the correlations of sorted input. [`Correlator::finish`] evaluates
+//!   what is still waiting. An observation older than what its host already evaluated is
+//!   evaluated at once and counted as late.
+//! - A pending item is kept while an observation evaluated later could still be in its
+//!   window (times are evaluated in order, so expiry needs no further margin).
 //! - Each anchor raises at most one correlation per rule: with the first partner seen.
 //! - Results depend only on the sequence of observations (no clock, no randomness).
 
@@ -91,8 +95,12 @@ pub struct CorrelationStats {
     pub observations: u64,
     /// Correlations reported.
     pub correlations: u64,
-    /// Observations older than their host's watermark minus the lateness.
+    /// Observations older than what their host had already evaluated (later than the
+    /// allowed lateness): evaluated out of order, their partners may have expired.
     pub late: u64,
+    /// Observations evaluated before the lateness had passed, because their host's reorder
+    /// buffer was full ([`Limits::pending`] × 4).
+    pub released_early: u64,
     /// Pending items pushed out by newer ones (a full host).
     pub evicted_pending: u64,
     /// Hosts evicted for new ones, with everything they held.
@@ -110,6 +118,22 @@ struct Pending<T, M> {
     time: Timestamp,
     mark: M,
     item: T,
+}
+
+/// An observation waiting in a host's reorder buffer.
+#[derive(Clone, Copy, Debug)]
+struct Buffered<M> {
+    time: Timestamp,
+    rank: u8,
+    seq: u64,
+    mark: M,
+    fact: Fact,
+}
+
+impl<M> Buffered<M> {
+    fn key(&self) -> (Timestamp, u8, u64) {
+        (self.time, self.rank, self.seq)
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -153,7 +177,12 @@ impl<T> Ring<T> {
 struct HostState<M> {
     key: HostKey,
     last_used: u64,
-    watermark: Option<Timestamp>,
+    /// The newest time seen (observations wait until it passes theirs by the lateness).
+    newest: Option<Timestamp>,
+    /// The newest time evaluated.
+    released: Option<Timestamp>,
+    /// Observations waiting, sorted by [`Buffered::key`].
+    buffer: VecDeque<Buffered<M>>,
     /// Local time + offset = UTC.
     offset: Option<i64>,
     own: Ring<IpAddr>,
@@ -169,7 +198,9 @@ impl<M: Copy> HostState<M> {
         HostState {
             key,
             last_used: 0,
-            watermark: None,
+            newest: None,
+            released: None,
+            buffer: VecDeque::with_capacity(limits.pending.saturating_mul(4).max(1)),
             offset: None,
             own: Ring::with_capacity(8),
             anchors: Ring::with_capacity(limits.pending),
@@ -181,9 +212,11 @@ impl<M: Copy> HostState<M> {
 
     /// Forgets everything (the buffers are kept); returns how many pending items it held.
     fn reset(&mut self, key: HostKey) -> u64 {
-        let held = self.anchors.items.len() + self.inbound.items.len() + self.logons.items.len();
+        let held = self.anchors.items.len() + self.inbound.items.len() + self.logons.items.len() + self.buffer.len();
         self.key = key;
-        self.watermark = None;
+        self.newest = None;
+        self.released = None;
+        self.buffer.clear();
         self.offset = None;
         self.own.items.clear();
         self.anchors.items.clear();
@@ -229,15 +262,21 @@ impl<M: Copy> Correlator<M> {
         self.stats
     }
 
-    /// Feeds one observation, in input order; `emit` receives every correlation it completes.
+    /// Feeds one observation, in input order; `emit` receives every correlation that the
+    /// observations released so far complete (see [`finish`](Self::finish) for the rest).
+    ///
+    /// The observation waits in its host's reorder buffer until the host's newest time passes
+    /// its own by the allowed lateness; observations are then evaluated in time order, so
+    /// input reordered within the lateness gives exactly the correlations of sorted input.
     pub fn observe(&mut self, observation: &Observation, mark: M, mut emit: impl FnMut(Correlation<M>)) {
         self.stats.observations += 1;
         self.tick += 1;
         let slot = self.host(observation.host);
         let limits = self.limits;
+        let seq = self.tick;
         let stats = &mut self.stats;
         let host = &mut self.hosts[slot];
-        host.last_used = self.tick;
+        host.last_used = seq;
         if let Fact::Start(Start { utc_and_local: Some((utc, local)), .. }) = observation.fact {
             host.offset = Some(round_to_quarter_hour(utc.unix_nanos() - local.unix_nanos()));
         }
@@ -249,89 +288,39 @@ impl<M: Copy> Correlator<M> {
                 collected.unwrap_or(observation.time)
             }
         };
-        if host.watermark.is_some_and(|w| time.unix_nanos() < w.unix_nanos() - limits.lateness) {
+        let item = Buffered { time, rank: rank(&observation.fact), seq, mark, fact: observation.fact };
+        if host.released.is_some_and(|r| time < r) {
+            // Older than what was already evaluated: evaluated now, out of order.
             stats.late += 1;
+            process(host, stats, item, &mut emit);
+        } else {
+            let at = host.buffer.partition_point(|b| b.key() <= item.key());
+            if host.buffer.len() >= limits.pending.saturating_mul(4).max(1) {
+                // A full buffer releases its oldest observation early.
+                stats.released_early += 1;
+                let oldest = host.buffer.pop_front().expect("a full buffer");
+                process(host, stats, oldest, &mut emit);
+            }
+            let at = at.min(host.buffer.len());
+            host.buffer.insert(at, item);
         }
-        let watermark = host.watermark.map_or(time, |w| w.max(time));
-        host.watermark = Some(watermark);
-        expire(host, watermark, limits.lateness);
+        let newest = host.newest.map_or(time, |n| n.max(time));
+        host.newest = Some(newest);
+        let horizon = newest.unix_nanos() - limits.lateness;
+        while host.buffer.front().is_some_and(|b| b.time.unix_nanos() <= horizon) {
+            let item = host.buffer.pop_front().expect("a front item");
+            process(host, stats, item, &mut emit);
+        }
+    }
 
-        let mut found = 0u64;
-        match observation.fact {
-            Fact::Outbound(out) => {
-                if !is_loopback(out.local) && !host.own.items.contains(&out.local) {
-                    host.own.push(out.local);
-                }
-            }
-            Fact::Start(start) => {
-                if let Some(pid) = start.pid {
-                    host.pids.push((pid, time));
-                }
-                let mut open = 0;
-                if start.com_server {
-                    open |= CorrelationRule::D2.bit() | CorrelationRule::D2L.bit();
-                }
-                if start.explorer_child {
-                    open |= CorrelationRule::D3.bit();
-                }
-                if open == 0 {
-                    return;
-                }
-                let mut anchor = Pending { time, mark, item: Anchor { start, open } };
-                for c in &host.inbound.items {
-                    for rule in [CorrelationRule::D2, CorrelationRule::D3] {
-                        if anchor.item.open & rule.bit() != 0 && joins_inbound(host, rule, &anchor, c) {
-                            anchor.item.open &= !rule.bit();
-                            found += 1;
-                            emit(inbound_correlation(rule, &anchor, c));
-                        }
-                    }
-                }
-                for l in &host.logons.items {
-                    if anchor.item.open & CorrelationRule::D2L.bit() != 0 && joins_logon(&anchor, l) {
-                        anchor.item.open &= !CorrelationRule::D2L.bit();
-                        found += 1;
-                        emit(logon_correlation(&anchor, l));
-                    }
-                }
-                if anchor.item.open != 0 && host.anchors.push(anchor) {
-                    stats.evicted_pending += 1;
-                }
-            }
-            Fact::Inbound(inbound) => {
-                let Some((remote, local)) = sides(host, &inbound, stats) else {
-                    return;
-                };
-                let c = Pending { time, mark, item: Connection { inbound, remote, local } };
-                for i in 0..host.anchors.items.len() {
-                    for rule in [CorrelationRule::D2, CorrelationRule::D3] {
-                        let a = &host.anchors.items[i];
-                        if a.item.open & rule.bit() != 0 && joins_inbound(host, rule, a, &c) {
-                            emit(inbound_correlation(rule, a, &c));
-                            host.anchors.items[i].item.open &= !rule.bit();
-                            found += 1;
-                        }
-                    }
-                }
-                if host.inbound.push(c) {
-                    stats.evicted_pending += 1;
-                }
-            }
-            Fact::Logon(logon) => {
-                let l = Pending { time, mark, item: logon };
-                for a in &mut host.anchors.items {
-                    if a.item.open & CorrelationRule::D2L.bit() != 0 && joins_logon(a, &l) {
-                        a.item.open &= !CorrelationRule::D2L.bit();
-                        found += 1;
-                        emit(logon_correlation(a, &l));
-                    }
-                }
-                if host.logons.push(l) {
-                    stats.evicted_pending += 1;
-                }
+    /// Evaluates every observation still buffered (the end of the input), host by host.
+    pub fn finish(&mut self, mut emit: impl FnMut(Correlation<M>)) {
+        let stats = &mut self.stats;
+        for host in &mut self.hosts {
+            while let Some(item) = host.buffer.pop_front() {
+                process(host, stats, item, &mut emit);
             }
         }
-        stats.correlations += found;
     }
 
     /// The slot of `key`'s state, creating it (or evicting the least recently seen host).
@@ -360,9 +349,106 @@ impl<M: Copy> Correlator<M> {
     }
 }
 
+/// Evaluates one released observation against the host's pending items.
+fn process<M: Copy>(
+    host: &mut HostState<M>,
+    stats: &mut CorrelationStats,
+    item: Buffered<M>,
+    emit: &mut impl FnMut(Correlation<M>),
+) {
+    let Buffered { time, mark, fact, .. } = item;
+    let released = host.released.map_or(time, |r| r.max(time));
+    host.released = Some(released);
+    expire(host, released);
+    match fact {
+        Fact::Outbound(out) => {
+            if !is_loopback(out.local) && !host.own.items.contains(&out.local) {
+                host.own.push(out.local);
+            }
+        }
+        Fact::Start(start) => {
+            if let Some(pid) = start.pid {
+                host.pids.push((pid, time));
+            }
+            let mut open = 0;
+            if start.com_server {
+                open |= CorrelationRule::D2.bit() | CorrelationRule::D2L.bit();
+            }
+            if start.explorer_child {
+                open |= CorrelationRule::D3.bit();
+            }
+            if open == 0 {
+                return;
+            }
+            let mut anchor = Pending { time, mark, item: Anchor { start, open } };
+            for c in &host.inbound.items {
+                for rule in [CorrelationRule::D2, CorrelationRule::D3] {
+                    if anchor.item.open & rule.bit() != 0 && joins_inbound(host, rule, &anchor, c) {
+                        anchor.item.open &= !rule.bit();
+                        stats.correlations += 1;
+                        emit(inbound_correlation(rule, &anchor, c));
+                    }
+                }
+            }
+            for l in &host.logons.items {
+                if anchor.item.open & CorrelationRule::D2L.bit() != 0 && joins_logon(&anchor, l) {
+                    anchor.item.open &= !CorrelationRule::D2L.bit();
+                    stats.correlations += 1;
+                    emit(logon_correlation(&anchor, l));
+                }
+            }
+            if anchor.item.open != 0 && host.anchors.push(anchor) {
+                stats.evicted_pending += 1;
+            }
+        }
+        Fact::Inbound(inbound) => {
+            let Some((remote, local)) = sides(host, &inbound, stats) else {
+                return;
+            };
+            let c = Pending { time, mark, item: Connection { inbound, remote, local } };
+            for i in 0..host.anchors.items.len() {
+                for rule in [CorrelationRule::D2, CorrelationRule::D3] {
+                    let a = &host.anchors.items[i];
+                    if a.item.open & rule.bit() != 0 && joins_inbound(host, rule, a, &c) {
+                        emit(inbound_correlation(rule, a, &c));
+                        host.anchors.items[i].item.open &= !rule.bit();
+                        stats.correlations += 1;
+                    }
+                }
+            }
+            if host.inbound.push(c) {
+                stats.evicted_pending += 1;
+            }
+        }
+        Fact::Logon(logon) => {
+            let l = Pending { time, mark, item: logon };
+            for a in &mut host.anchors.items {
+                if a.item.open & CorrelationRule::D2L.bit() != 0 && joins_logon(a, &l) {
+                    a.item.open &= !CorrelationRule::D2L.bit();
+                    stats.correlations += 1;
+                    emit(logon_correlation(a, &l));
+                }
+            }
+            if host.logons.push(l) {
+                stats.evicted_pending += 1;
+            }
+        }
+    }
+}
+
+/// Observations are evaluated in this order: by time, process starts before other events of
+/// the same instant (so the pid-reuse guard sees a start stamped with its connection's
+/// time), then in input order.
+fn rank(fact: &Fact) -> u8 {
+    match fact {
+        Fact::Start(_) => 0,
+        _ => 1,
+    }
+}
+
 /// Drops what can no longer take part in a correlation.
-fn expire<M>(host: &mut HostState<M>, watermark: Timestamp, lateness: i64) {
-    let keep = |time: Timestamp, window: i64| time.unix_nanos() + window + lateness >= watermark.unix_nanos();
+fn expire<M>(host: &mut HostState<M>, released: Timestamp) {
+    let keep = |time: Timestamp, window: i64| time.unix_nanos() + window >= released.unix_nanos();
     let longest =
         |open: u8| CorrelationRule::ALL.iter().filter(|r| open & r.bit() != 0).map(|r| r.window().1).max().unwrap_or(0);
     host.anchors.items.retain(|a| a.item.open != 0 && keep(a.time, longest(a.item.open)));
