@@ -12,6 +12,7 @@
 //! | records → fields | [`view`] (`ecs` over a JSON lexer, `tree` for a host language's dicts, `time`, `field`, `event`, `text`) | ECS, Sysmon 1 and 4688 in every wrapper; Elasticsearch's document model; no allocation in steady state |
 //! | fields → verdict | [`rule`] (`definition`, `wildcard`, `fold`, `exceptions`; `prefilter` skips) | exact EQL semantics; never allocates |
 //! | records → outcomes, in order | [`scan`] | every record accounted for (matched, not matched, suppressed, rejected with its position) |
+//! | observations → correlations | [`correlate`] (opt-in `extended` profile) | per-host bounded state fed in input order, evaluated in time order within the allowed lateness |
 //! | verdict → alert | [`alert`] | one ECS alert document, byte-identical from every door |
 //!
 //! [`validate`] (with `io`) runs the whole pipeline over labelled recordings; [`errors`] gathers

@@ -199,3 +199,59 @@ fn the_event_view_reads_time_and_host_without_allocating() {
 fn the_counter_sees_allocations() {
     assert!(allocations_during(|| drop(std::hint::black_box(vec![0u8; 64]))) > 0);
 }
+
+/// The correlation stage allocates nothing in steady state: decoding network, logon and
+/// process events with the view, observing them and correlating them (hosts, buffers and
+/// pending items reused), once every host has been seen.
+#[test]
+fn correlating_allocates_nothing_in_steady_state() {
+    use dcom_detect_core::correlate::{observe, Correlator, Limits, Observation};
+    use dcom_detect_core::Timestamp;
+
+    let templates = [
+        r#"{"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,"Hostname":"HOST","UtcTime":"2020-09-17 21:46:05.560","ProcessGuid":"{d273d0f0-d91d-5f63-6b05-000000000400}","ProcessId":"1324","LogonId":"0x153ec2b","Image":"C:\\Program Files\\EXCEL.EXE","CommandLine":"\"C:\\Program Files\\EXCEL.EXE\" /automation -Embedding","ParentImage":"C:\\Windows\\System32\\svchost.exe"}"#,
+        r#"{"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":3,"Hostname":"HOST","UtcTime":"2020-09-17 21:46:12.261","ProcessGuid":"{d273d0f0-d91d-5f63-6b05-000000000400}","ProcessId":"1324","Image":"C:\\Program Files\\EXCEL.EXE","Initiated":"false","Protocol":"tcp","SourceIp":"172.18.39.5","SourcePort":"61545","DestinationIp":"172.18.39.6","DestinationPort":"49603"}"#,
+        r#"{"Channel":"Security","EventID":4624,"Hostname":"HOST","EventTime":"2020-09-17 17:46:05","LogonType":"3","IpAddress":"172.18.39.5","TargetLogonId":"0x153ec2b"}"#,
+        r#"{"Channel":"Security","EventID":4688,"Hostname":"HOST","EventTime":"2020-09-17 17:46:05","NewProcessId":"0x52c","ProcessId":"0x380","TargetLogonId":"0x153ec2b","NewProcessName":"C:\\x\\EXCEL.EXE","CommandLine":"\"C:\\x\\EXCEL.EXE\" /automation -Embedding","ParentProcessName":"C:\\Windows\\System32\\svchost.exe"}"#,
+        r#"{"Channel":"Security","EventID":5156,"Hostname":"HOST","EventTime":"2020-09-17 17:46:12","ProcessId":"1324","Direction":"%%14592","SourceAddress":"172.18.39.5","SourcePort":"61545","DestAddress":"172.18.39.6","DestPort":"49603","Application":"\\device\\x\\excel.exe","Protocol":"6"}"#,
+        r#"{"@timestamp":"2020-09-17T21:46:13Z","host":{"id":"HOST"},"event":{"category":["network"],"type":["start"]},"network":{"direction":"incoming","transport":"tcp"},"source":{"ip":"10.1.1.1","port":50000},"destination":{"ip":"10.1.1.2","port":49700},"process":{"entity_id":"e-1","pid":7,"name":"explorer.exe"}}"#,
+    ];
+    let hosts = ["ws-1", "ws-2", "dc-1"];
+    let records: Vec<String> = hosts.iter().flat_map(|h| templates.iter().map(move |t| t.replace("HOST", h))).collect();
+    let rule = Rule::default();
+    let paths = Paths::new(rule.fields()).with_view();
+    let mut decoder = Decoder::new();
+    let observations: Vec<Observation> = records
+        .iter()
+        .map(|r| observe(&decoder.decode(&paths, r.as_bytes()).expect("valid")).expect("an observation"))
+        .collect();
+    let mut correlator = Correlator::new(Limits { hosts: 8, pending: 16, ..Limits::default() });
+    let mut round = 0i64;
+    let mut run = |decoder: &mut Decoder, correlator: &mut Correlator<usize>| {
+        let mut found = 0usize;
+        // Decode and observe every record again (the parallel part of a scan) ...
+        for r in &records {
+            let doc = decoder.decode(&paths, r.as_bytes()).expect("valid");
+            found += usize::from(observe(&doc).is_some());
+        }
+        // ... and feed the observations, ten minutes later each round.
+        round += 1;
+        for (i, o) in observations.iter().enumerate() {
+            let mut o = *o;
+            o.time = Timestamp::from_unix_nanos(o.time.unix_nanos() + round * 600_000_000_000);
+            correlator.observe(&o, i, |_| found += 1);
+        }
+        found
+    };
+    // The first round's correlations are released by the second (the lateness): from the
+    // second round on, each round finds the same number.
+    run(&mut decoder, &mut correlator);
+    let warm = run(&mut decoder, &mut correlator);
+    assert!(warm > records.len(), "correlations were found: {warm}");
+    let n = allocations_during(|| {
+        for _ in 0..20 {
+            assert_eq!(run(&mut decoder, &mut correlator), warm);
+        }
+    });
+    assert_eq!(n, 0, "{n} allocations after warm-up");
+}
