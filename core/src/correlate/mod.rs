@@ -19,11 +19,13 @@
 
 mod engine;
 mod observe;
+mod rules;
 
 pub use engine::{Correlation, CorrelationStats, Correlator, Limits, Partner};
 pub use observe::{
     observe, Clock, Endpoint, EntityKey, Fact, HostKey, Inbound, Logon, Observation, Outbound, Start, SERVERS,
 };
+pub use rules::seed_metadata;
 
 /// One of the correlation rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -49,24 +51,9 @@ impl CorrelationRule {
         }
     }
 
-    /// The stable `rule.id`.
+    /// The stable `rule.id` ([`metadata`](Self::metadata) has the rest).
     pub fn id(self) -> &'static str {
-        match self {
-            CorrelationRule::D2 => "3f0c6d2e-8a41-4d7b-9a52-d2c0f3a1e702",
-            CorrelationRule::D2L => "6b1e9a47-2c58-4f3d-8e16-d21c0b7c4a91",
-            CorrelationRule::D3 => "9d4a2f61-7e35-4b8c-a0d9-d3e1c5f8b204",
-        }
-    }
-
-    /// The rule's title.
-    pub fn title(self) -> &'static str {
-        match self {
-            CorrelationRule::D2 => "Remote DCOM activation of a lateral-movement COM server (inbound connection)",
-            CorrelationRule::D2L => "Remote DCOM activation of a lateral-movement COM server (network logon session)",
-            CorrelationRule::D3 => {
-                "Incoming connection to explorer.exe with an explorer.exe child (ShellWindows / ShellBrowserWindow)"
-            }
-        }
+        self.metadata().id
     }
 
     /// How far the partner may be from the anchor, in nanoseconds: `(before, after)`, the
