@@ -23,7 +23,9 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::correlate::{Correlation, CorrelationRule, Endpoint, Partner};
 use crate::error::DecodeError;
+use crate::rule::definition::Metadata;
 use crate::rule::{BranchSet, Rule, Verdict};
 use crate::scan::Position;
 use crate::view::ecs::{Decoder, Document, Paths, RawKind, Schema, ViewField};
@@ -80,6 +82,26 @@ impl<'r> AlertWriter<'r> {
         })
     }
 
+    /// The alert of a correlation, anchored on its process start: `anchor_record` is the
+    /// anchor's record (the caller keeps it until the correlation is reported), `anchor` and
+    /// `partner` where the two events came from.
+    ///
+    /// # Errors
+    /// The decoder's error if `anchor_record` is not a record the view reads.
+    pub fn correlation<M>(
+        &mut self,
+        correlation: &Correlation<M>,
+        anchor_record: &[u8],
+        anchor: &Origin<'_>,
+        partner: &Origin<'_>,
+    ) -> Result<Alert, DecodeError> {
+        let doc = self.decoder.decode(&self.paths, anchor_record)?;
+        let value = build_correlation(correlation, &doc, anchor_record, anchor, partner, self.options);
+        let mut alert = Alert::new(&value, BranchSet::default());
+        alert.correlation = Some(correlation.rule);
+        Ok(alert)
+    }
+
     /// Appends the alert for `record` as one line of JSON (without a newline) to `out`;
     /// returns whether the rule fired (nothing is written when it did not).
     pub fn write(&mut self, record: &[u8], origin: &Origin<'_>, out: &mut Vec<u8>) -> Result<bool, DecodeError> {
@@ -103,6 +125,7 @@ pub struct Alert {
     host: Option<String>,
     user: Option<String>,
     branches: BranchSet,
+    correlation: Option<CorrelationRule>,
 }
 
 impl Alert {
@@ -118,6 +141,7 @@ impl Alert {
             host: string(&value["host"]["name"]).or_else(|| string(&value["host"]["hostname"])),
             user,
             branches,
+            correlation: None,
         }
     }
 
@@ -146,9 +170,14 @@ impl Alert {
         self.user.as_deref()
     }
 
-    /// The branches that fired.
+    /// The seed rule's branches that fired (none for a correlation).
     pub fn branches(&self) -> BranchSet {
         self.branches
+    }
+
+    /// The correlation rule, for the alert of a correlation.
+    pub fn correlation(&self) -> Option<CorrelationRule> {
+        self.correlation
     }
 }
 
@@ -161,6 +190,29 @@ fn build(
     options: AlertOptions,
 ) -> Value {
     let meta = rule.metadata();
+    let (mut alert, source) = base(meta, doc, record, origin, options);
+    let branches: Vec<&str> = verdict.branches().iter().map(|b| b.name()).collect();
+    let mut dcom = Map::new();
+    dcom.insert("branches".into(), json!(branches));
+    dcom.insert("evidence".into(), evidence(verdict));
+    dcom.insert("severity".into(), json!(meta.severity));
+    dcom.insert("schema".into(), json!(schema_name(doc.schema())));
+    if !source.is_empty() {
+        dcom.insert("source".into(), Value::Object(source));
+    }
+    alert.insert("dcom_detect".into(), Value::Object(dcom));
+    Value::Object(alert)
+}
+
+/// What every alert carries, in order: `@timestamp`, `event`, `rule`, `threat`, the event's
+/// `host`, `user` and `process`, and `log`; and the `dcom_detect.source` object of `origin`.
+fn base(
+    meta: &Metadata,
+    doc: &Document<'_>,
+    record: &[u8],
+    origin: &Origin<'_>,
+    options: AlertOptions,
+) -> (Map<String, Value>, Map<String, Value>) {
     let threat = &meta.threat;
     let schema = doc.schema();
     // An ECS record's objects are copied as they are: parse it. The record decoded, so it is
@@ -239,6 +291,63 @@ fn build(
     if !log.is_empty() {
         alert.insert("log".into(), Value::Object(log));
     }
+    let source = source_object(origin);
+    (alert, source)
+}
+
+/// The ECS alert of a correlation: anchored on its process start (`anchor_record`, decoded
+/// again here), carrying the correlation rule's metadata and, under
+/// `dcom_detect.correlation`, the rule, the partner event (its source, time, and addresses
+/// and ports or logon id) and the gap between them.
+fn build_correlation<M>(
+    correlation: &Correlation<M>,
+    doc: &Document<'_>,
+    record: &[u8],
+    anchor: &Origin<'_>,
+    partner: &Origin<'_>,
+    options: AlertOptions,
+) -> Value {
+    let meta = correlation.rule.metadata();
+    let (mut alert, source) = base(meta, doc, record, anchor, options);
+    let mut found = Map::new();
+    found.insert("rule".into(), json!(correlation.rule.name()));
+    let mut other = Map::new();
+    let partner_source = source_object(partner);
+    if !partner_source.is_empty() {
+        other.insert("source".into(), Value::Object(partner_source));
+    }
+    other.insert("@timestamp".into(), json!(correlation.partner_time.to_string()));
+    match correlation.partner_fact {
+        Partner::Inbound { remote, local } => {
+            let end = |(ip, port): Endpoint| match port {
+                Some(port) => json!({ "ip": ip.to_string(), "port": port }),
+                None => json!({ "ip": ip.to_string() }),
+            };
+            other.insert("kind".into(), json!("inbound_connection"));
+            other.insert("remote".into(), end(remote));
+            other.insert("local".into(), end(local));
+        }
+        Partner::Logon { logon_id, source } => {
+            other.insert("kind".into(), json!("network_logon"));
+            other.insert("logon_id".into(), json!(format!("{logon_id:#x}")));
+            other.insert("remote".into(), json!({ "ip": source.to_string() }));
+        }
+    }
+    found.insert("partner".into(), Value::Object(other));
+    found.insert("gap_seconds".into(), json!(correlation.gap_nanos() as f64 / 1e9));
+    let mut dcom = Map::new();
+    dcom.insert("correlation".into(), Value::Object(found));
+    dcom.insert("severity".into(), json!(meta.severity));
+    dcom.insert("schema".into(), json!(schema_name(doc.schema())));
+    if !source.is_empty() {
+        dcom.insert("source".into(), Value::Object(source));
+    }
+    alert.insert("dcom_detect".into(), Value::Object(dcom));
+    Value::Object(alert)
+}
+
+/// `dcom_detect.source`: where a record came from.
+fn source_object(origin: &Origin<'_>) -> Map<String, Value> {
     let mut source = Map::new();
     if let Some(file) = origin.file {
         source.insert("file".into(), json!(file));
@@ -259,17 +368,7 @@ fn build(
         }
         None => {}
     }
-    let branches: Vec<&str> = verdict.branches().iter().map(|b| b.name()).collect();
-    let mut dcom = Map::new();
-    dcom.insert("branches".into(), json!(branches));
-    dcom.insert("evidence".into(), evidence(verdict));
-    dcom.insert("severity".into(), json!(meta.severity));
-    dcom.insert("schema".into(), json!(schema_name(schema)));
-    if !source.is_empty() {
-        dcom.insert("source".into(), Value::Object(source));
-    }
-    alert.insert("dcom_detect".into(), Value::Object(dcom));
-    Value::Object(alert)
+    source
 }
 
 fn text(t: Text<'_>) -> Value {

@@ -478,3 +478,52 @@ fn the_streaming_engine_agrees_with_the_naive_evaluator_on_generated_streams() {
     }
     assert!(total > 500, "the generator must exercise the rules: {total} correlations");
 }
+
+// ---- Shipped fixtures: correlations and their alerts ---------------------------------------
+
+use dcom_detect_core::alert::{AlertOptions, AlertWriter, Origin};
+use dcom_detect_core::Position;
+
+fn fixture(name: &str) -> Vec<(u64, String)> {
+    records(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/correlation").join(name))
+}
+
+#[test]
+fn the_fixtures_raise_their_anchors_with_alerts_that_name_the_partner() {
+    let excel = fixture("otrf_excel4macro.ndjson");
+    let found: BTreeSet<_> = correlate(&excel, false).iter().map(|c| (c.rule, c.anchor, c.partner)).collect();
+    use CorrelationRule::*;
+    // Lines: 1 = 4624, 2 = 4688 EXCEL, 3 = Sysmon 1 EXCEL, 4 = 5156, 5 = Sysmon 3.
+    assert_eq!(found, BTreeSet::from([(D2, 2, 4), (D2, 3, 5), (D2L, 2, 1), (D2L, 3, 1)]));
+    let shell = fixture("otrf_shellwindows.ndjson");
+    let found: BTreeSet<_> = correlate(&shell, false).iter().map(|c| (c.rule, c.anchor)).collect();
+    assert_eq!(found, BTreeSet::from([(D3, 3), (D3, 4)]));
+
+    let rule = Rule::default();
+    let mut writer = AlertWriter::new(&rule, AlertOptions::default());
+    for c in correlate(&excel, false) {
+        let origin =
+            |line: u64| Origin { file: Some("excel.ndjson"), position: Some(Position::Line { line, offset: 0 }) };
+        let anchor = &excel[c.anchor as usize - 1].1;
+        let alert = writer.correlation(&c, anchor.as_bytes(), &origin(c.anchor), &origin(c.partner)).unwrap();
+        assert_eq!(alert.correlation(), Some(c.rule));
+        assert_eq!(alert.host(), Some("WORKSTATION6.theshire.local"));
+        let v: serde_json::Value = serde_json::from_str(alert.json()).unwrap();
+        assert_eq!(v["rule"]["id"], c.rule.id());
+        assert_eq!(v["event"]["kind"], "alert");
+        assert_eq!(v["threat"]["technique"]["subtechnique"]["id"], "T1021.003");
+        assert_eq!(v["dcom_detect"]["source"]["line"], c.anchor, "anchored on the process start");
+        let found = &v["dcom_detect"]["correlation"];
+        assert_eq!(found["rule"], c.rule.name());
+        assert_eq!(found["partner"]["source"]["line"], c.partner);
+        assert_eq!(found["partner"]["remote"]["ip"], "172.18.39.5");
+        let gap = found["gap_seconds"].as_f64().unwrap();
+        assert!(gap.abs() < 10.0, "{gap}");
+        assert_eq!(v["process"]["name"], "EXCEL.EXE");
+        if c.rule == D2L {
+            assert_eq!(found["partner"]["logon_id"], "0x153ec2b");
+        } else {
+            assert_eq!(found["partner"]["local"]["port"], 49603);
+        }
+    }
+}
