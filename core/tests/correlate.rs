@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use dcom_detect_core::correlate::{observe, Correlation, CorrelationRule, Correlator, Limits};
+use dcom_detect_core::correlate::{observe, Correlation, CorrelationRule, Correlator, Event, Limits};
 use dcom_detect_core::view::ecs::Paths;
 use dcom_detect_core::{Decoder, Rule};
 
@@ -201,12 +201,26 @@ fn logon(id: u64, source: IpAddr) -> Fact {
 fn run(limits: Limits, stream: &[Observation]) -> (BTreeSet<(CorrelationRule, usize)>, CorrelationStats) {
     let mut correlator = Correlator::new(limits);
     let mut out = BTreeSet::new();
-    let mut add =
-        |c: Correlation<usize>| assert!(out.insert((c.rule, c.anchor)), "one correlation per anchor and rule");
+    // Every anchor candidate is reported done exactly once, after its correlations.
+    let mut done = BTreeSet::new();
+    let mut add = |e: Event<usize>| match e {
+        Event::Correlation(c) => {
+            assert!(!done.contains(&c.anchor), "a correlation after its anchor was done");
+            assert!(out.insert((c.rule, c.anchor)), "one correlation per anchor and rule");
+        }
+        Event::Done(mark) => assert!(done.insert(mark), "done twice: {mark}"),
+    };
     for (i, o) in stream.iter().enumerate() {
-        correlator.observe(o, i, &mut add);
+        correlator.observe_events(o, i, &mut add);
     }
-    correlator.finish(&mut add);
+    correlator.finish_events(&mut add);
+    let candidates: BTreeSet<usize> = stream
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| matches!(o.fact, Fact::Start(s) if s.com_server || s.explorer_child))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(done, candidates, "each anchor candidate is done once");
     (out, correlator.stats())
 }
 

@@ -88,6 +88,19 @@ impl<M> Correlation<M> {
     }
 }
 
+/// What the correlator reports: correlations, and when an anchor candidate (a start that is
+/// a COM server or an explorer child) leaves the state, so a caller holding its record for
+/// the alert can let it go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event<M> {
+    /// A correlation, as soon as it is complete.
+    Correlation(Correlation<M>),
+    /// The anchor candidate with this mark will take part in no further correlation
+    /// (every rule fired, its windows closed, it was evicted, or the input ended). Reported
+    /// exactly once for each anchor candidate observed, after its correlations.
+    Done(M),
+}
+
 /// Counts of what the correlator saw and what it may have missed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CorrelationStats {
@@ -164,12 +177,14 @@ impl<T> Ring<T> {
 
     /// Pushes `item`; returns whether an older item was dropped. O(1), no allocation.
     fn push(&mut self, item: T) -> bool {
-        let full = self.items.len() >= self.capacity;
-        if full {
-            self.items.pop_front();
-        }
+        self.push_out(item).is_some()
+    }
+
+    /// Pushes `item`; returns the older item dropped to make room, if any.
+    fn push_out(&mut self, item: T) -> Option<T> {
+        let dropped = if self.items.len() >= self.capacity { self.items.pop_front() } else { None };
         self.items.push_back(item);
-        full
+        dropped
     }
 }
 
@@ -210,8 +225,17 @@ impl<M: Copy> HostState<M> {
         }
     }
 
-    /// Forgets everything (the buffers are kept); returns how many pending items it held.
-    fn reset(&mut self, key: HostKey) -> u64 {
+    /// Forgets everything (the buffers are kept), reporting each anchor candidate held as
+    /// done; returns how many pending items it held.
+    fn reset(&mut self, key: HostKey, emit: &mut impl FnMut(Event<M>)) -> u64 {
+        for a in &self.anchors.items {
+            emit(Event::Done(a.mark));
+        }
+        for b in &self.buffer {
+            if is_candidate(&b.fact) {
+                emit(Event::Done(b.mark));
+            }
+        }
         let held = self.anchors.items.len() + self.inbound.items.len() + self.logons.items.len() + self.buffer.len();
         self.key = key;
         self.newest = None;
@@ -269,9 +293,19 @@ impl<M: Copy> Correlator<M> {
     /// its own by the allowed lateness; observations are then evaluated in time order, so
     /// input reordered within the lateness gives exactly the correlations of sorted input.
     pub fn observe(&mut self, observation: &Observation, mark: M, mut emit: impl FnMut(Correlation<M>)) {
+        self.observe_events(observation, mark, |e| {
+            if let Event::Correlation(c) = e {
+                emit(c);
+            }
+        });
+    }
+
+    /// [`observe`](Self::observe), also reporting when anchor candidates leave the state
+    /// ([`Event::Done`]).
+    pub fn observe_events(&mut self, observation: &Observation, mark: M, mut emit: impl FnMut(Event<M>)) {
         self.stats.observations += 1;
         self.tick += 1;
-        let slot = self.host(observation.host);
+        let slot = self.host(observation.host, &mut emit);
         let limits = self.limits;
         let seq = self.tick;
         let stats = &mut self.stats;
@@ -315,16 +349,29 @@ impl<M: Copy> Correlator<M> {
 
     /// Evaluates every observation still buffered (the end of the input), host by host.
     pub fn finish(&mut self, mut emit: impl FnMut(Correlation<M>)) {
+        self.finish_events(|e| {
+            if let Event::Correlation(c) = e {
+                emit(c);
+            }
+        });
+    }
+
+    /// [`finish`](Self::finish), also reporting every anchor candidate still held as
+    /// [`Event::Done`]; the state is then empty of anchors.
+    pub fn finish_events(&mut self, mut emit: impl FnMut(Event<M>)) {
         let stats = &mut self.stats;
         for host in &mut self.hosts {
             while let Some(item) = host.buffer.pop_front() {
                 process(host, stats, item, &mut emit);
             }
+            for a in host.anchors.items.drain(..) {
+                emit(Event::Done(a.mark));
+            }
         }
     }
 
     /// The slot of `key`'s state, creating it (or evicting the least recently seen host).
-    fn host(&mut self, key: HostKey) -> usize {
+    fn host(&mut self, key: HostKey, emit: &mut impl FnMut(Event<M>)) -> usize {
         if let Some(&slot) = self.index.get(&key) {
             return slot;
         }
@@ -341,7 +388,7 @@ impl<M: Copy> Correlator<M> {
                 .expect("at least one host");
             self.index.remove(&old);
             self.stats.evicted_hosts += 1;
-            self.stats.evicted_pending += self.hosts[slot].reset(key);
+            self.stats.evicted_pending += self.hosts[slot].reset(key, emit);
             slot
         };
         self.index.insert(key, slot);
@@ -354,12 +401,12 @@ fn process<M: Copy>(
     host: &mut HostState<M>,
     stats: &mut CorrelationStats,
     item: Buffered<M>,
-    emit: &mut impl FnMut(Correlation<M>),
+    emit: &mut impl FnMut(Event<M>),
 ) {
     let Buffered { time, mark, fact, .. } = item;
     let released = host.released.map_or(time, |r| r.max(time));
     host.released = Some(released);
-    expire(host, released);
+    expire(host, released, emit);
     match fact {
         Fact::Outbound(out) => {
             if !is_loopback(out.local) && !host.own.items.contains(&out.local) {
@@ -386,7 +433,7 @@ fn process<M: Copy>(
                     if anchor.item.open & rule.bit() != 0 && joins_inbound(host, rule, &anchor, c) {
                         anchor.item.open &= !rule.bit();
                         stats.correlations += 1;
-                        emit(inbound_correlation(rule, &anchor, c));
+                        emit(Event::Correlation(inbound_correlation(rule, &anchor, c)));
                     }
                 }
             }
@@ -394,11 +441,14 @@ fn process<M: Copy>(
                 if anchor.item.open & CorrelationRule::D2L.bit() != 0 && joins_logon(&anchor, l) {
                     anchor.item.open &= !CorrelationRule::D2L.bit();
                     stats.correlations += 1;
-                    emit(logon_correlation(&anchor, l));
+                    emit(Event::Correlation(logon_correlation(&anchor, l)));
                 }
             }
-            if anchor.item.open != 0 && host.anchors.push(anchor) {
+            if anchor.item.open == 0 {
+                emit(Event::Done(anchor.mark));
+            } else if let Some(old) = host.anchors.push_out(anchor) {
                 stats.evicted_pending += 1;
+                emit(Event::Done(old.mark));
             }
         }
         Fact::Inbound(inbound) => {
@@ -410,7 +460,7 @@ fn process<M: Copy>(
                 for rule in [CorrelationRule::D2, CorrelationRule::D3] {
                     let a = &host.anchors.items[i];
                     if a.item.open & rule.bit() != 0 && joins_inbound(host, rule, a, &c) {
-                        emit(inbound_correlation(rule, a, &c));
+                        emit(Event::Correlation(inbound_correlation(rule, a, &c)));
                         host.anchors.items[i].item.open &= !rule.bit();
                         stats.correlations += 1;
                     }
@@ -426,7 +476,7 @@ fn process<M: Copy>(
                 if a.item.open & CorrelationRule::D2L.bit() != 0 && joins_logon(a, &l) {
                     a.item.open &= !CorrelationRule::D2L.bit();
                     stats.correlations += 1;
-                    emit(logon_correlation(a, &l));
+                    emit(Event::Correlation(logon_correlation(a, &l)));
                 }
             }
             if host.logons.push(l) {
@@ -434,6 +484,11 @@ fn process<M: Copy>(
             }
         }
     }
+}
+
+/// Whether a fact is an anchor candidate (reported [`Event::Done`] when it leaves).
+fn is_candidate(fact: &Fact) -> bool {
+    matches!(fact, Fact::Start(s) if s.com_server || s.explorer_child)
 }
 
 /// Observations are evaluated in this order: by time, process starts before other events of
@@ -447,11 +502,17 @@ fn rank(fact: &Fact) -> u8 {
 }
 
 /// Drops what can no longer take part in a correlation.
-fn expire<M>(host: &mut HostState<M>, released: Timestamp) {
+fn expire<M: Copy>(host: &mut HostState<M>, released: Timestamp, emit: &mut impl FnMut(Event<M>)) {
     let keep = |time: Timestamp, window: i64| time.unix_nanos() + window >= released.unix_nanos();
     let longest =
         |open: u8| CorrelationRule::ALL.iter().filter(|r| open & r.bit() != 0).map(|r| r.window().1).max().unwrap_or(0);
-    host.anchors.items.retain(|a| a.item.open != 0 && keep(a.time, longest(a.item.open)));
+    host.anchors.items.retain(|a| {
+        let kept = a.item.open != 0 && keep(a.time, longest(a.item.open));
+        if !kept {
+            emit(Event::Done(a.mark));
+        }
+        kept
+    });
     // A connection partners an anchor up to 60 s (D2) after it; a logon up to 60 s (D2L).
     host.inbound.items.retain(|c| keep(c.time, CorrelationRule::D2.window().0));
     host.logons.items.retain(|l| keep(l.time, CorrelationRule::D2L.window().0));

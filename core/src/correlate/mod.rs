@@ -21,7 +21,7 @@ mod engine;
 mod observe;
 mod rules;
 
-pub use engine::{Correlation, CorrelationStats, Correlator, Limits, Partner};
+pub use engine::{Correlation, CorrelationStats, Correlator, Event, Limits, Partner};
 pub use observe::{
     observe, Clock, Endpoint, EntityKey, Fact, HostKey, Inbound, Logon, Observation, Outbound, Start, SERVERS,
 };
