@@ -541,3 +541,43 @@ fn the_fixtures_raise_their_anchors_with_alerts_that_name_the_partner() {
         }
     }
 }
+
+/// What a scan with the extended profile does: a session fed every decoded record in order.
+fn session_alerts(records: &[(u64, String)], file: &str) -> Vec<serde_json::Value> {
+    let rule = Rule::default();
+    let mut session = dcom_detect_core::correlate::Session::new(&rule, Limits::default(), AlertOptions::default());
+    let mut decoder = Decoder::new();
+    let mut alerts = Vec::new();
+    for (line, record) in records {
+        let Ok(doc) = decoder.decode(session.paths(), record.as_bytes()) else { continue };
+        let position = Position::Line { line: *line, offset: 0 };
+        session.feed(&doc, record.as_bytes(), Some(file), position, |a| alerts.push(a));
+    }
+    session.finish(|a| alerts.push(a));
+    assert_eq!(session.stats().1, 0, "every alert was written");
+    alerts.iter().map(|a| serde_json::from_str(a.json()).unwrap()).collect()
+}
+
+#[test]
+fn a_session_writes_one_alert_per_correlation_from_the_anchor_record() {
+    let alerts = session_alerts(&fixture("otrf_excel4macro.ndjson"), "excel.ndjson");
+    let mut seen: Vec<(String, u64, u64)> = alerts
+        .iter()
+        .map(|a| {
+            let c = &a["dcom_detect"]["correlation"];
+            (
+                c["rule"].as_str().unwrap().to_owned(),
+                a["dcom_detect"]["source"]["line"].as_u64().unwrap(),
+                c["partner"]["source"]["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    seen.sort();
+    let expected = [("D2", 2, 4), ("D2", 3, 5), ("D2L", 2, 1), ("D2L", 3, 1)].map(|(r, a, p)| (r.to_owned(), a, p));
+    assert_eq!(seen, expected);
+    for a in &alerts {
+        assert_eq!(a["dcom_detect"]["source"]["file"], "excel.ndjson");
+        assert_eq!(a["process"]["name"], "EXCEL.EXE");
+        assert!(a["@timestamp"].as_str().unwrap().starts_with("2020-09-17T"), "{}", a["@timestamp"]);
+    }
+}

@@ -20,12 +20,14 @@
 mod engine;
 mod observe;
 mod rules;
+mod session;
 
 pub use engine::{Correlation, CorrelationStats, Correlator, Event, Limits, Partner};
 pub use observe::{
     observe, Clock, Endpoint, EntityKey, Fact, HostKey, Inbound, Logon, Observation, Outbound, Start, SERVERS,
 };
 pub use rules::seed_metadata;
+pub use session::{Mark, Session};
 
 /// One of the correlation rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
