@@ -23,7 +23,7 @@ use arrow_schema::{DataType, Field as ArrowField, Fields as ArrowFields, Schema}
 use counting::allocations_during;
 use dcom_detect_core::source::arrow::{evaluate_batches, match_batch, BatchView, ColumnMap};
 use dcom_detect_core::view::ecs::Schema as DocSchema;
-use dcom_detect_core::{CaseFolding, Decoder, Fields, Found, Options, Position, Rule};
+use dcom_detect_core::{CaseFolding, Decoder, Fields, Found, Options, Outcome, Position, Rule};
 
 const RULE_PATHS: [&str; 5] =
     ["event.category", "event.type", "process.name", "process.parent.name", "process.command_line"];
@@ -861,11 +861,11 @@ fn parquet_scan_reports_every_match_by_row_as_the_batch_path_does() {
         let mut decoder = Decoder::new();
         let stats = dcom_detect_core::source::parquet::scan_parquet_path(&rule, &ColumnMap::new(), &file.0, |f| {
             match f {
-                Found::Match { position: Position::Row { row }, record, branches } => {
+                Found { position: Position::Row { row }, record, outcome: Outcome::Matched(branches) } => {
                     assert!(rule.evaluate(&decoder.decode(rule.paths(), record).unwrap()).is_match());
                     found.push((row, branches.bits(), None));
                 }
-                Found::Suppressed { position: Position::Row { row }, branches, item, .. } => {
+                Found { position: Position::Row { row }, outcome: Outcome::Suppressed { branches, item }, .. } => {
                     found.push((row, branches.bits(), Some(item)))
                 }
                 other => panic!("{other:?}"),
