@@ -6,7 +6,7 @@ use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
-use dcom_detect_core::scan::{Found, ScanOptions};
+use dcom_detect_core::scan::{Outcome, ScanOptions};
 use dcom_detect_core::scan_path;
 use dcom_detect_core::{AlertOptions, AlertWriter, Options, Origin, Rule};
 
@@ -41,23 +41,25 @@ fn main() {
     for file in files {
         let name = file.display().to_string();
         let result = scan_path(&rule, &options, &file, |found| {
-            match found {
-                Found::Match { position, record, .. } => {
+            let position = found.position;
+            match found.outcome {
+                Outcome::Matched(_) => {
                     line.clear();
                     let origin = Origin { file: Some(&name), position: Some(position) };
-                    alerts.write(record, &origin, &mut line).expect("matched records decode");
+                    alerts.write(found.record, &origin, &mut line).expect("matched records decode");
                     line.push(b'\n');
                     out.write_all(&line).expect("stdout");
                 }
-                Found::Suppressed { position, item, .. } => {
+                Outcome::Suppressed { item, .. } => {
                     eprintln!(
                         "{name}: {position}: suppressed by exception {:?}",
                         rule.exceptions().items()[item].name()
                     )
                 }
-                Found::Rejected { position, error } => {
+                Outcome::Rejected(error) => {
                     eprintln!("{name}: {position}: rejected: {error}")
                 }
+                Outcome::NotMatched => unreachable!("scans report no record that did not match"),
             }
             ControlFlow::Continue(())
         });

@@ -51,7 +51,7 @@ pub mod errors {
     pub use crate::rule::exceptions::{ExceptionsError, Problem};
     pub use crate::scan::ScanError;
     #[cfg(feature = "arrow")]
-    pub use crate::source::arrow::ColumnError;
+    pub use crate::source::arrow::{ColumnError, ColumnErrorKind};
     #[cfg(feature = "io")]
     pub use crate::source::UnsupportedFormat;
     pub use crate::view::field::TooManyFields;

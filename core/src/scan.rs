@@ -2,11 +2,12 @@
 //!
 //! A scan reads its input in chunks that end on line boundaries, finds candidate lines with
 //! the [`Prefilter`] (unless disabled), decodes and evaluates only those, and reports, in input
-//! order, every match and every rejected record through a callback ([`Found`]). Its [`Stats`]
-//! account for every line: `records = matched + not_matched + rejected`, and blank lines are
-//! counted apart. A record is one line; blank lines (empty, or only spaces, tabs and `\r`) are
-//! not records; `\r\n` endings and a UTF-8 byte order mark at the start of the stream are
-//! accepted.
+//! order, every match, suppressed match and rejected record through a callback ([`Found`]: a
+//! position, the record's bytes and its [`Outcome`], the one per-record result every scan and
+//! source shares). Its [`Stats`] account for every line:
+//! `records = matched + suppressed + not_matched + rejected`, and blank lines are counted
+//! apart. A record is one line; blank lines (empty, or only spaces, tabs and `\r`) are not
+//! records; `\r\n` endings and a UTF-8 byte order mark at the start of the stream are accepted.
 //!
 //! # Memory and cost
 //! Memory is bounded by the chunk size plus the longest record allowed
@@ -174,6 +175,19 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Counts one record with this outcome: `records` and the outcome's own count, so that
+    /// the counts keep adding up. (A record the prefilter ruled out is also counted in
+    /// `prefiltered`, by the scan.)
+    pub fn count<E>(&mut self, outcome: &Outcome<E>) {
+        self.records += 1;
+        match outcome {
+            Outcome::Matched(_) => self.matched += 1,
+            Outcome::Suppressed { .. } => self.suppressed += 1,
+            Outcome::NotMatched => self.not_matched += 1,
+            Outcome::Rejected(_) => self.rejected += 1,
+        }
+    }
+
     /// Adds `other`'s counts to these (the totals of several inputs).
     pub fn add(&mut self, other: &Stats) {
         self.records += other.records;
@@ -189,36 +203,48 @@ impl Stats {
     }
 }
 
-/// What a scan reports: a match, a suppressed match or a rejected record, with its position.
-#[derive(Debug)]
-pub enum Found<'a> {
-    /// The rule fired on this record.
-    Match {
-        /// Where the record is.
-        position: Position,
-        /// The record's bytes (re-decode them to get the verdict's evidence).
-        record: &'a [u8],
-        /// The branches that fired.
-        branches: BranchSet,
-    },
-    /// The rule fired, but an exception item suppressed the alert.
-    Suppressed {
-        /// Where the record is.
-        position: Position,
-        /// The record's bytes.
-        record: &'a [u8],
-        /// The branches that fired.
-        branches: BranchSet,
-        /// The suppressing item's index in the rule's exceptions.
-        item: usize,
-    },
-    /// The record could not be read.
-    Rejected {
-        /// Where the record is.
-        position: Position,
-        /// Why.
-        error: &'a DecodeError,
-    },
+/// What a scan reports about one record: where it is, its bytes, and its [`Outcome`].
+///
+/// Every scan (NDJSON, EVTX, Parquet, the paths of [`crate::source::Inputs`]) calls its sink
+/// with one `Found` per record whose outcome is [`Outcome::Matched`], [`Outcome::Suppressed`]
+/// or [`Outcome::Rejected`], in input order; a record that did not match is only counted
+/// ([`Stats::not_matched`]), never reported, so `outcome` is never [`Outcome::NotMatched`].
+///
+/// A plain `Copy` value of three borrows, valid for the call only: the error of a rejected
+/// record is borrowed from the scan, not cloned.
+///
+/// ```
+/// use std::ops::ControlFlow;
+/// use dcom_detect_core::{scan_ndjson, Outcome, Rule, ScanOptions};
+///
+/// let alert = r#"{"event":{"category":"process","type":"start"},"process":{"name":"dcomcnfg.exe"}}"#;
+/// let input = format!("{alert}\nnot json\n{{}}\n");
+/// let mut seen = Vec::new();
+/// let stats = scan_ndjson(&Rule::default(), &ScanOptions::default(), input.as_bytes(), |found| {
+///     seen.push(match found.outcome {
+///         Outcome::Matched(branches) => format!("{}: alert {}", found.position, branches.bits()),
+///         Outcome::Suppressed { item, .. } => format!("{}: suppressed by item {item}", found.position),
+///         Outcome::Rejected(error) => format!("{}: {error}", found.position),
+///         Outcome::NotMatched => unreachable!("never reported"),
+///     });
+///     ControlFlow::Continue(())
+/// })
+/// .unwrap();
+/// assert_eq!(seen[0], "line 1 (byte 0): alert 2");
+/// assert_eq!(seen[1], "line 2 (byte 82): the record is not a JSON object at byte 0");
+/// assert_eq!((seen.len(), stats.records, stats.not_matched), (2, 3, 1));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Found<'a> {
+    /// Where the record is.
+    pub position: Position,
+    /// The record's bytes as the rule read them (an NDJSON line without its newline, an
+    /// EVTX record's JSON rendering, a table row written as JSON), to write an alert from or
+    /// re-decode for the verdict's evidence. Empty for a rejected record, whose bytes may
+    /// be too long to keep or not be text at all: its position says where to look.
+    pub record: &'a [u8],
+    /// What the record came to: never [`Outcome::NotMatched`].
+    pub outcome: Outcome<&'a DecodeError>,
 }
 
 /// A scan that failed as a whole (the input could not be read); records before the failure
@@ -239,27 +265,102 @@ impl std::fmt::Display for ScanError {
 
 impl std::error::Error for ScanError {}
 
-/// The outcome of evaluating one record.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// The rule fired and raised an alert.
+/// What evaluating the rule on one record came to: the one per-record result of every scan
+/// and every source.
+///
+/// The variants partition records exactly as [`Stats`] counts them (see [`Stats::count`]):
+/// a record is matched (an alert), suppressed (the rule fired, an exception item took the
+/// alert back), not matched (no branch fired), or rejected (it could not be read, so the
+/// rule was not evaluated). In the outcomes the engine builds ([`Outcome::of`], scans),
+/// `Matched` and `Suppressed` hold a non-empty [`BranchSet`].
+///
+/// `E` is the rejection's error: an owned [`DecodeError`] by default (what
+/// [`Scanner::evaluate`] returns and what a parallel scan buffers), a borrowed
+/// `&DecodeError` in a [`Found`] ([`Outcome::as_ref`]). Only an owned `Rejected` may hold
+/// heap memory (a duplicate key's name, an EVTX parser's message); the other variants are
+/// a few bytes of plain data, and borrowing, matching or counting an outcome never
+/// allocates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome<E = DecodeError> {
+    /// The rule fired on these branches and raised an alert.
     Matched(BranchSet),
-    /// The rule fired; this exception item suppressed the alert.
-    Suppressed(BranchSet, usize),
-    /// It did not.
+    /// The rule fired on these branches, but an exception item suppressed the alert.
+    Suppressed {
+        /// The branches that fired.
+        branches: BranchSet,
+        /// The suppressing item's index in [`Rule::exceptions`] (the first item, in file
+        /// order, whose conditions all hold).
+        item: usize,
+    },
+    /// No branch fired.
     NotMatched,
-    /// The record could not be read.
-    Rejected(DecodeError),
+    /// The record could not be read; the rule was not evaluated.
+    Rejected(E),
 }
 
-impl Outcome {
-    /// The outcome a verdict stands for.
-    pub fn of(verdict: &crate::rule::Verdict<'_>) -> Outcome {
+impl<E> Outcome<E> {
+    /// The outcome a verdict stands for (never `Rejected`: a verdict is of a record that was
+    /// read).
+    ///
+    /// ```
+    /// use dcom_detect_core::{Outcome, ProcessEvent, Rule};
+    /// let rule = Rule::default();
+    /// let event = ProcessEvent { name: "cmd.exe".into(), parent_name: "mmc.exe".into(), ..ProcessEvent::start() };
+    /// let outcome: Outcome = Outcome::of(&rule.evaluate(&event));
+    /// assert!(outcome.is_alert());
+    /// assert_eq!(outcome.branches().bits(), 1);
+    /// ```
+    pub fn of(verdict: &crate::rule::Verdict<'_>) -> Outcome<E> {
         let branches = verdict.branches();
         match (branches.is_empty(), verdict.suppressed_by) {
             (true, _) => Outcome::NotMatched,
-            (false, Some(item)) => Outcome::Suppressed(branches, item),
+            (false, Some(item)) => Outcome::Suppressed { branches, item },
             (false, None) => Outcome::Matched(branches),
+        }
+    }
+
+    /// The same outcome with the error borrowed (what a [`Found`] carries).
+    pub fn as_ref(&self) -> Outcome<&E> {
+        match self {
+            Outcome::Matched(branches) => Outcome::Matched(*branches),
+            Outcome::Suppressed { branches, item } => Outcome::Suppressed { branches: *branches, item: *item },
+            Outcome::NotMatched => Outcome::NotMatched,
+            Outcome::Rejected(error) => Outcome::Rejected(error),
+        }
+    }
+
+    /// The branches that fired, whether or not the alert was suppressed; empty when the
+    /// record did not match or was rejected.
+    pub fn branches(&self) -> BranchSet {
+        match self {
+            Outcome::Matched(branches) | Outcome::Suppressed { branches, .. } => *branches,
+            Outcome::NotMatched | Outcome::Rejected(_) => BranchSet::EMPTY,
+        }
+    }
+
+    /// Whether the record raised an alert (`Matched`).
+    pub fn is_alert(&self) -> bool {
+        matches!(self, Outcome::Matched(_))
+    }
+
+    /// Why the record was rejected, if it was.
+    pub fn error(&self) -> Option<&E> {
+        match self {
+            Outcome::Rejected(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl<E: Clone> Outcome<&E> {
+    /// The same outcome with its own copy of the error (to keep a [`Found`]'s outcome past
+    /// the sink's call; clones the error of a rejected record only).
+    pub fn cloned(self) -> Outcome<E> {
+        match self {
+            Outcome::Matched(branches) => Outcome::Matched(branches),
+            Outcome::Suppressed { branches, item } => Outcome::Suppressed { branches, item },
+            Outcome::NotMatched => Outcome::NotMatched,
+            Outcome::Rejected(error) => Outcome::Rejected(error.clone()),
         }
     }
 }
@@ -295,7 +396,9 @@ impl<'r> Scanner<'r> {
         self.rule
     }
 
-    /// Evaluates one record (a JSON document). Does not consult the prefilter.
+    /// Evaluates one record (a JSON document): any of the four outcomes, `Rejected` with the
+    /// decoder's error. Does not consult the prefilter. Allocates nothing once the decoder's
+    /// buffers have grown, except the name a rejection's error may carry (a duplicate key).
     pub fn evaluate(&mut self, record: &[u8]) -> Outcome {
         evaluate(self.rule, &mut self.decoder, record)
     }
@@ -327,39 +430,22 @@ impl<'r> Scanner<'r> {
             if is_blank(record) {
                 batch.stats.blank_lines += 1;
             } else {
-                batch.stats.records += 1;
                 let candidate = candidates.is_none() || next_candidate.is_some_and(|c| c < end);
                 if candidate || !frame::is_plain_object(record, self.max_depth) {
-                    let (hit_line, offset) = (line - part_line, (pos - part_pos) as u64);
-                    match evaluate(self.rule, &mut self.decoder, record) {
-                        Outcome::Matched(branches) => {
-                            batch.stats.matched += 1;
+                    let outcome = evaluate(self.rule, &mut self.decoder, record);
+                    batch.stats.count(&outcome);
+                    let (line, offset) = (line - part_line, (pos - part_pos) as u64);
+                    match outcome {
+                        Outcome::NotMatched => {}
+                        Outcome::Rejected(_) => batch.hits.push(Hit { line, offset, record: 0..0, outcome }),
+                        Outcome::Matched(_) | Outcome::Suppressed { .. } => {
                             let start = batch.records.len();
                             batch.records.extend_from_slice(record);
-                            batch.hits.push(Hit {
-                                line: hit_line,
-                                offset,
-                                kind: HitKind::Match { record: start..batch.records.len(), branches },
-                            });
-                        }
-                        Outcome::Suppressed(branches, item) => {
-                            batch.stats.suppressed += 1;
-                            let start = batch.records.len();
-                            batch.records.extend_from_slice(record);
-                            batch.hits.push(Hit {
-                                line: hit_line,
-                                offset,
-                                kind: HitKind::Suppressed { record: start..batch.records.len(), branches, item },
-                            });
-                        }
-                        Outcome::NotMatched => batch.stats.not_matched += 1,
-                        Outcome::Rejected(error) => {
-                            batch.stats.rejected += 1;
-                            batch.hits.push(Hit { line: hit_line, offset, kind: HitKind::Rejected(error) });
+                            batch.hits.push(Hit { line, offset, record: start..batch.records.len(), outcome });
                         }
                     }
                 } else {
-                    batch.stats.not_matched += 1;
+                    batch.stats.count(&Outcome::<DecodeError>::NotMatched);
                     batch.stats.prefiltered += 1;
                 }
             }
@@ -411,20 +497,18 @@ impl Batch {
     }
 }
 
+/// A reported record of a [`Batch`], until the collector delivers it as a [`Found`].
 #[derive(Debug)]
 struct Hit {
-    /// 0-based line within the chunk.
+    /// 0-based line within the part.
     line: u64,
-    /// Offset within the chunk.
+    /// Offset within the part.
     offset: u64,
-    kind: HitKind,
-}
-
-#[derive(Debug)]
-enum HitKind {
-    Match { record: Range<usize>, branches: BranchSet },
-    Suppressed { record: Range<usize>, branches: BranchSet, item: usize },
-    Rejected(DecodeError),
+    /// The record's bytes in [`Batch::records`]: empty for a rejected record (its bytes are
+    /// not kept).
+    record: Range<usize>,
+    /// Never [`Outcome::NotMatched`] (those are only counted).
+    outcome: Outcome,
 }
 
 /// What a chunk reader yields.
@@ -585,18 +669,8 @@ impl<F: FnMut(Found<'_>) -> ControlFlow<()>> Collector<F> {
                 break;
             }
             let position = Position::Line { line: self.lines + hit.line + 1, offset: self.offset + hit.offset };
-            let found = match &hit.kind {
-                HitKind::Match { record, branches } => {
-                    Found::Match { position, record: &batch.records[record.clone()], branches: *branches }
-                }
-                HitKind::Suppressed { record, branches, item } => Found::Suppressed {
-                    position,
-                    record: &batch.records[record.clone()],
-                    branches: *branches,
-                    item: *item,
-                },
-                HitKind::Rejected(error) => Found::Rejected { position, error },
-            };
+            let found = Found { position, record: &batch.records[hit.record.clone()], outcome: hit.outcome.as_ref() };
+            debug_assert!(found.outcome != Outcome::NotMatched);
             self.stopped = (self.sink)(found).is_break();
         }
         self.stats.add(&batch.stats);
@@ -607,19 +681,20 @@ impl<F: FnMut(Found<'_>) -> ControlFlow<()>> Collector<F> {
     fn oversized(&mut self, bytes: u64, limit: usize) {
         let error = DecodeError::new(ErrorKind::TooLarge(limit), 0);
         let position = Position::Line { line: self.lines + 1, offset: self.offset };
+        let outcome = Outcome::Rejected(&error);
         if !self.stopped {
-            self.stopped = (self.sink)(Found::Rejected { position, error: &error }).is_break();
+            self.stopped = (self.sink)(Found { position, record: &[], outcome }).is_break();
         }
-        self.stats.records += 1;
-        self.stats.rejected += 1;
+        self.stats.count(&outcome);
         self.stats.bytes += bytes;
         self.lines += 1;
         self.offset += bytes;
     }
 }
 
-/// Scans NDJSON from `reader`, calling `sink` for every match and rejected record in input
-/// order; returns the counts. `sink` may stop the scan early with `ControlFlow::Break`.
+/// Scans NDJSON from `reader`, calling `sink` for every record that matched, was suppressed
+/// or was rejected (never for one that did not match), in input order; returns the counts.
+/// `sink` may stop the scan early with `ControlFlow::Break`.
 pub fn scan_ndjson<R, F>(rule: &Rule, options: &ScanOptions, reader: R, sink: F) -> Result<Stats, ScanError>
 where
     R: Read + Send,
@@ -697,14 +772,15 @@ enum Done {
 
 /// Most hits (matches, suppressed matches, rejected records) one [`Batch`] holds: a chunk
 /// with more is delivered in parts (see [`Scanner::scan_chunk`]). This is what bounds a
-/// scan's memory whatever its lines' length: a hit takes about 56 bytes, so a chunk of
-/// one-byte bad lines would otherwise hold 28 times its size in hits.
+/// scan's memory whatever its lines' length: a hit (position, record range, [`Outcome`])
+/// takes 64 bytes on 64-bit targets, so a chunk of one-byte bad lines would otherwise hold
+/// 32 times its size in hits.
 ///
 /// In a parallel scan only the chunk being delivered may have more than one part in flight:
 /// a worker that has handed over a full part of a later chunk waits for its turn before
 /// scanning on. So at most `workers` parts wait in the collector, at most `4 * workers` in
-/// its queue and one is filled per worker: `(6 * threads + 1) * BATCH_HITS` hits (about 3 MB
-/// at 2 threads), plus the chunks in flight (`chunk_bytes` each: about `7 * threads`). The
+/// its queue and one is filled per worker: `(6 * threads + 1) * BATCH_HITS` hits (about
+/// 3.4 MB at 2 threads), plus the chunks in flight (`chunk_bytes` each: about `7 * threads`). The
 /// cost is one hand-over per `BATCH_HITS` hits, and nothing on input with few hits.
 const BATCH_HITS: usize = 4096;
 
@@ -904,9 +980,8 @@ mod tests {
         let mut expected_line = 0;
         let sink = |found: Found<'_>| {
             expected_line += 1;
-            assert!(
-                matches!(found, Found::Rejected { position: Position::Line { line, .. }, .. } if line == expected_line)
-            );
+            assert_eq!(found.position.line(), Some(expected_line));
+            assert!(matches!(found.outcome, Outcome::Rejected(_)));
             ControlFlow::Continue(())
         };
         let mut collector = Collector::new(sink);
@@ -918,6 +993,13 @@ mod tests {
         // current chunk's part.
         assert!(peak <= (3 + 3 * 4 + 1) * max_hits, "peak of {peak} hits waiting");
         assert!(peak >= max_hits);
+    }
+
+    /// The size [`BATCH_HITS`]'s memory bound is computed with.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_hit_takes_64_bytes() {
+        assert_eq!(std::mem::size_of::<Hit>(), 64);
     }
 
     /// Without parts, a chunk's hits would all wait: the test above can fail.

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use crate::rule::wildcard::{LiteralSet, Pattern};
 use crate::rule::{Branch, BranchSet, Rule, COM_HOST_PARENTS, DCOMCNFG, PROCESS_CATEGORY, START_TYPE};
-use crate::scan::{Found, Position, ScanOptions};
+use crate::scan::{Outcome, Position, ScanOptions};
 use crate::source::scan_path;
 use crate::view::ecs::Decoder;
 use crate::view::event::Fields;
@@ -601,12 +601,14 @@ fn read_labels(path: &Path) -> io::Result<Labels> {
 fn scan_file(rule: &Rule, file: &Path, name: &str) -> io::Result<FileResult> {
     let mut result = FileResult { file: name.to_owned(), ..FileResult::default() };
     let stats = scan_path(rule, &ScanOptions::default(), file, |found| {
-        match found {
-            Found::Match { position, branches, .. } => result.fired.push((label(&position), branches, None)),
-            Found::Suppressed { position, branches, item, .. } => {
-                result.fired.push((label(&position), branches, Some(rule.exceptions().items()[item].name().to_owned())))
+        let position = label(&found.position);
+        match found.outcome {
+            Outcome::Matched(branches) => result.fired.push((position, branches, None)),
+            Outcome::Suppressed { branches, item } => {
+                result.fired.push((position, branches, Some(rule.exceptions().items()[item].name().to_owned())))
             }
-            Found::Rejected { position, error } => result.rejected.push((label(&position), error.to_string())),
+            Outcome::Rejected(error) => result.rejected.push((position, error.to_string())),
+            Outcome::NotMatched => {}
         }
         ControlFlow::Continue(())
     })

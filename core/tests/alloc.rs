@@ -6,7 +6,11 @@ mod counting;
 
 use counting::allocations_during;
 use dcom_detect_core::view::ecs::Paths;
-use dcom_detect_core::{CaseFolding, Decoder, Options, ProcessEvent, Rule, Values};
+use std::ops::ControlFlow;
+
+use dcom_detect_core::{
+    scan_ndjson, CaseFolding, Decoder, Options, Outcome, ProcessEvent, Rule, ScanOptions, Scanner, Stats, Values,
+};
 
 /// A deterministic mix of the shapes that could tempt an allocation.
 fn varied_records() -> Vec<String> {
@@ -170,6 +174,51 @@ fn json_decoding_allocates_nothing_in_steady_state() {
         assert!(warm > 100 && warm < records.len(), "a mix of matches and misses ({warm})");
         assert_eq!(suppressed > 0, !rule.exceptions().is_empty(), "exceptions were exercised");
     }
+}
+
+/// The scan path: [`Scanner::evaluate`]'s [`Outcome`], counted in [`Stats`], allocates
+/// nothing once the decoder's buffers have grown; a whole serial scan allocates its buffers,
+/// not per record (eight times the records, no more allocations than the buffers' growth).
+#[test]
+fn outcomes_allocate_nothing_in_steady_state() {
+    let records = varied_records();
+    let exceptions: &[u8] = include_bytes!("../../examples/exceptions.json");
+    let rule = Rule::with_exceptions(Options::default(), exceptions).expect("valid file");
+    let options = ScanOptions::default();
+    let mut scanner = Scanner::new(&rule, &options);
+    let mut run = || {
+        let mut stats = Stats::default();
+        for r in &records {
+            let outcome = scanner.evaluate(r.as_bytes());
+            assert!(!matches!(outcome, Outcome::Rejected(_)), "valid records");
+            stats.count(&outcome);
+        }
+        stats
+    };
+    let warm = run();
+    let n = allocations_during(|| assert_eq!(run(), warm));
+    assert_eq!(n, 0, "{n} allocations after warm-up");
+    assert!(warm.matched > 100 && warm.suppressed > 0 && warm.not_matched > 0, "{warm:?}");
+
+    let input = records.join("\n") + "\n";
+    let options = ScanOptions { chunk_bytes: 64 << 10, ..ScanOptions::default() };
+    let scan = |copies: usize| {
+        let input = input.repeat(copies);
+        let mut alerts = 0u64;
+        let n = allocations_during(|| {
+            let stats = scan_ndjson(&rule, &options, input.as_bytes(), |found| {
+                alerts += u64::from(found.outcome.is_alert());
+                ControlFlow::Continue(())
+            })
+            .expect("in-memory input");
+            assert_eq!(stats.matched, alerts);
+        });
+        (n, alerts)
+    };
+    let (once, alerts) = scan(1);
+    let (eight, eight_alerts) = scan(8);
+    assert_eq!(eight_alerts, 8 * alerts);
+    assert!(eight <= once + 16, "{once} allocations for one copy, {eight} for eight");
 }
 
 #[test]

@@ -15,15 +15,15 @@ use arrow_array::builder::{
 };
 use arrow_array::types::{Int32Type, UInt8Type};
 use arrow_array::{
-    Array, ArrayRef, Float64Array, Int32Array, NullArray, RecordBatch, StringArray, StructArray,
+    Array, ArrayRef, BinaryArray, Float64Array, Int32Array, NullArray, RecordBatch, StringArray, StructArray,
     TimestampMillisecondArray,
 };
 use arrow_buffer::NullBuffer;
 use arrow_schema::{DataType, Field as ArrowField, Fields as ArrowFields, Schema};
 use counting::allocations_during;
-use dcom_detect_core::source::arrow::{evaluate_batches, match_batch, BatchView, ColumnMap};
+use dcom_detect_core::source::arrow::{evaluate_batches, match_batch, BatchView, ColumnErrorKind, ColumnMap};
 use dcom_detect_core::view::ecs::Schema as DocSchema;
-use dcom_detect_core::{CaseFolding, Decoder, Fields, Found, Options, Position, Rule};
+use dcom_detect_core::{CaseFolding, Decoder, Fields, Found, Options, Outcome, Position, Rule};
 
 const RULE_PATHS: [&str; 5] =
     ["event.category", "event.type", "process.name", "process.parent.name", "process.command_line"];
@@ -395,6 +395,10 @@ fn column_mapping_reads_other_names_and_only_them() {
     let typo: ColumnMap = [("process.name", "imgae.file")].into_iter().collect();
     let err = BatchView::of_batch(&rule, &typo, &b).unwrap_err();
     assert!(err.to_string().contains("imgae.file"), "{err}");
+    assert_eq!(
+        (err.kind, err.field.as_str(), err.column.as_str()),
+        (ColumnErrorKind::NotInData, "process.name", "imgae.file")
+    );
 }
 
 #[test]
@@ -403,13 +407,19 @@ fn columns_of_other_types_and_shapes_are_refused_with_their_name() {
     let floats = batch(vec![("process.name", Arc::new(Float64Array::from(vec![1.0])) as ArrayRef)]);
     let err = BatchView::of_batch(&rule, &ColumnMap::new(), &floats).unwrap_err();
     assert!(err.to_string().contains("process.name") && err.to_string().contains("Float64"), "{err}");
+    assert_eq!(err.kind, ColumnErrorKind::Float(DataType::Float64));
     let object =
         batch(vec![("process", structs(vec![("name", structs(vec![("x", utf8(&[Some("a")]))], None))], None))]);
     let err = BatchView::of_batch(&rule, &ColumnMap::new(), &object).unwrap_err();
     assert!(err.to_string().contains("struct"), "{err}");
+    assert!(matches!(err.kind, ColumnErrorKind::Struct(DataType::Struct(_))), "{err:?}");
     let value_for_object = batch(vec![("process", utf8(&[Some("cmd.exe")]))]);
     let err = BatchView::of_batch(&rule, &ColumnMap::new(), &value_for_object).unwrap_err();
     assert!(err.to_string().contains("\"process\""), "{err}");
+    assert_eq!(err.kind, ColumnErrorKind::NotAStruct { name: "process".into(), data_type: DataType::Utf8 });
+    let binary = batch(vec![("process.name", Arc::new(BinaryArray::from(vec![&b"x"[..]])) as ArrayRef)]);
+    let err = BatchView::of_batch(&rule, &ColumnMap::new(), &binary).unwrap_err();
+    assert_eq!(err.kind, ColumnErrorKind::Unsupported(DataType::Binary), "{err}");
     // The same name twice where the rule reads: a JSON document with a key twice.
     let twice = RecordBatch::try_new(
         Arc::new(Schema::new(vec![
@@ -421,6 +431,7 @@ fn columns_of_other_types_and_shapes_are_refused_with_their_name() {
     .unwrap();
     let err = BatchView::of_batch(&rule, &ColumnMap::new(), &twice).unwrap_err();
     assert!(err.to_string().contains("twice"), "{err}");
+    assert_eq!(err.kind, ColumnErrorKind::DuplicateName("process.name".into()));
     // Elsewhere, the record written for alerts keeps the first.
     let elsewhere = RecordBatch::try_new(
         Arc::new(Schema::new(vec![
@@ -861,11 +872,11 @@ fn parquet_scan_reports_every_match_by_row_as_the_batch_path_does() {
         let mut decoder = Decoder::new();
         let stats = dcom_detect_core::source::parquet::scan_parquet_path(&rule, &ColumnMap::new(), &file.0, |f| {
             match f {
-                Found::Match { position: Position::Row { row }, record, branches } => {
+                Found { position: Position::Row { row }, record, outcome: Outcome::Matched(branches) } => {
                     assert!(rule.evaluate(&decoder.decode(rule.paths(), record).unwrap()).is_match());
                     found.push((row, branches.bits(), None));
                 }
-                Found::Suppressed { position: Position::Row { row }, branches, item, .. } => {
+                Found { position: Position::Row { row }, outcome: Outcome::Suppressed { branches, item }, .. } => {
                     found.push((row, branches.bits(), Some(item)))
                 }
                 other => panic!("{other:?}"),

@@ -11,7 +11,7 @@ use std::path::Path;
 
 #[cfg(feature = "io")]
 use dcom_detect_core::scan_path;
-use dcom_detect_core::{scan_ndjson, Decoder, ErrorKind, Found, Limits, Position, Rule, ScanOptions, Stats};
+use dcom_detect_core::{scan_ndjson, Decoder, ErrorKind, Found, Limits, Outcome, Position, Rule, ScanOptions, Stats};
 
 const HIT: &str = r#"{"event":{"category":"process","type":"start"},"process":{"name":"dcomcnfg.exe"}}"#;
 
@@ -20,8 +20,8 @@ fn scan(input: impl Read + Send, options: &ScanOptions) -> (Vec<u64>, Vec<(u64, 
     let (mut matched, mut rejected) = (Vec::new(), Vec::new());
     let stats = scan_ndjson(&Rule::default(), options, input, |found| {
         match found {
-            Found::Match { position: Position::Line { line, .. }, .. } => matched.push(line),
-            Found::Rejected { position: Position::Line { line, .. }, error } => {
+            Found { position: Position::Line { line, .. }, outcome: Outcome::Matched(_), .. } => matched.push(line),
+            Found { position: Position::Line { line, .. }, outcome: Outcome::Rejected(error), .. } => {
                 rejected.push((line, error.to_string()))
             }
             other => panic!("unexpected {other:?}"),
@@ -252,8 +252,8 @@ const EVTX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/dcomexec_468
 fn scan_evtx_file(path: &Path) -> (Stats, Vec<(Position, String)>) {
     let mut rejected = Vec::new();
     let stats = scan_path(&Rule::default(), &ScanOptions::default(), path, |found| {
-        if let Found::Rejected { position, error } = found {
-            rejected.push((position, error.to_string()));
+        if let Outcome::Rejected(error) = found.outcome {
+            rejected.push((found.position, error.to_string()));
         }
         ControlFlow::Continue(())
     })
@@ -329,7 +329,7 @@ fn a_fifo_given_by_path_loses_nothing() {
     });
     let mut matched = 0;
     let stats = scan_path(&Rule::default(), &ScanOptions::default(), &fifo, |found| {
-        matched += u32::from(matches!(found, Found::Match { .. }));
+        matched += u32::from(found.outcome.is_alert());
         ControlFlow::Continue(())
     })
     .unwrap();

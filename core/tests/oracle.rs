@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
-use dcom_detect_core::{scan_ndjson, CaseFolding, Decoder, Found, Options, Position, Rule, ScanOptions};
+use dcom_detect_core::{scan_ndjson, CaseFolding, Decoder, Found, Options, Outcome, Position, Rule, ScanOptions};
 use serde_json::{Map, Value};
 
 // ---------------------------------------------------------------- the oracle
@@ -457,9 +457,11 @@ fn engine_agrees_with_the_oracle() {
                     let mut seen = Vec::new();
                     scan_ndjson(&rules[i], &options, batch.as_bytes(), |found| {
                         match found {
-                            Found::Match { position: Position::Line { line, .. }, branches, .. } => {
-                                seen.push((line, branches.bits()))
-                            }
+                            Found {
+                                position: Position::Line { line, .. },
+                                outcome: Outcome::Matched(branches),
+                                ..
+                            } => seen.push((line, branches.bits())),
                             other => panic!("unexpected {other:?}"),
                         }
                         ControlFlow::Continue(())

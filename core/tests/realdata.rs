@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use dcom_detect_core::{scan_path, Found, Position, Rule, ScanOptions};
+use dcom_detect_core::{scan_path, Outcome, Position, Rule, ScanOptions};
 
 fn realdata() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/realdata");
@@ -51,18 +51,18 @@ fn scan_all(dir: &Path, threads: usize, prefilter: bool) -> (BTreeSet<(String, u
     for file in files(dir) {
         let name = file.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
         let stats = scan_path(&rule, &options, &file, |found| {
-            match found {
-                Found::Match { position: Position::Line { line, .. }, .. } => {
+            let position = found.position;
+            match (found.outcome, position) {
+                (Outcome::Matched(_), Position::Line { line, .. }) => {
                     matched.insert((name.clone(), line));
                 }
-                Found::Match { position: Position::Evtx { record_id, .. }, .. } => {
+                (Outcome::Matched(_), Position::Evtx { record_id, .. }) => {
                     matched.insert((name.clone(), record_id.expect("EventRecordID")));
                 }
-                Found::Match { position: Position::Row { .. }, .. } => unreachable!("no tables here"),
-                Found::Rejected { position, error } => panic!("{name}: {position}: {error}"),
-                Found::Suppressed { position, .. } => {
-                    panic!("{name}: {position}: suppressed without exceptions")
-                }
+                (Outcome::Matched(_), Position::Row { .. }) => unreachable!("no tables here"),
+                (Outcome::Rejected(error), _) => panic!("{name}: {position}: {error}"),
+                (Outcome::Suppressed { .. }, _) => panic!("{name}: {position}: suppressed without exceptions"),
+                (Outcome::NotMatched, _) => panic!("{name}: {position}: a record that did not match was reported"),
             }
             ControlFlow::Continue(())
         })

@@ -6,7 +6,9 @@ use std::io::Read;
 use std::io::Write;
 use std::ops::ControlFlow;
 
-use dcom_detect_core::{scan_ndjson, CaseFolding, ErrorKind, Found, Options, Position, Rule, ScanOptions, Stats};
+use dcom_detect_core::{
+    scan_ndjson, CaseFolding, ErrorKind, Found, Options, Outcome, Position, Rule, ScanOptions, Stats,
+};
 use proptest::prelude::*;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -19,17 +21,23 @@ enum Seen {
 fn scan_with(rule: &Rule, options: &ScanOptions, input: impl Read + Send) -> (Vec<Seen>, Stats) {
     let mut seen = Vec::new();
     let stats = scan_ndjson(rule, options, input, |found| {
-        seen.push(match found {
-            Found::Match { position: Position::Line { line, offset }, branches, .. } => {
+        let Found { position: Position::Line { line, offset }, record, outcome } = found else {
+            panic!("unexpected {found:?}");
+        };
+        seen.push(match outcome {
+            Outcome::Matched(branches) => {
+                assert!(!record.is_empty());
                 Seen::Match { line, offset, bits: branches.bits() }
             }
-            Found::Rejected { position: Position::Line { line, offset }, error } => {
+            Outcome::Rejected(error) => {
+                assert!(record.is_empty());
                 Seen::Rejected { line, offset, error: error.kind().to_string() }
             }
-            Found::Suppressed { position: Position::Line { line, offset }, item, .. } => {
+            Outcome::Suppressed { item, .. } => {
+                assert!(!record.is_empty());
                 Seen::Suppressed { line, offset, item }
             }
-            other => panic!("unexpected {other:?}"),
+            Outcome::NotMatched => panic!("unexpected {found:?}"),
         });
         ControlFlow::Continue(())
     })
@@ -109,7 +117,7 @@ fn gzip_is_read_and_a_truncated_gzip_is_an_error_after_the_good_records() {
     let reader = dcom_detect_core::source::maybe_gzip(std::io::Cursor::new(truncated)).unwrap();
     let mut matches = 0;
     let err = scan_ndjson(&rule, &ScanOptions::default(), reader, |found| {
-        matches += u64::from(matches!(found, Found::Match { .. }));
+        matches += u64::from(found.outcome.is_alert());
         ControlFlow::Continue(())
     })
     .unwrap_err();

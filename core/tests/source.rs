@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use dcom_detect_core::source::{detect, looks_like_ndjson, Format, Input, Inputs, SkipReason, UnsupportedFormat};
-use dcom_detect_core::{scan_path, Found, Rule, ScanOptions};
+use dcom_detect_core::{scan_path, Rule, ScanOptions};
 
 const HIT: &str = r#"{"event":{"category":"process","type":"start"},"process":{"name":"dcomcnfg.exe"}}"#;
 const EVTX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/dcomexec_4688.evtx");
@@ -29,7 +29,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 fn matches(path: &Path) -> Result<(u64, u64), std::io::Error> {
     let mut alerts = 0;
     let stats = scan_path(&Rule::default(), &ScanOptions::default(), path, |found| {
-        alerts += u64::from(matches!(found, Found::Match { .. }));
+        alerts += u64::from(found.outcome.is_alert());
         ControlFlow::Continue(())
     })
     .map_err(|e| e.error)?;

@@ -7,7 +7,9 @@
 //! (and `dcom_rule_alert_json`) also say what fired and which item suppressed it, with a
 //! [`dcom_verdict`].
 
-use dcom_detect_core::Verdict;
+use std::convert::Infallible;
+
+use dcom_detect_core::{Outcome, Verdict};
 
 /// `dcom_verdict.suppressed_by` when no exception item suppressed the match (or nothing
 /// fired).
@@ -40,13 +42,21 @@ impl dcom_verdict {
     /// The neutral verdict: nothing fired. What a failed call leaves in its out-parameter.
     pub(crate) const NONE: dcom_verdict = dcom_verdict { branches: 0, suppressed_by: DCOM_NOT_SUPPRESSED };
 
-    /// Core's verdict, translated.
+    /// Core's verdict, translated through core's per-record [`Outcome`] (the table above is
+    /// its three read outcomes; a rejected record is a `dcom_result` instead). No allocation.
     #[inline]
     pub(crate) fn from_core(verdict: &Verdict<'_>) -> dcom_verdict {
-        dcom_verdict {
-            branches: u32::from(verdict.branches().bits()),
-            // `dcom_rule_create` refuses more than `i32::MAX` items, so this never saturates.
-            suppressed_by: verdict.suppressed_by.map_or(DCOM_NOT_SUPPRESSED, |i| i32::try_from(i).unwrap_or(i32::MAX)),
+        match Outcome::<Infallible>::of(verdict) {
+            Outcome::Matched(branches) => {
+                dcom_verdict { branches: u32::from(branches.bits()), suppressed_by: DCOM_NOT_SUPPRESSED }
+            }
+            Outcome::Suppressed { branches, item } => dcom_verdict {
+                branches: u32::from(branches.bits()),
+                // `dcom_rule_create` refuses more than `i32::MAX` items, so this never saturates.
+                suppressed_by: i32::try_from(item).unwrap_or(i32::MAX),
+            },
+            Outcome::NotMatched => dcom_verdict::NONE,
+            Outcome::Rejected(never) => match never {},
         }
     }
 

@@ -6,7 +6,7 @@
 use std::ops::ControlFlow;
 use std::sync::OnceLock;
 
-use dcom_detect_core::{scan_ndjson, CaseFolding, Found, Options, Position, Rule, ScanOptions};
+use dcom_detect_core::{scan_ndjson, CaseFolding, Found, Options, Outcome, Position, Rule, ScanOptions};
 use libfuzzer_sys::fuzz_target;
 
 /// The matches (line, branch bits) and the rejections (line, error) of a scan.
@@ -14,10 +14,10 @@ fn scan(rule: &Rule, options: &ScanOptions, data: &[u8]) -> (Vec<(u64, u8)>, Vec
     let (mut matches, mut rejections) = (Vec::new(), Vec::new());
     let stats = scan_ndjson(rule, options, data, |found| {
         match found {
-            Found::Match { position: Position::Line { line, .. }, branches, .. } => {
+            Found { position: Position::Line { line, .. }, outcome: Outcome::Matched(branches), .. } => {
                 matches.push((line, branches.bits()))
             }
-            Found::Rejected { position: Position::Line { line, .. }, error } => {
+            Found { position: Position::Line { line, .. }, outcome: Outcome::Rejected(error), .. } => {
                 rejections.push((line, error.to_string()))
             }
             _ => {}

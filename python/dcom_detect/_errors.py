@@ -126,11 +126,20 @@ class ColumnError(DcomDetectError, ValueError):
 
     Attributes:
         reason: what is wrong, without the column.
+        kind: what is wrong, as a name a program can test: ``"not_in_data"`` (a column
+            named in ``columns=`` is missing), ``"duplicate_name"`` (two columns on the
+            field's path share a name), ``"not_a_struct"`` (a value where the field's path
+            needs a struct), ``"too_deep"`` (too many nested struct and list levels),
+            ``"struct"`` (a struct or map where the rule reads a value), ``"dictionary"``
+            (a dictionary of non-strings), ``"float"`` (floating point), or
+            ``"unsupported_type"`` (binary, temporal, decimal, ...); ``"other"`` for a kind
+            newer than this list.
         field: the ECS field being read (``process.name``).
         column: the column (path) at fault.
     """
 
     reason: str
+    kind: str | None
     field: str | None
     column: str | None
 
@@ -139,10 +148,12 @@ class ColumnError(DcomDetectError, ValueError):
         message: str,
         *,
         reason: str | None = None,
+        kind: str | None = None,
         field: str | None = None,
         column: str | None = None,
     ) -> None:
         super().__init__(message)
         self.reason = reason if reason is not None else message
+        self.kind = kind
         self.field = field
         self.column = column

@@ -6,7 +6,7 @@
 
 use std::io;
 
-use dcom_detect_core::source::arrow::ColumnError;
+use dcom_detect_core::source::arrow::{ColumnError, ColumnErrorKind};
 use dcom_detect_core::{DecodeError, ExceptionsError};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -133,11 +133,25 @@ pub(crate) fn type_name(value: &Bound<'_, PyAny>) -> String {
     }
 }
 
-/// `ColumnError` for a column core's Arrow view refused.
+/// `ColumnError` for a column core's Arrow view refused: its kind as a stable name
+/// (`ColumnError.kind`), the kind's sentence as the reason.
 pub(crate) fn column_error(py: Python<'_>, error: &ColumnError) -> PyErr {
+    let kind = match error.kind {
+        ColumnErrorKind::NotInData => "not_in_data",
+        ColumnErrorKind::DuplicateName(_) => "duplicate_name",
+        ColumnErrorKind::NotAStruct { .. } => "not_a_struct",
+        ColumnErrorKind::TooDeep => "too_deep",
+        ColumnErrorKind::Struct(_) => "struct",
+        ColumnErrorKind::Dictionary(_) => "dictionary",
+        ColumnErrorKind::Float(_) => "float",
+        ColumnErrorKind::Unsupported(_) => "unsupported_type",
+        // A kind core adds before this table learns it.
+        _ => "other",
+    };
     let kwargs = PyDict::new(py);
     let filled = kwargs
-        .set_item("reason", &error.message)
+        .set_item("reason", error.kind.to_string())
+        .and_then(|()| kwargs.set_item("kind", kind))
         .and_then(|()| kwargs.set_item("field", &error.field))
         .and_then(|()| kwargs.set_item("column", &error.column));
     if let Err(err) = filled {

@@ -899,8 +899,9 @@ impl Sink<'_> {
         if self.shared.cancelled() {
             return ControlFlow::Break(());
         }
-        match found {
-            Found::Match { position, record, .. } => {
+        let Found { position, record, outcome } = found;
+        match outcome {
+            Outcome::Matched(_) => {
                 let origin = Origin { file: self.file.as_deref(), position: Some(position) };
                 let alert = match self.writer.document(record, &origin) {
                     Ok(Some(alert)) => alert,
@@ -923,11 +924,11 @@ impl Sink<'_> {
                     return ControlFlow::Break(());
                 }
             }
-            Found::Rejected { position, error } => {
+            Outcome::Rejected(error) => {
                 return self.reject(position, error.kind().to_string(), Some(error.offset()));
             }
             // Suppressed by an exception item: no alert, but listed and counted.
-            Found::Suppressed { position, branches, item, .. } => {
+            Outcome::Suppressed { branches, item } => {
                 let suppressed = Suppressed {
                     file: self.file.clone(),
                     position,
@@ -938,6 +939,8 @@ impl Sink<'_> {
                 self.shared.live().stats.suppressed += 1;
                 return self.send(Item::Suppressed(suppressed));
             }
+            // Core reports no such record; nothing to do if it ever did.
+            Outcome::NotMatched => {}
         }
         ControlFlow::Continue(())
     }
@@ -1037,23 +1040,14 @@ fn scan_records(
             sink.shared.live().stats = stats;
             continue;
         }
-        stats.records += 1;
-        let flow = match scanner.evaluate(&record) {
-            Outcome::Matched(branches) => {
-                stats.matched += 1;
-                sink.found(Found::Match { position, record: &record, branches })
-            }
-            Outcome::NotMatched => {
-                stats.not_matched += 1;
-                ControlFlow::Continue(())
-            }
-            Outcome::Rejected(error) => {
-                stats.rejected += 1;
-                sink.found(Found::Rejected { position, error: &error })
-            }
-            Outcome::Suppressed(branches, item) => {
-                stats.suppressed += 1;
-                sink.found(Found::Suppressed { position, record: &record, branches, item })
+        let outcome = scanner.evaluate(&record);
+        stats.count(&outcome);
+        let flow = match outcome {
+            Outcome::NotMatched => ControlFlow::Continue(()),
+            // As a scan reports them: a rejected record without its bytes.
+            Outcome::Rejected(_) => sink.found(Found { position, record: &[], outcome: outcome.as_ref() }),
+            Outcome::Matched(_) | Outcome::Suppressed { .. } => {
+                sink.found(Found { position, record: &record, outcome: outcome.as_ref() })
             }
         };
         // The sink counted too; the loop's own counts are the truth for this source.

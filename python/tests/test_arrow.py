@@ -195,6 +195,7 @@ def test_column_mapping() -> None:
     with pytest.raises(dcom_detect.ColumnError) as raised:
         rule.match_arrow(table, columns={"process.name": "imgae.file"})
     assert raised.value.column == "imgae.file" and raised.value.field == "process.name"
+    assert raised.value.kind == "not_in_data"
     with pytest.raises(TypeError):
         rule.match_arrow(table, columns={"process.name": 3})  # type: ignore[dict-item]
     with pytest.raises(TypeError):
@@ -206,12 +207,16 @@ def test_columns_the_engine_cannot_read_are_refused_by_name() -> None:
     with pytest.raises(dcom_detect.ColumnError, match="process.name.*[Ff]loat") as raised:
         rule.match_arrow(pyarrow.table({"process.name": [1.5]}))
     assert isinstance(raised.value, ValueError) and isinstance(raised.value, dcom_detect.DcomDetectError)
-    with pytest.raises(dcom_detect.ColumnError, match="struct"):
+    assert raised.value.kind == "float" and raised.value.reason.startswith("is Float64 (floating point)")
+    with pytest.raises(dcom_detect.ColumnError, match="struct") as raised:
         rule.match_arrow(pyarrow.table({"process": pyarrow.array([{"name": {"x": "y"}}])}))
-    with pytest.raises(dcom_detect.ColumnError, match='"process"'):
+    assert raised.value.kind == "struct"
+    with pytest.raises(dcom_detect.ColumnError, match='"process"') as raised:
         rule.match_arrow(pyarrow.table({"process": ["cmd.exe"]}))
-    with pytest.raises(dcom_detect.ColumnError, match="(?i)binary"):
+    assert raised.value.kind == "not_a_struct"
+    with pytest.raises(dcom_detect.ColumnError, match="(?i)binary") as raised:
         rule.match_arrow(pyarrow.table({"process.name": pyarrow.array([b"x"])}))
+    assert raised.value.kind == "unsupported_type"
     # Columns the rule does not read may have any type.
     assert rule.match_arrow(pyarrow.table({"process.name": ["x"], "score": [1.5], "b": [b"x"]})).tolist() == [False]
 

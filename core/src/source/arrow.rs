@@ -127,22 +127,100 @@ impl<'a> FromIterator<(&'a str, &'a str)> for ColumnMap {
 }
 
 /// Why a batch cannot be read: a column the rule reads has a type or shape it cannot take.
+///
+/// `kind` says what is wrong, as a value a program can match; `Display` gives the sentence
+/// for people, naming the column (and the field read from it, when they differ).
+///
+/// ```
+/// # use std::sync::Arc;
+/// use arrow_array::{ArrayRef, Float64Array, RecordBatch};
+/// use arrow_schema::DataType;
+/// use dcom_detect_core::source::arrow::{match_batch, ColumnErrorKind, ColumnMap};
+/// use dcom_detect_core::Rule;
+///
+/// let pid: ArrayRef = Arc::new(Float64Array::from(vec![1.5]));
+/// let batch = RecordBatch::try_from_iter([("process.name", pid)]).unwrap();
+/// let error = match_batch(&Rule::default(), &batch, &ColumnMap::new()).unwrap_err();
+/// assert_eq!(error.kind, ColumnErrorKind::Float(DataType::Float64));
+/// assert_eq!(error.column, "process.name");
+/// assert!(error.to_string().starts_with("column \"process.name\": is Float64 (floating point)"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ColumnError {
     /// The field being looked up (its ECS path).
     pub field: String,
-    /// The column (path) at fault.
+    /// The column (path) at fault: the field's path, or the column a [`ColumnMap`] names
+    /// for it.
     pub column: String,
     /// What is wrong.
-    pub message: String,
+    pub kind: ColumnErrorKind,
+}
+
+/// What is wrong with a column: the kinds of [`ColumnError`]. `Display` gives the reason
+/// without the column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ColumnErrorKind {
+    /// The [`ColumnMap`] names a column the data does not hold.
+    NotInData,
+    /// Two columns on the field's path have this name (Elasticsearch rejects a document
+    /// with a key twice).
+    DuplicateName(String),
+    /// A column on the field's path (named here, relative to its parent) holds values of
+    /// this type where the field needs a struct to go on.
+    NotAStruct {
+        /// The column's name.
+        name: String,
+        /// What it holds.
+        data_type: DataType,
+    },
+    /// More than [`MAX_LEVELS`] nested struct and list levels lead to the field's values.
+    TooDeep,
+    /// A struct or map where the rule reads a value: its type.
+    Struct(DataType),
+    /// A dictionary whose values are not strings: the values' type.
+    Dictionary(DataType),
+    /// Floating point numbers, whose JSON text (what Elasticsearch would index) cannot be
+    /// recovered: the column's type.
+    Float(DataType),
+    /// Any other type the view does not read as text (binary, temporal, decimal, union...).
+    Unsupported(DataType),
+}
+
+impl fmt::Display for ColumnErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ColumnErrorKind::NotInData => f.write_str("is not in the data (it is named in the column mapping)"),
+            ColumnErrorKind::DuplicateName(name) => {
+                write!(f, "two columns are named {name:?} (Elasticsearch rejects a document with a key twice)")
+            }
+            ColumnErrorKind::NotAStruct { name, data_type } => {
+                write!(f, "column {name:?} is {data_type} where the field needs a struct")
+            }
+            ColumnErrorKind::TooDeep => write!(f, "more than {MAX_LEVELS} nested struct and list levels"),
+            ColumnErrorKind::Struct(_) => f.write_str("is a struct where the rule reads a value"),
+            ColumnErrorKind::Dictionary(values) => {
+                write!(f, "is a dictionary of {values}; only dictionaries of strings are read")
+            }
+            ColumnErrorKind::Float(data_type) => write!(
+                f,
+                "is {data_type} (floating point): the JSON text Elasticsearch would index cannot be recovered; \
+                 cast it to a string"
+            ),
+            ColumnErrorKind::Unsupported(data_type) => write!(
+                f,
+                "is {data_type}; strings, string lists, dictionaries of strings, booleans and integers are read"
+            ),
+        }
+    }
 }
 
 impl fmt::Display for ColumnError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.field == self.column {
-            write!(f, "column {:?}: {}", self.column, self.message)
+            write!(f, "column {:?}: {}", self.column, self.kind)
         } else {
-            write!(f, "column {:?} (read as {}): {}", self.column, self.field, self.message)
+            write!(f, "column {:?} (read as {}): {}", self.column, self.field, self.kind)
         }
     }
 }
@@ -396,7 +474,7 @@ impl<'b> BatchView<'b> {
             at.resolve(column, schema, arrays, &mut levels, &mut found)?;
             if columns.remaps(field.path()) {
                 if found.is_empty() {
-                    return Err(at.error(column, "is not in the data (it is named in the column mapping)"));
+                    return Err(at.error(column, ColumnErrorKind::NotInData));
                 }
                 remapped.push((field.id().index(), field.path().into()));
             }
@@ -690,8 +768,8 @@ struct Lookup<'p> {
 }
 
 impl Lookup<'_> {
-    fn error(&self, column: &str, message: &str) -> ColumnError {
-        ColumnError { field: self.field.into(), column: column.into(), message: message.into() }
+    fn error(&self, column: &str, kind: ColumnErrorKind) -> ColumnError {
+        ColumnError { field: self.field.into(), column: column.into(), kind }
     }
 
     /// Finds every column of `schema` that holds `path` (a dotted path relative to it),
@@ -710,10 +788,7 @@ impl Lookup<'_> {
         for (i, field) in schema.iter().enumerate() {
             let name = field.name().as_str();
             if on_path(name) && schema.iter().skip(i + 1).any(|other| other.name() == name) {
-                return Err(self.error(
-                    self.column,
-                    &format!("two columns are named {name:?} (Elasticsearch rejects a document with a key twice)"),
-                ));
+                return Err(self.error(self.column, ColumnErrorKind::DuplicateName(name.into())));
             }
         }
         for (field, array) in schema.iter().zip(arrays) {
@@ -736,8 +811,8 @@ impl Lookup<'_> {
                     }
                     DataType::Null => {}
                     other => {
-                        return Err(self
-                            .error(self.column, &format!("column {name:?} is {other} where the field needs a struct")))
+                        let kind = ColumnErrorKind::NotAStruct { name: name.into(), data_type: other.clone() };
+                        return Err(self.error(self.column, kind));
                     }
                 }
                 levels.truncate(depth);
@@ -748,7 +823,7 @@ impl Lookup<'_> {
 
     fn check_depth(&self, levels: &[Level<'_>]) -> Result<(), ColumnError> {
         if levels.len() > MAX_LEVELS {
-            return Err(self.error(self.column, &format!("more than {MAX_LEVELS} nested struct and list levels")));
+            return Err(self.error(self.column, ColumnErrorKind::TooDeep));
         }
         Ok(())
     }
@@ -801,35 +876,16 @@ impl Lookup<'_> {
                 let values = Keys::of(array).and_then(|(keys, values)| Some((keys, Strings::of(values.as_ref())?)));
                 match values {
                     Some((keys, strings)) => Leaf::Dictionary(keys, strings),
-                    None => {
-                        return Err(self.error(
-                            self.column,
-                            &format!("is a dictionary of {value_type}; only dictionaries of strings are read"),
-                        ))
-                    }
+                    None => return Err(self.error(self.column, ColumnErrorKind::Dictionary((**value_type).clone()))),
                 }
             }
-            DataType::Struct(_) | DataType::Map(..) => {
-                return Err(self.error(self.column, "is a struct where the rule reads a value"));
+            other @ (DataType::Struct(_) | DataType::Map(..)) => {
+                return Err(self.error(self.column, ColumnErrorKind::Struct(other.clone())));
             }
-            DataType::Float16 | DataType::Float32 | DataType::Float64 => {
-                return Err(self.error(
-                    self.column,
-                    &format!(
-                        "is {} (floating point): the JSON text Elasticsearch would index cannot be recovered; \
-                         cast it to a string",
-                        array.data_type()
-                    ),
-                ));
+            other @ (DataType::Float16 | DataType::Float32 | DataType::Float64) => {
+                return Err(self.error(self.column, ColumnErrorKind::Float(other.clone())));
             }
-            other => {
-                return Err(self.error(
-                    self.column,
-                    &format!(
-                        "is {other}; strings, string lists, dictionaries of strings, booleans and integers are read"
-                    ),
-                ))
-            }
+            other => return Err(self.error(self.column, ColumnErrorKind::Unsupported(other.clone()))),
         };
         Ok(leaf)
     }

@@ -49,7 +49,8 @@ fn missing_chunks(header: &[u8], len: u64) -> Option<String> {
     }
 }
 
-/// Scans an EVTX file, calling `sink` for every match and rejected record in file order.
+/// Scans an EVTX file, calling `sink` for every match, suppressed match and rejected record
+/// in file order (a [`Found`] with the record's JSON rendering; empty for a rejected one).
 pub fn scan_evtx<F>(rule: &Rule, options: &ScanOptions, path: &Path, sink: F) -> Result<Stats, ScanError>
 where
     F: FnMut(Found<'_>) -> ControlFlow<()>,
@@ -85,7 +86,6 @@ where
     let mut decoder = Decoder::with_limits(options.limits);
     for (i, record) in parser.records_json().enumerate() {
         let ordinal = i as u64 + 1;
-        stats.records += 1;
         let (position, outcome, data) = match record {
             Ok(r) => {
                 stats.bytes += r.data.len() as u64;
@@ -102,38 +102,21 @@ where
                 (Position::Evtx { ordinal, record_id: None }, Outcome::Rejected(error), None)
             }
         };
-        let flow = match outcome {
-            Outcome::Matched(branches) => {
-                stats.matched += 1;
-                let record = data.as_deref().unwrap_or_default().as_bytes();
-                sink(Found::Match { position, record, branches })
-            }
-            Outcome::Suppressed(branches, item) => {
-                stats.suppressed += 1;
-                let record = data.as_deref().unwrap_or_default().as_bytes();
-                sink(Found::Suppressed { position, record, branches, item })
-            }
-            Outcome::NotMatched => {
-                stats.not_matched += 1;
-                ControlFlow::Continue(())
-            }
-            Outcome::Rejected(error) => {
-                stats.rejected += 1;
-                sink(Found::Rejected { position, error: &error })
-            }
+        stats.count(&outcome);
+        let record = match outcome {
+            Outcome::NotMatched => continue,
+            Outcome::Rejected(_) => &[][..],
+            Outcome::Matched(_) | Outcome::Suppressed { .. } => data.as_deref().unwrap_or_default().as_bytes(),
         };
-        if flow.is_break() {
+        if sink(Found { position, record, outcome: outcome.as_ref() }).is_break() {
             return Ok(stats);
         }
     }
     if let Some(message) = missing {
-        stats.records += 1;
-        stats.rejected += 1;
-        let error = DecodeError::new(ErrorKind::Evtx(message.into()), 0);
-        let _ = sink(Found::Rejected {
-            position: Position::Evtx { ordinal: stats.records, record_id: None },
-            error: &error,
-        });
+        let outcome = Outcome::Rejected(DecodeError::new(ErrorKind::Evtx(message.into()), 0));
+        stats.count(&outcome);
+        let position = Position::Evtx { ordinal: stats.records, record_id: None };
+        let _ = sink(Found { position, record: &[], outcome: outcome.as_ref() });
     }
     Ok(stats)
 }

@@ -34,8 +34,8 @@ use ::parquet::arrow::ProjectionMask;
 
 use arrow_schema::DataType;
 
-use crate::rule::{BranchSet, Rule};
-use crate::scan::{Found, Position, ScanError, Stats};
+use crate::rule::Rule;
+use crate::scan::{Found, Outcome, Position, ScanError, Stats};
 use crate::source::arrow::{columns_read, BatchView, ColumnMap};
 
 /// The first (and last) four bytes of a Parquet file.
@@ -53,11 +53,11 @@ where
     scan_parquet(rule, columns, file, sink)
 }
 
-/// A match found in the first pass over a row group: its index in the group and outcome.
+/// A row the first pass over a row group reported: its index in the group and its outcome
+/// (`Matched` or `Suppressed`: a row group is read without rejections).
 struct Hit {
     index: usize,
-    branches: BranchSet,
-    suppressed_by: Option<usize>,
+    outcome: Outcome,
 }
 
 /// Scans a Parquet file, calling `sink` for every match and suppressed match in row order;
@@ -94,13 +94,9 @@ where
                     .map_err(|e| ScanError { error: io::Error::new(io::ErrorKind::InvalidData, e), stats })?;
                 for index in 0..view.len() {
                     let row = view.row(index);
-                    let verdict = rule.evaluate(&row);
-                    if verdict.fired() {
-                        hits.push(Hit {
-                            index: base + index,
-                            branches: verdict.branches(),
-                            suppressed_by: verdict.suppressed_by,
-                        });
+                    let outcome = Outcome::of(&rule.evaluate(&row));
+                    if outcome != Outcome::NotMatched {
+                        hits.push(Hit { index: base + index, outcome });
                     }
                 }
                 base += view.len();
@@ -108,7 +104,7 @@ where
         }
         stats.records += rows as u64;
         stats.bytes += u64::try_from(group_meta.compressed_size()).unwrap_or(0);
-        let matched = hits.iter().filter(|h| h.suppressed_by.is_none()).count() as u64;
+        let matched = hits.iter().filter(|h| h.outcome.is_alert()).count() as u64;
         stats.matched += matched;
         stats.suppressed += hits.len() as u64 - matched;
         stats.not_matched += rows as u64 - hits.len() as u64;
@@ -127,11 +123,7 @@ where
                     record.clear();
                     view.write_json(index, &mut record);
                     let position = Position::Row { row: first_row + hit.index as u64 + 1 };
-                    let found = match hit.suppressed_by {
-                        None => Found::Match { position, record: &record, branches: hit.branches },
-                        Some(item) => Found::Suppressed { position, record: &record, branches: hit.branches, item },
-                    };
-                    if sink(found).is_break() {
+                    if sink(Found { position, record: &record, outcome: hit.outcome.as_ref() }).is_break() {
                         return Ok(stats);
                     }
                 }
