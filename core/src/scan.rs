@@ -32,11 +32,12 @@ use std::ops::{ControlFlow, Range};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
+use crate::correlate::{observe, Observation};
 use crate::error::{DecodeError, ErrorKind};
 use crate::rule::prefilter::Prefilter;
 use crate::rule::{BranchSet, Rule};
 use crate::source::frame;
-use crate::view::ecs::{Decoder, Limits};
+use crate::view::ecs::{Decoder, Limits, Paths};
 
 /// How to scan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +50,11 @@ pub struct ScanOptions {
     pub threads: usize,
     /// Bytes read per chunk (default 1 MiB).
     pub chunk_bytes: usize,
+    /// Decode every record with the event view and report its correlation
+    /// [`Observation`] (default off; the correlation profiles turn it on). The prefilter is
+    /// then not used: every record is decoded. Records with an observation are reported even
+    /// when they did not match ([`Found::observation`]).
+    pub observe: bool,
 }
 
 impl Default for ScanOptions {
@@ -58,6 +64,7 @@ impl Default for ScanOptions {
             limits: Limits { max_record_bytes: 16 << 20, ..Limits::default() },
             threads: 1,
             chunk_bytes: 1 << 20,
+            observe: false,
         }
     }
 }
@@ -243,8 +250,11 @@ pub struct Found<'a> {
     /// re-decode for the verdict's evidence. Empty for a rejected record, whose bytes may
     /// be too long to keep or not be text at all: its position says where to look.
     pub record: &'a [u8],
-    /// What the record came to: never [`Outcome::NotMatched`].
+    /// What the record came to: [`Outcome::NotMatched`] only for a record reported for its
+    /// observation.
     pub outcome: Outcome<&'a DecodeError>,
+    /// The record's correlation observation, when the scan observes ([`ScanOptions::observe`]).
+    pub observation: Option<Observation>,
 }
 
 /// A scan that failed as a whole (the input could not be read); records before the failure
@@ -377,6 +387,8 @@ pub struct Scanner<'r> {
     folded: Vec<u8>,
     /// The depth limit, for telling which ruled-out lines are plainly well-formed.
     max_depth: usize,
+    /// The rule's paths with the event view, when the scan observes.
+    view: Option<Paths>,
 }
 
 impl<'r> Scanner<'r> {
@@ -385,9 +397,10 @@ impl<'r> Scanner<'r> {
         Scanner {
             rule,
             decoder: Decoder::with_limits(options.limits),
-            prefilter: options.prefilter.then(|| rule.prefilter()),
+            prefilter: (options.prefilter && !options.observe).then(|| rule.prefilter()),
             folded: Vec::new(),
             max_depth: options.limits.max_depth,
+            view: options.observe.then(|| rule.paths().clone().with_view()),
         }
     }
 
@@ -401,6 +414,13 @@ impl<'r> Scanner<'r> {
     /// buffers have grown, except the name a rejection's error may carry (a duplicate key).
     pub fn evaluate(&mut self, record: &[u8]) -> Outcome {
         evaluate(self.rule, &mut self.decoder, record)
+    }
+
+    /// [`evaluate`](Self::evaluate), and the record's correlation observation when the
+    /// scanner observes ([`ScanOptions::observe`]; else `None`). The verdict is the same: the
+    /// view's paths never change it.
+    pub fn evaluate_observed(&mut self, record: &[u8]) -> (Outcome, Option<Observation>) {
+        evaluate_observed(self.rule, &mut self.decoder, self.view.as_ref(), record)
     }
 
     /// Scans a chunk of complete lines into `batch` (cleared first), handing the batch to
@@ -432,16 +452,24 @@ impl<'r> Scanner<'r> {
             } else {
                 let candidate = candidates.is_none() || next_candidate.is_some_and(|c| c < end);
                 if candidate || !frame::is_plain_object(record, self.max_depth) {
-                    let outcome = evaluate(self.rule, &mut self.decoder, record);
+                    let (outcome, observation) =
+                        evaluate_observed(self.rule, &mut self.decoder, self.view.as_ref(), record);
                     batch.stats.count(&outcome);
                     let (line, offset) = (line - part_line, (pos - part_pos) as u64);
-                    match outcome {
-                        Outcome::NotMatched => {}
-                        Outcome::Rejected(_) => batch.hits.push(Hit { line, offset, record: 0..0, outcome }),
-                        Outcome::Matched(_) | Outcome::Suppressed { .. } => {
-                            let start = batch.records.len();
+                    let keep = match (&outcome, &observation) {
+                        (Outcome::NotMatched, None) => None,
+                        (Outcome::Rejected(_), _) => Some(false),
+                        (Outcome::NotMatched, Some(o)) => Some(o.is_anchor_candidate()),
+                        (Outcome::Matched(_) | Outcome::Suppressed { .. }, _) => Some(true),
+                    };
+                    if let Some(keep) = keep {
+                        let start = batch.records.len();
+                        if keep {
                             batch.records.extend_from_slice(record);
-                            batch.hits.push(Hit { line, offset, record: start..batch.records.len(), outcome });
+                        }
+                        batch.hits.push(Hit { line, offset, record: start..batch.records.len(), outcome });
+                        if self.view.is_some() {
+                            batch.observations.push(observation);
                         }
                     }
                 } else {
@@ -470,6 +498,21 @@ impl<'r> Scanner<'r> {
     }
 }
 
+/// The outcome of one record and, with the view's paths, its correlation observation.
+pub(crate) fn evaluate_observed(
+    rule: &Rule,
+    decoder: &mut Decoder,
+    view: Option<&Paths>,
+    record: &[u8],
+) -> (Outcome, Option<Observation>) {
+    match view {
+        None => (evaluate(rule, decoder, record), None),
+        Some(paths) => rule
+            .evaluate_json_with(paths, decoder, record, |doc, verdict| (Outcome::of(verdict), observe(doc)))
+            .unwrap_or_else(|e| (Outcome::Rejected(e), None)),
+    }
+}
+
 fn evaluate(rule: &Rule, decoder: &mut Decoder, record: &[u8]) -> Outcome {
     rule.evaluate_json(decoder, record, |_, verdict| Outcome::of(verdict)).unwrap_or_else(Outcome::Rejected)
 }
@@ -482,6 +525,8 @@ fn is_blank(line: &[u8]) -> bool {
 #[derive(Debug, Default)]
 struct Batch {
     hits: Vec<Hit>,
+    /// Each hit's observation, in step with `hits`, when the scan observes (else empty).
+    observations: Vec<Option<Observation>>,
     records: Vec<u8>,
     stats: Stats,
     /// Lines in the chunk (for numbering the next one).
@@ -491,6 +536,7 @@ struct Batch {
 impl Batch {
     fn clear(&mut self) {
         self.hits.clear();
+        self.observations.clear();
         self.records.clear();
         self.stats = Stats::default();
         self.lines = 0;
@@ -505,9 +551,9 @@ struct Hit {
     /// Offset within the part.
     offset: u64,
     /// The record's bytes in [`Batch::records`]: empty for a rejected record (its bytes are
-    /// not kept).
+    /// not kept) and for an observation that is no anchor candidate.
     record: Range<usize>,
-    /// Never [`Outcome::NotMatched`] (those are only counted).
+    /// [`Outcome::NotMatched`] only for a record kept for its observation.
     outcome: Outcome,
 }
 
@@ -664,13 +710,15 @@ impl<F: FnMut(Found<'_>) -> ControlFlow<()>> Collector<F> {
     }
 
     fn deliver(&mut self, batch: &Batch) {
-        for hit in &batch.hits {
+        for (i, hit) in batch.hits.iter().enumerate() {
             if self.stopped {
                 break;
             }
             let position = Position::Line { line: self.lines + hit.line + 1, offset: self.offset + hit.offset };
-            let found = Found { position, record: &batch.records[hit.record.clone()], outcome: hit.outcome.as_ref() };
-            debug_assert!(found.outcome != Outcome::NotMatched);
+            let observation = batch.observations.get(i).copied().flatten();
+            let record = &batch.records[hit.record.clone()];
+            let found = Found { position, record, outcome: hit.outcome.as_ref(), observation };
+            debug_assert!(found.outcome != Outcome::NotMatched || observation.is_some());
             self.stopped = (self.sink)(found).is_break();
         }
         self.stats.add(&batch.stats);
@@ -683,7 +731,7 @@ impl<F: FnMut(Found<'_>) -> ControlFlow<()>> Collector<F> {
         let position = Position::Line { line: self.lines + 1, offset: self.offset };
         let outcome = Outcome::Rejected(&error);
         if !self.stopped {
-            self.stopped = (self.sink)(Found { position, record: &[], outcome }).is_break();
+            self.stopped = (self.sink)(Found { position, record: &[], outcome, observation: None }).is_break();
         }
         self.stats.count(&outcome);
         self.stats.bytes += bytes;

@@ -872,7 +872,7 @@ fn parquet_scan_reports_every_match_by_row_as_the_batch_path_does() {
         let mut decoder = Decoder::new();
         let stats = dcom_detect_core::source::parquet::scan_parquet_path(&rule, &ColumnMap::new(), &file.0, |f| {
             match f {
-                Found { position: Position::Row { row }, record, outcome: Outcome::Matched(branches) } => {
+                Found { position: Position::Row { row }, record, outcome: Outcome::Matched(branches), .. } => {
                     assert!(rule.evaluate(&decoder.decode(rule.paths(), record).unwrap()).is_match());
                     found.push((row, branches.bits(), None));
                 }

@@ -551,9 +551,9 @@ fn session_alerts(records: &[(u64, String)], file: &str) -> Vec<serde_json::Valu
     for (line, record) in records {
         let Ok(doc) = decoder.decode(session.paths(), record.as_bytes()) else { continue };
         let position = Position::Line { line: *line, offset: 0 };
-        session.feed(&doc, record.as_bytes(), Some(file), position, |a| alerts.push(a));
+        session.feed(&doc, record.as_bytes(), Some(file), position, |a, _, _| alerts.push(a));
     }
-    session.finish(|a| alerts.push(a));
+    session.finish(|a, _, _| alerts.push(a));
     assert_eq!(session.stats().1, 0, "every alert was written");
     alerts.iter().map(|a| serde_json::from_str(a.json()).unwrap()).collect()
 }

@@ -21,7 +21,7 @@ enum Seen {
 fn scan_with(rule: &Rule, options: &ScanOptions, input: impl Read + Send) -> (Vec<Seen>, Stats) {
     let mut seen = Vec::new();
     let stats = scan_ndjson(rule, options, input, |found| {
-        let Found { position: Position::Line { line, offset }, record, outcome } = found else {
+        let Found { position: Position::Line { line, offset }, record, outcome, .. } = found else {
             panic!("unexpected {found:?}");
         };
         seen.push(match outcome {

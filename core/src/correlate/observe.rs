@@ -129,6 +129,14 @@ pub struct Observation {
     pub fact: Fact,
 }
 
+impl Observation {
+    /// Whether this is an anchor candidate: a process start that is a COM server or an
+    /// explorer child (its record is kept for the alert a correlation would raise).
+    pub fn is_anchor_candidate(&self) -> bool {
+        matches!(self.fact, Fact::Start(s) if s.com_server || s.explorer_child)
+    }
+}
+
 /// The COM servers a remote DCOM activation starts, as D2 names them (compared without
 /// ASCII case).
 pub const SERVERS: [&str; 14] = [

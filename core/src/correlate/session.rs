@@ -13,11 +13,11 @@
 use std::collections::HashMap;
 
 use super::engine::{CorrelationStats, Correlator, Event, Limits};
-use super::observe::{observe, Fact};
+use super::observe::{observe, Observation};
 use crate::alert::{Alert, AlertOptions, AlertWriter, Origin};
 use crate::error::DecodeError;
 use crate::rule::Rule;
-use crate::scan::Position;
+use crate::scan::{Found, Position};
 use crate::view::ecs::{Document, Paths};
 
 /// Where one observed record came from: its input (an index into the session's file names)
@@ -76,46 +76,75 @@ impl<'r> Session<'r> {
     }
 
     /// Feeds one decoded record (decoded with [`paths`](Self::paths)), in input order;
-    /// `sink` receives the alert of every correlation this completes.
+    /// `sink` receives the alert of every correlation this completes, with its anchor's file
+    /// and position.
     pub fn feed(
         &mut self,
         doc: &Document<'_>,
         record: &[u8],
         file: Option<&str>,
         position: Position,
-        mut sink: impl FnMut(Alert),
+        sink: impl FnMut(Alert, Option<&str>, Position),
     ) {
-        let Some(observation) = observe(doc) else { return };
+        if let Some(observation) = observe(doc) {
+            self.feed_observation(&observation, record, file, position, sink);
+        }
+    }
+
+    /// Feeds what a scan that observes ([`ScanOptions::observe`](crate::scan::ScanOptions))
+    /// reports for one record, in input order; records without an observation are ignored.
+    pub fn feed_found(
+        &mut self,
+        found: &Found<'_>,
+        file: Option<&str>,
+        sink: impl FnMut(Alert, Option<&str>, Position),
+    ) {
+        if let Some(observation) = found.observation {
+            self.feed_observation(&observation, found.record, file, found.position, sink);
+        }
+    }
+
+    /// Feeds one observation and its record (needed only for an anchor candidate), in input
+    /// order.
+    pub fn feed_observation(
+        &mut self,
+        observation: &Observation,
+        record: &[u8],
+        file: Option<&str>,
+        position: Position,
+        mut sink: impl FnMut(Alert, Option<&str>, Position),
+    ) {
         self.seq += 1;
         let file = file.map(|f| self.file_index(f));
         let mark = Mark { seq: self.seq, file, position };
-        if let Fact::Start(s) = observation.fact {
-            if s.com_server || s.explorer_child {
-                let mut buf = self.pool.pop().unwrap_or_default();
-                buf.clear();
-                buf.extend_from_slice(record);
-                self.anchors.insert(mark.seq, buf);
-            }
+        if observation.is_anchor_candidate() {
+            let mut buf = self.pool.pop().unwrap_or_default();
+            buf.clear();
+            buf.extend_from_slice(record);
+            self.anchors.insert(mark.seq, buf);
         }
         let mut events = std::mem::take(&mut self.events);
-        self.correlator.observe_events(&observation, mark, |e| events.push(e));
+        self.correlator.observe_events(observation, mark, |e| events.push(e));
         self.handle(&mut events, &mut sink);
         self.events = events;
     }
 
     /// Ends the input: evaluates what the correlator still holds and writes its alerts.
-    pub fn finish(&mut self, mut sink: impl FnMut(Alert)) {
+    pub fn finish(&mut self, mut sink: impl FnMut(Alert, Option<&str>, Position)) {
         let mut events = std::mem::take(&mut self.events);
         self.correlator.finish_events(|e| events.push(e));
         self.handle(&mut events, &mut sink);
         self.events = events;
     }
 
-    fn handle(&mut self, events: &mut Vec<Event<Mark>>, sink: &mut impl FnMut(Alert)) {
+    fn handle(&mut self, events: &mut Vec<Event<Mark>>, sink: &mut impl FnMut(Alert, Option<&str>, Position)) {
         for event in events.drain(..) {
             match event {
                 Event::Correlation(c) => match self.alert(&c) {
-                    Ok(alert) => sink(alert),
+                    Ok(alert) => {
+                        let file = c.anchor.file.map(|i| self.files[i as usize].as_str());
+                        sink(alert, file, c.anchor.position);
+                    }
                     Err(_) => self.unwritten += 1,
                 },
                 Event::Done(mark) => {

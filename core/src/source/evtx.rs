@@ -18,6 +18,7 @@ use std::path::Path;
 
 use evtx::{EvtxParser, ParserSettings};
 
+use crate::correlate::observe;
 use crate::error::{DecodeError, ErrorKind};
 use crate::rule::Rule;
 use crate::scan::{Found, Outcome, Position, ScanError, ScanOptions, Stats};
@@ -84,31 +85,37 @@ where
     // 0 threads as one per core.)
     let mut parser = parser.with_configuration(ParserSettings::new().num_threads(options.threads).indent(false));
     let mut decoder = Decoder::with_limits(options.limits);
+    let view = options.observe.then(|| rule.paths().clone().with_view());
+    let paths = view.as_ref().unwrap_or(rule.paths());
     for (i, record) in parser.records_json().enumerate() {
         let ordinal = i as u64 + 1;
-        let (position, outcome, data) = match record {
+        let (position, outcome, observation, data) = match record {
             Ok(r) => {
                 stats.bytes += r.data.len() as u64;
                 // The record header's id is renumbered in exported files; the event's own
                 // <EventRecordID> is what analysts see.
-                let evaluated = rule.evaluate_json(&mut decoder, r.data.as_bytes(), |doc, verdict| {
-                    (doc.record_id().unwrap_or(r.event_record_id), Outcome::of(verdict))
+                let evaluated = rule.evaluate_json_with(paths, &mut decoder, r.data.as_bytes(), |doc, verdict| {
+                    let observation = view.as_ref().and_then(|_| observe(doc));
+                    (doc.record_id().unwrap_or(r.event_record_id), Outcome::of(verdict), observation)
                 });
-                let (record_id, outcome) = evaluated.unwrap_or_else(|e| (r.event_record_id, Outcome::Rejected(e)));
-                (Position::Evtx { ordinal, record_id: Some(record_id) }, outcome, Some(r.data))
+                let (record_id, outcome, observation) =
+                    evaluated.unwrap_or_else(|e| (r.event_record_id, Outcome::Rejected(e), None));
+                (Position::Evtx { ordinal, record_id: Some(record_id) }, outcome, observation, Some(r.data))
             }
             Err(e) => {
                 let error = DecodeError::new(ErrorKind::Evtx(e.to_string().into()), 0);
-                (Position::Evtx { ordinal, record_id: None }, Outcome::Rejected(error), None)
+                (Position::Evtx { ordinal, record_id: None }, Outcome::Rejected(error), None, None)
             }
         };
         stats.count(&outcome);
-        let record = match outcome {
-            Outcome::NotMatched => continue,
-            Outcome::Rejected(_) => &[][..],
-            Outcome::Matched(_) | Outcome::Suppressed { .. } => data.as_deref().unwrap_or_default().as_bytes(),
+        let text = || data.as_deref().unwrap_or_default().as_bytes();
+        let record = match (&outcome, &observation) {
+            (Outcome::NotMatched, None) => continue,
+            (Outcome::Rejected(_), _) => &[][..],
+            (Outcome::NotMatched, Some(o)) if !o.is_anchor_candidate() => &[][..],
+            _ => text(),
         };
-        if sink(Found { position, record, outcome: outcome.as_ref() }).is_break() {
+        if sink(Found { position, record, outcome: outcome.as_ref(), observation }).is_break() {
             return Ok(stats);
         }
     }
@@ -116,7 +123,7 @@ where
         let outcome = Outcome::Rejected(DecodeError::new(ErrorKind::Evtx(message.into()), 0));
         stats.count(&outcome);
         let position = Position::Evtx { ordinal: stats.records, record_id: None };
-        let _ = sink(Found { position, record: &[], outcome: outcome.as_ref() });
+        let _ = sink(Found { position, record: &[], outcome: outcome.as_ref(), observation: None });
     }
     Ok(stats)
 }

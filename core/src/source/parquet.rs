@@ -123,7 +123,9 @@ where
                     record.clear();
                     view.write_json(index, &mut record);
                     let position = Position::Row { row: first_row + hit.index as u64 + 1 };
-                    if sink(Found { position, record: &record, outcome: hit.outcome.as_ref() }).is_break() {
+                    if sink(Found { position, record: &record, outcome: hit.outcome.as_ref(), observation: None })
+                        .is_break()
+                    {
                         return Ok(stats);
                     }
                 }
