@@ -73,6 +73,7 @@ struct Slot {
 }
 
 impl KeyCache {
+    /// A power of two.
     const SLOTS: usize = 1024;
 
     /// Makes the cache serve `rule`, dropping entries resolved for another.
@@ -83,9 +84,13 @@ impl KeyCache {
         }
     }
 
+    /// The slot of `(key, parent)`: the top bits of a multiplicative (Fibonacci) hash of the
+    /// key's address mixed with the parent's ordinal, so that keys allocated close together
+    /// and the same key under different parents spread over the table.
     #[inline]
     fn index(key: *mut ffi::PyObject, parent: Cursor) -> usize {
-        ((key as usize >> 4) ^ parent.ordinal().wrapping_mul(0x9E37)) & (Self::SLOTS - 1)
+        let mixed = (key as u64) ^ ((parent.ordinal() as u64) << 48);
+        (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - Self::SLOTS.trailing_zeros())) as usize
     }
 
     /// The cached resolution of `key` under `parent`.
@@ -154,7 +159,7 @@ fn object(
         }
         // SAFETY: as for the key.
         let borrowed = unsafe { Borrowed::from_ptr(py, value) };
-        if let (Ok(child), Ok(text)) = (&child, borrowed.cast::<PyString>()) {
+        if let (Ok(child), Some(text)) = (&child, as_str(&borrowed)) {
             // A string is read at once, without running Python code: no reference needed.
             string(reader, *child, &text);
         } else {
@@ -192,10 +197,10 @@ fn item(
     at: Cursor,
     depth: usize,
 ) -> Result<(), EventError> {
-    if let Ok(text) = value.cast::<PyString>() {
-        string(reader, at, text);
-    } else if let Ok(dict) = value.cast::<PyDict>() {
-        object(reader, keys, dict, at, depth)?;
+    if let Some(text) = as_str(value) {
+        string(reader, at, &text);
+    } else if let Some(dict) = as_dict(value) {
+        object(reader, keys, &dict, at, depth)?;
     } else if value.is_none() {
     } else if let Ok(flag) = value.cast::<PyBool>() {
         if reader.wants_scalar(at) {
@@ -223,6 +228,30 @@ fn item(
         return Err(crate::event::unserialisable(value));
     }
     Ok(())
+}
+
+/// `value` as a `str` (an instance of `str` or of a subclass). An exact `str` is recognised
+/// by its type pointer, without the call to `PyType_GetFlags` the limited API's
+/// `PyUnicode_Check` makes.
+#[inline]
+fn as_str<'a, 'py>(value: &'a Bound<'py, PyAny>) -> Option<Borrowed<'a, 'py, PyString>> {
+    // SAFETY: `value` is a live object; reading its type is what `Py_TYPE` does.
+    if unsafe { ffi::Py_TYPE(value.as_ptr()) } == &raw mut ffi::PyUnicode_Type {
+        // SAFETY: its type is exactly `str`.
+        return Some(unsafe { value.cast_unchecked::<PyString>() }.as_borrowed());
+    }
+    value.cast::<PyString>().ok().map(|s| s.as_borrowed())
+}
+
+/// `value` as a `dict` (or a subclass), as [`as_str`] does for `str`.
+#[inline]
+fn as_dict<'a, 'py>(value: &'a Bound<'py, PyAny>) -> Option<Borrowed<'a, 'py, PyDict>> {
+    // SAFETY: as in `as_str`.
+    if unsafe { ffi::Py_TYPE(value.as_ptr()) } == &raw mut ffi::PyDict_Type {
+        // SAFETY: its type is exactly `dict`.
+        return Some(unsafe { value.cast_unchecked::<PyDict>() }.as_borrowed());
+    }
+    value.cast::<PyDict>().ok().map(|d| d.as_borrowed())
 }
 
 /// A `str` at `at`: its text, with an unpaired surrogate as U+FFFD (as JSON text would be

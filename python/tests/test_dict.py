@@ -273,3 +273,39 @@ def test_keys_resolved_for_one_rule_are_not_reused_for_another() -> None:
                        "process": {"name": "cmd.exe", "parent": {"name.x": "mmc.exe"}}}
     same_as_json(plain, through_keyword)
     assert "wrong shape" in str(outcome(plain, through_keyword))
+
+
+def test_subclasses_of_str_and_dict_are_read_like_the_exact_types() -> None:
+    """The walk recognises an exact ``str`` or ``dict`` by its type pointer and falls back to
+    the subclass check: both must read the same, as keys, values and maps."""
+    import collections
+
+    class Text(str):
+        pass
+
+    class Map(dict):  # type: ignore[type-arg]
+        pass
+
+    rule = dcom_detect.Rule()
+    for wrap_text in (str, Text):
+        for wrap_map in (dict, Map, collections.OrderedDict):
+            event = wrap_map(
+                {
+                    wrap_text("event"): wrap_map({wrap_text("category"): wrap_text("process"), "type": ["start"]}),
+                    wrap_text("process"): wrap_map(
+                        {
+                            wrap_text("name"): wrap_text("cmd.exe"),
+                            wrap_text("parent"): wrap_map({"name": wrap_text("MMC.EXE")}),
+                            # Same length as "name", and dotted keys beside the nested ones.
+                            wrap_text("nime"): wrap_text("x"),
+                            wrap_text("parent.name"): wrap_text("notepad.exe"),
+                        }
+                    ),
+                    wrap_text("process.command_line"): wrap_text("x -Exec dcom"),
+                }
+            )
+            same_as_json(rule, event)
+            assert rule.evaluate(event).branches == ("office_child", "dcom_command_line"), (wrap_text, wrap_map)
+            assert rule.match_many([event, event]) == [True, True]
+            blank = wrap_map({**event, "process": wrap_map({**event["process"], wrap_text(" "): "x"})})
+            assert outcome(rule, blank) == BLANK == outcome(rule, json.dumps(blank))
