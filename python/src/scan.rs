@@ -899,7 +899,7 @@ impl Sink<'_> {
         if self.shared.cancelled() {
             return ControlFlow::Break(());
         }
-        let Found { position, record, outcome } = found;
+        let Found { position, record, outcome, .. } = found;
         match outcome {
             Outcome::Matched(_) => {
                 let origin = Origin { file: self.file.as_deref(), position: Some(position) };
@@ -1045,9 +1045,11 @@ fn scan_records(
         let flow = match outcome {
             Outcome::NotMatched => ControlFlow::Continue(()),
             // As a scan reports them: a rejected record without its bytes.
-            Outcome::Rejected(_) => sink.found(Found { position, record: &[], outcome: outcome.as_ref() }),
+            Outcome::Rejected(_) => {
+                sink.found(Found { position, record: &[], outcome: outcome.as_ref(), observation: None })
+            }
             Outcome::Matched(_) | Outcome::Suppressed { .. } => {
-                sink.found(Found { position, record: &record, outcome: outcome.as_ref() })
+                sink.found(Found { position, record: &record, outcome: outcome.as_ref(), observation: None })
             }
         };
         // The sink counted too; the loop's own counts are the truth for this source.
