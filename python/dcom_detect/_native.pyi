@@ -160,6 +160,7 @@ class Rule:
         include_original: bool = False,
         columns: ColumnMapping | None = None,
         retain: int = 1000,
+        profile: Literal["seed", "extended"] = "seed",
     ) -> Scan:
         """Scans files, folders of them, standard input or a binary file object, and yields
         an :class:`Alert` per match, lazily.
@@ -196,11 +197,23 @@ class Rule:
                 :attr:`Scan.rejected`, :attr:`Scan.suppressed` and :attr:`Scan.skipped`;
                 the counts in :attr:`Scan.stats` are exact whatever it is. Iterate
                 :meth:`Scan.events` to see every one.
+            profile: ``"seed"`` (default): the rule alone. ``"extended"``: also the
+                correlation rules (``docs/correlation.md``): D2 and D2L (a COM server
+                started for a remote activation, with an inbound connection or in a network
+                logon session) and D3 (an inbound connection to explorer.exe and its child),
+                each alert anchored on its process start (:attr:`Alert.correlation` names
+                the rule, ``stats.correlations`` counts them). Their state spans every file
+                of the scan, in the order given; every record is decoded (the prefilter is
+                not used). NDJSON, gzip and EVTX inputs and iterables of records; Parquet
+                rows are matched by the seed rule only.
 
         Returns:
             A :class:`Scan`: iterate it for alerts, or its :meth:`Scan.events` for every
             result in input order; its ``stats`` count everything. Memory stays bounded
             whatever the number of alerts, rejected records or suppressed matches.
+
+        Raises:
+            ValueError: ``profile`` is neither ``"seed"`` nor ``"extended"``.
 
         Raises:
             UnreadableInputError: a path does not exist or cannot be opened (raised here);
@@ -217,8 +230,10 @@ class Rule:
         progress: bool = False,
         include_original: bool = False,
         retain: int = 1000,
+        profile: Literal["seed", "extended"] = "seed",
     ) -> Scan:
-        """Scans records and yields an :class:`Alert` per match, lazily.
+        """Scans records and yields an :class:`Alert` per match, lazily (``profile`` as in
+        :meth:`scan`).
 
         Args:
             records: an iterable of records, each item one event (a dict, or a JSON line as
@@ -520,6 +535,10 @@ class Alert:
     @property
     def json(self) -> str:
         """The alert as one line of JSON (no newline)."""
+    @property
+    def correlation(self) -> Literal["D2", "D2L", "D3"] | None:
+        """For the alert of a correlation (``profile="extended"``), its rule; None for the
+        seed rule's alerts."""
     def to_dict(self) -> dict[str, Any]:
         """The alert as a new dict: ``@timestamp``, ``event``, ``rule``, ``threat``, the
         event's ``host`` / ``user`` / ``process``, ``log`` and ``dcom_detect`` (branches,
@@ -700,6 +719,9 @@ class ScanStats:
     def skipped_files(self) -> int:
         """Files skipped while walking the paths (named by :attr:`Scan.skipped` and
         :meth:`Scan.events`)."""
+    @property
+    def correlations(self) -> int:
+        """Alerts of the correlation rules (``profile="extended"``); not in ``matched``."""
     @property
     def complete(self) -> bool:
         """Whether the input was read to its end (False while running, after an input

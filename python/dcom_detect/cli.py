@@ -122,6 +122,13 @@ def _parser() -> argparse.ArgumentParser:
         help="parse every line (also reports syntax errors and duplicate keys inside lines that could not match)",
     )
     _case_folding_option(scan)
+    scan.add_argument(
+        "--profile",
+        choices=("seed", "extended"),
+        default="seed",
+        help="seed (default): the rule alone; extended: also the correlation rules D2, D2L and D3 "
+        "(docs/correlation.md), whose state spans every input given",
+    )
     scan.add_argument("--include-original", action="store_true", help="embed each matching record as event.original")
     scan.add_argument(
         "--column",
@@ -317,7 +324,8 @@ class _Table:
         if not isinstance(parent, dict):
             parent = {}
         names = f"{parent.get('name') or '?'} > {process.get('name') or '?'}"
-        values = (alert.timestamp, alert.host, alert.user, "+".join(alert.branches), names)
+        what = alert.correlation or "+".join(alert.branches)
+        values = (alert.timestamp, alert.host, alert.user, what, names)
         row = "".join(self._cell(value, width) for value, (_, width) in zip(values, self.COLUMNS))
         number = next((n for n in (alert.line, alert.record_id, alert.row) if n is not None), "")
         where = f"{alert.file or ''}:{number}"
@@ -341,20 +349,33 @@ def _scan(args: argparse.Namespace) -> int:
     rule = _rule(args)
     out = sys.stdout
     table = _Table(out) if args.table else None
-    totals = {"records": 0, "matched": 0, "suppressed": 0, "rejected": 0, "files": 0, "skipped_files": 0}
+    totals = {
+        "records": 0,
+        "matched": 0,
+        "suppressed": 0,
+        "rejected": 0,
+        "files": 0,
+        "skipped_files": 0,
+        "correlations": 0,
+    }
     unreadable = False
-    for name in args.files:
+    # A Path, never a str: a path is never taken for anything else. With the correlation
+    # rules, every input goes to one scan so that their state spans all of them.
+    inputs = [name if name == "-" else pathlib.Path(name) for name in args.files]
+    groups = [inputs] if args.profile != "seed" and "-" not in args.files else [[i] for i in inputs]
+    for group in groups:
+        name = " ".join(str(i) for i in group)
         started = time.perf_counter()
         try:
-            # A Path, never a str: a path is never taken for anything else.
             scan = rule.scan(
-                name if name == "-" else pathlib.Path(name),
+                group[0] if len(group) == 1 else group,
                 progress=args.progress,
                 threads=args.threads,
                 prefilter=args.prefilter,
                 include_original=args.include_original,
                 columns=dict(args.columns) or None,
                 retain=0,
+                profile=args.profile,
             )
         except UnreadableInputError as error:
             print(f"dcom-detect: error: {error}", file=sys.stderr)
@@ -385,7 +406,7 @@ def _scan(args: argparse.Namespace) -> int:
         except BrokenPipeError:
             # The reader went away (`| head`): stop quietly, as other Unix tools do.
             _silence_stdout()
-            return EXIT_ALERTS if scan.stats.matched else EXIT_NO_ALERTS
+            return EXIT_ALERTS if scan.stats.matched or scan.stats.correlations else EXIT_NO_ALERTS
         stats = scan.stats
         for key in totals:
             totals[key] += getattr(stats, key)
@@ -397,13 +418,14 @@ def _scan(args: argparse.Namespace) -> int:
         f"dcom-detect: {totals['matched']} alert{'s' if totals['matched'] != 1 else ''} in {totals['records']} "
         f"records from {inputs} input{'s' if inputs != 1 else ''}; {totals['suppressed']} suppressed, "
         f"{totals['rejected']} rejected"
+        + (f"; {totals['correlations']} correlation alerts" if args.profile != "seed" else "")
         + (f"; {skipped} file{'s' if skipped != 1 else ''} skipped" if skipped else "")
         + ("; some inputs could not be read" if unreadable else ""),
         file=sys.stderr,
     )
     if unreadable:
         return EXIT_UNREADABLE
-    return EXIT_ALERTS if totals["matched"] else EXIT_NO_ALERTS
+    return EXIT_ALERTS if totals["matched"] or totals["correlations"] else EXIT_NO_ALERTS
 
 
 def _silence_stdout() -> None:

@@ -150,7 +150,9 @@ impl PyRule {
     /// Scans paths (files of any format, recognised by content, or directories walked
     /// recursively), standard input or a binary file object. `retain` (default 1000): how
     /// many rejected records, suppressed matches and skipped files iteration keeps.
-    #[pyo3(signature = (source, *, progress = false, threads = 0, prefilter = true, include_original = false, columns = None, retain = 1000))]
+    /// `profile`: `"seed"` (default, the rule alone) or `"extended"` (also the correlation
+    /// rules D2, D2L, D3; every record is decoded, the prefilter is not used).
+    #[pyo3(signature = (source, *, progress = false, threads = 0, prefilter = true, include_original = false, columns = None, retain = 1000, profile = "seed"))]
     #[allow(clippy::too_many_arguments)]
     fn scan(
         &self,
@@ -162,18 +164,20 @@ impl PyRule {
         include_original: bool,
         columns: Option<&Bound<'_, PyAny>>,
         retain: usize,
+        profile: &str,
     ) -> PyResult<Scan> {
         let columns = arrow::column_map(columns)?;
+        let correlate = profile_correlates(profile)?;
         Scan::start(
             py,
             Arc::clone(&self.rule),
             source,
-            ScanArgs { columns, progress, threads, prefilter, include_original, retain },
+            ScanArgs { columns, progress, threads, prefilter, include_original, retain, correlate },
         )
     }
 
     /// Scans records (dicts, or JSON text as str / bytes), one per item of an iterable.
-    #[pyo3(signature = (records, *, progress = false, include_original = false, retain = 1000))]
+    #[pyo3(signature = (records, *, progress = false, include_original = false, retain = 1000, profile = "seed"))]
     fn scan_records(
         &self,
         py: Python<'_>,
@@ -181,12 +185,21 @@ impl PyRule {
         progress: bool,
         include_original: bool,
         retain: usize,
+        profile: &str,
     ) -> PyResult<Scan> {
         Scan::start_records(
             py,
             Arc::clone(&self.rule),
             records,
-            ScanArgs { columns: Default::default(), progress, threads: 1, prefilter: false, include_original, retain },
+            ScanArgs {
+                columns: Default::default(),
+                progress,
+                threads: 1,
+                prefilter: false,
+                include_original,
+                retain,
+                correlate: profile_correlates(profile)?,
+            },
         )
     }
 
@@ -532,4 +545,15 @@ impl Verdict {
 /// A Python-style string literal for reprs.
 pub(crate) fn py_str(s: &str) -> String {
     Python::attach(|py| PyString::new(py, s).repr().map(|r| r.to_string())).unwrap_or_else(|_| format!("{s:?}"))
+}
+
+/// Whether a scan profile runs the correlation rules: `seed` no, `extended` yes.
+fn profile_correlates(profile: &str) -> PyResult<bool> {
+    match profile {
+        "seed" => Ok(false),
+        "extended" => Ok(true),
+        other => Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "unknown profile {other:?}: expected \"seed\" or \"extended\""
+        ))),
+    }
 }

@@ -28,6 +28,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use dcom_detect_core::correlate::{Limits, Session};
 use dcom_detect_core::scan::{scan_ndjson, Found, Outcome, Position, ScanError, ScanOptions, Scanner, Stats};
 use dcom_detect_core::source::arrow::ColumnMap;
 use dcom_detect_core::source::maybe_gzip;
@@ -68,6 +69,8 @@ pub(crate) struct ScanArgs {
     pub(crate) include_original: bool,
     /// How many rejected records, suppressed matches and skipped files iteration keeps.
     pub(crate) retain: usize,
+    /// Run the `extended` profile's correlation rules as well as the seed rule.
+    pub(crate) correlate: bool,
 }
 
 /// What a scan reads.
@@ -107,6 +110,8 @@ struct Live {
     /// Live: `matched`, `suppressed` and `rejected` (and, for iterables, every count); final
     /// when `complete`.
     stats: Stats,
+    /// Correlation alerts raised (the `extended` profile).
+    correlations: u64,
     complete: bool,
     /// Stats are final (the thread has finished), whether or not the input was read to its end.
     finished: bool,
@@ -168,6 +173,8 @@ impl Shared {
 pub(crate) struct AlertData {
     json: String,
     branches: BranchSet,
+    /// The correlation rule's short name, for the alert of a correlation.
+    correlation: Option<&'static str>,
     file: Option<Arc<str>>,
     position: Option<Position>,
     timestamp: Option<String>,
@@ -239,6 +246,7 @@ impl Scan {
             prefilter: args.prefilter,
             threads: args.threads,
             chunk_bytes: CHUNK_BYTES,
+            observe: args.correlate,
             ..ScanOptions::default()
         };
         let alert_options = AlertOptions { include_original: args.include_original };
@@ -402,7 +410,7 @@ impl Scan {
         if !live.finished {
             stats.bytes = stats.bytes.max(self.shared.ndjson_bytes.load(Ordering::Relaxed));
         }
-        ScanStats::new(stats, live.complete)
+        ScanStats::new(stats, live.correlations, live.complete)
     }
 
     /// The first `retain` records that could not be read, among those iteration has passed,
@@ -743,6 +751,7 @@ impl Job {
         let mut sink = Sink {
             rule: &rule,
             writer: AlertWriter::new(&rule, alert_options),
+            session: options.observe.then(|| Session::new(&rule, Limits::default(), alert_options)),
             file: file_name,
             sender,
             shared: &shared,
@@ -765,6 +774,9 @@ impl Job {
             }
             Source::Records(iterator) => scan_records(&rule, &options, iterator, &mut sink),
         };
+        if !shared.cancelled() {
+            sink.finish();
+        }
         let mut live = shared.live();
         match result {
             Ok(stats) => {
@@ -885,6 +897,8 @@ fn ndjson<R: Read + Send + 'static>(
 struct Sink<'s> {
     rule: &'s Rule,
     writer: AlertWriter<'s>,
+    /// The correlation run, with the `extended` profile.
+    session: Option<Session<'s>>,
     file: Option<Arc<str>>,
     sender: SyncSender<Item>,
     shared: &'s Arc<Shared>,
@@ -898,6 +912,18 @@ impl Sink<'_> {
     fn found(&mut self, found: Found<'_>) -> ControlFlow<()> {
         if self.shared.cancelled() {
             return ControlFlow::Break(());
+        }
+        if found.observation.is_some() {
+            if let Some(mut session) = self.session.take() {
+                let mut flow = ControlFlow::Continue(());
+                session.feed_found(&found, self.file.as_deref(), |alert, file, position| {
+                    if flow.is_continue() {
+                        flow = self.correlation(alert, file, position);
+                    }
+                });
+                self.session = Some(session);
+                flow?;
+            }
         }
         let Found { position, record, outcome, .. } = found;
         match outcome {
@@ -945,6 +971,24 @@ impl Sink<'_> {
         ControlFlow::Continue(())
     }
 
+    /// Sends the alert of a correlation.
+    fn correlation(&self, alert: dcom_detect_core::Alert, file: Option<&str>, position: Position) -> ControlFlow<()> {
+        self.shared.live().correlations += 1;
+        self.send(Item::Alert(AlertData::new(alert, file.map(Arc::from), Some(position))))
+    }
+
+    /// Ends the correlation run: sends the alerts of what it still held.
+    fn finish(&mut self) {
+        if let Some(mut session) = self.session.take() {
+            let mut flow = ControlFlow::Continue(());
+            session.finish(|alert, file, position| {
+                if flow.is_continue() {
+                    flow = self.correlation(alert, file, position);
+                }
+            });
+        }
+    }
+
     /// Sends an item (waiting while the channel is full); stops the scan when the `Scan` is
     /// gone.
     fn send(&self, item: Item) -> ControlFlow<()> {
@@ -973,7 +1017,8 @@ impl AlertData {
         let host = alert.host().map(str::to_owned);
         let user = alert.user().map(str::to_owned);
         let branches = alert.branches();
-        AlertData { json: alert.into_json(), branches, file, position, timestamp, host, user }
+        let correlation = alert.correlation().map(|r| r.name());
+        AlertData { json: alert.into_json(), branches, correlation, file, position, timestamp, host, user }
     }
 }
 
@@ -1040,17 +1085,15 @@ fn scan_records(
             sink.shared.live().stats = stats;
             continue;
         }
-        let outcome = scanner.evaluate(&record);
+        let (outcome, observation) = scanner.evaluate_observed(&record);
         stats.count(&outcome);
-        let flow = match outcome {
-            Outcome::NotMatched => ControlFlow::Continue(()),
+        let flow = match (&outcome, observation) {
+            (Outcome::NotMatched, None) => ControlFlow::Continue(()),
             // As a scan reports them: a rejected record without its bytes.
-            Outcome::Rejected(_) => {
+            (Outcome::Rejected(_), _) => {
                 sink.found(Found { position, record: &[], outcome: outcome.as_ref(), observation: None })
             }
-            Outcome::Matched(_) | Outcome::Suppressed { .. } => {
-                sink.found(Found { position, record: &record, outcome: outcome.as_ref(), observation: None })
-            }
+            _ => sink.found(Found { position, record: &record, outcome: outcome.as_ref(), observation }),
         };
         // The sink counted too; the loop's own counts are the truth for this source.
         sink.shared.live().stats = stats;
@@ -1144,6 +1187,7 @@ impl Drop for PyReader {
 pub struct Alert {
     json: String,
     branches: BranchSet,
+    correlation: Option<&'static str>,
     file: Option<Arc<str>>,
     /// None for alerts written without a position (`Rule.alerts_arrow(first_row=None)`).
     position: Option<Position>,
@@ -1157,6 +1201,7 @@ impl From<AlertData> for Alert {
         Alert {
             json: a.json,
             branches: a.branches,
+            correlation: a.correlation,
             file: a.file,
             position: a.position,
             timestamp: a.timestamp,
@@ -1234,6 +1279,13 @@ impl Alert {
     #[getter]
     fn json(&self) -> &str {
         &self.json
+    }
+
+    /// For the alert of a correlation (`profile="extended"`), its rule: `"D2"`, `"D2L"` or
+    /// `"D3"`; None for the seed rule's alerts.
+    #[getter]
+    fn correlation(&self) -> Option<&'static str> {
+        self.correlation
     }
 
     /// The alert as a new dict (parsed from `json`).
@@ -1507,14 +1559,17 @@ pub struct ScanStats {
     files: u64,
     /// Files skipped while walking the paths (named by `Scan.skipped` / `Scan.events()`).
     skipped_files: u64,
+    /// Alerts of the correlation rules (`profile="extended"`); they are not in `matched`.
+    correlations: u64,
     /// Whether the input was read to its end (False while running, after an error, or when
     /// the scan was closed early).
     complete: bool,
 }
 
 impl ScanStats {
-    fn new(s: Stats, complete: bool) -> ScanStats {
+    fn new(s: Stats, correlations: u64, complete: bool) -> ScanStats {
         ScanStats {
+            correlations,
             records: s.records,
             matched: s.matched,
             suppressed: s.suppressed,
@@ -1545,13 +1600,14 @@ impl ScanStats {
         d.set_item("bytes", self.bytes)?;
         d.set_item("files", self.files)?;
         d.set_item("skipped_files", self.skipped_files)?;
+        d.set_item("correlations", self.correlations)?;
         d.set_item("complete", self.complete)?;
         Ok(d)
     }
 
     fn __repr__(&self) -> String {
         format!(
-            "ScanStats(records={}, matched={}, suppressed={}, not_matched={}, prefiltered={}, rejected={}, blank_lines={}, bytes={}, files={}, skipped_files={}, complete={})",
+            "ScanStats(records={}, matched={}, suppressed={}, not_matched={}, prefiltered={}, rejected={}, blank_lines={}, bytes={}, files={}, skipped_files={}, correlations={}, complete={})",
             self.records,
             self.matched,
             self.suppressed,
@@ -1562,6 +1618,7 @@ impl ScanStats {
             self.bytes,
             self.files,
             self.skipped_files,
+            self.correlations,
             if self.complete { "True" } else { "False" }
         )
     }

@@ -37,11 +37,15 @@ pub struct Limits {
     /// Allowed lateness (default 60 s): how long after a window closes its items are kept for
     /// events that arrive out of time order.
     pub lateness: i64,
+    /// How far back in time an observation may jump before its host starts afresh (default
+    /// one hour): recordings of one host concatenated out of time order (a folder of files
+    /// sorted by name) each correlate as if alone instead of arriving late.
+    pub rewind: i64,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { hosts: 4096, pending: 256, lateness: 60 * SECOND }
+        Limits { hosts: 4096, pending: 256, lateness: 60 * SECOND, rewind: 3600 * SECOND }
     }
 }
 
@@ -121,6 +125,9 @@ pub struct CorrelationStats {
     /// Local-time events of a host whose clock offset was not yet known (their collector
     /// time, else the local time as UTC, was used).
     pub unaligned: u64,
+    /// Times a host's observations jumped back by more than [`Limits::rewind`] and its state
+    /// started afresh (concatenated recordings).
+    pub rewinds: u64,
     /// Sysmon 3 connections whose local end could not be told from the host's own
     /// addresses (the destination was taken as local).
     pub side_guessed: u64,
@@ -323,6 +330,17 @@ impl<M: Copy> Correlator<M> {
             }
         };
         let item = Buffered { time, rank: rank(&observation.fact), seq, mark, fact: observation.fact };
+        if host.newest.is_some_and(|n| time.unix_nanos() < n.unix_nanos() - limits.rewind) {
+            // A jump back in time: finish the host's current stretch, then start afresh.
+            stats.rewinds += 1;
+            while let Some(item) = host.buffer.pop_front() {
+                process(host, stats, item, &mut emit);
+            }
+            // The host's clock offset and own addresses stay: they describe the host.
+            let (key, offset, own) = (host.key, host.offset, std::mem::take(&mut host.own.items));
+            host.reset(key, &mut emit);
+            (host.offset, host.own.items) = (offset, own);
+        }
         if host.released.is_some_and(|r| time < r) {
             // Older than what was already evaluated: evaluated now, out of order.
             stats.late += 1;
@@ -571,9 +589,12 @@ fn joins_inbound<M>(
                 (_, _, Some(a), Some(b)) => {
                     // The connection cannot precede the start by more than the coarsest
                     // clock (4688: one second) and no other start of that pid came between.
+                    // A start of the pid within the same 2 s is the same process logged by
+                    // another source (Sysmon 1 beside a 4688 truncated to the second).
+                    let after = Timestamp::from_unix_nanos(anchor.time.unix_nanos() + 2 * SECOND);
                     a == b
                         && c.time.unix_nanos() >= anchor.time.unix_nanos() - 2 * SECOND
-                        && !host.pid_reused(a, anchor.time, c.time)
+                        && !host.pid_reused(a, after, c.time)
                 }
                 _ => false,
             }

@@ -1,0 +1,99 @@
+"""The `extended` profile through Python and the command line: the correlation rules' alerts
+(D2, D2L, D3), anchored on their process start, beside the seed rule's; the shipped OTRF
+fixtures always, the real recordings when ../shared is present (docs/correlation.md)."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import pytest
+from conftest import REPO
+from test_cli import run
+
+import dcom_detect
+
+FIXTURES = REPO / "core" / "tests" / "data" / "correlation"
+SHARED = REPO.parent / "shared"
+
+
+def correlations(scan: dcom_detect.Scan) -> set[tuple[str, str, int]]:
+    out = set()
+    for alert in scan:
+        assert alert.correlation is not None, "the fixtures match no seed branch"
+        document = alert.to_dict()
+        assert document["rule"]["name"] != dcom_detect.Rule().metadata["name"]
+        assert document["dcom_detect"]["correlation"]["rule"] == alert.correlation
+        out.add((pathlib.Path(alert.file or "").name, alert.correlation, alert.line or 0))
+    return out
+
+
+def test_the_extended_profile_raises_each_fixture_anchor_once() -> None:
+    scan = dcom_detect.Rule().scan(sorted(FIXTURES.glob("*.ndjson")), profile="extended")
+    found = correlations(scan)
+    excel, shell = "otrf_excel4macro.ndjson", "otrf_shellwindows.ndjson"
+    assert found == {
+        (excel, "D2", 2),
+        (excel, "D2", 3),
+        (excel, "D2L", 2),
+        (excel, "D2L", 3),
+        (shell, "D3", 3),
+        (shell, "D3", 4),
+    }
+    assert scan.stats.correlations == 6
+    assert scan.stats.matched == 0
+    assert scan.stats.records == 10
+
+
+def test_the_seed_profile_is_unchanged_and_profiles_are_checked() -> None:
+    rule = dcom_detect.Rule()
+    scan = rule.scan(FIXTURES)
+    assert list(scan) == []
+    assert scan.stats.correlations == 0
+    with pytest.raises(ValueError, match="unknown profile"):
+        rule.scan(FIXTURES, profile="elastc")  # type: ignore[arg-type]
+
+
+def test_records_correlate_like_files() -> None:
+    lines = (FIXTURES / "otrf_excel4macro.ndjson").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    scan = dcom_detect.Rule().scan_records(records, profile="extended")
+    assert sorted((a.correlation, a.line) for a in scan) == [("D2", 2), ("D2", 3), ("D2L", 2), ("D2L", 3)]
+
+
+def test_the_command_line_takes_a_profile() -> None:
+    result = run("scan", "--profile", "extended", str(FIXTURES))
+    assert result.returncode == 1, result.stderr
+    alerts = [json.loads(line) for line in result.stdout.splitlines()]
+    assert sorted(a["dcom_detect"]["correlation"]["rule"] for a in alerts) == ["D2", "D2", "D2L", "D2L", "D3", "D3"]
+    assert "6 correlation alerts" in result.stderr
+    seed = run("scan", str(FIXTURES))
+    assert seed.returncode == 0 and seed.stdout == "", seed.stderr
+    table = run("scan", "--profile", "extended", "--table", str(FIXTURES / "otrf_shellwindows.ndjson"))
+    assert table.stdout.count("D3") == 2, table.stdout
+
+
+def labelled(root: pathlib.Path) -> set[tuple[str, str, int]]:
+    labels = json.loads((root / "labels.json").read_text(encoding="utf-8"))
+    out = set()
+    for name, entry in labels["files"].items():
+        for rule, positions in (entry.get("correlation_anchors") or {}).items():
+            if rule in ("D2", "D2L", "D3"):
+                out.update((name, rule, p) for p in positions)
+    return out
+
+
+@pytest.mark.parametrize("corpus", ["realdata", "netdata"])
+def test_a_folder_scan_raises_exactly_the_labelled_anchors(corpus: str) -> None:
+    root = SHARED / corpus
+    if not (root / "labels.json").exists():
+        pytest.skip(f"{root} is absent")
+    inputs = [p for p in sorted(root.rglob("*")) if p.suffix in (".ndjson", ".evtx")]
+    scan = dcom_detect.Rule().scan(inputs, profile="extended")
+    found = set()
+    for alert in scan:
+        if alert.correlation is not None:
+            position = alert.line if alert.line is not None else alert.record_id
+            assert position is not None
+            found.add((pathlib.Path(alert.file or "").relative_to(root).as_posix(), alert.correlation, position))
+    assert found == labelled(root)
