@@ -29,6 +29,8 @@ use crate::rule::definition::Metadata;
 use crate::rule::{BranchSet, Rule, Verdict};
 use crate::scan::Position;
 use crate::view::ecs::{Decoder, Document, Paths, RawKind, Schema, ViewField};
+use crate::view::event::Fields;
+use crate::view::field::{Field, FieldId, FieldSet};
 use crate::view::text::Text;
 use crate::view::windows::parse_number;
 
@@ -54,6 +56,8 @@ pub struct AlertWriter<'r> {
     rule: &'r Rule,
     /// The rule's paths and the event view's.
     paths: Paths,
+    /// The view's fields for struct events, made on first use.
+    view: Option<ViewFields>,
     decoder: Decoder,
     options: AlertOptions,
 }
@@ -61,7 +65,7 @@ pub struct AlertWriter<'r> {
 impl<'r> AlertWriter<'r> {
     /// An alert writer for `rule`.
     pub fn new(rule: &'r Rule, options: AlertOptions) -> AlertWriter<'r> {
-        AlertWriter { rule, paths: rule.paths().clone().with_view(), decoder: Decoder::new(), options }
+        AlertWriter { rule, paths: rule.paths().clone().with_view(), view: None, decoder: Decoder::new(), options }
     }
 
     /// The alert for `record`, or None when the rule does not fire on it.
@@ -72,13 +76,32 @@ impl<'r> AlertWriter<'r> {
     /// The alert for `record` as an [`Alert`] (its JSON text and typed accessors), or None
     /// when the rule does not fire on it.
     pub fn document(&mut self, record: &[u8], origin: &Origin<'_>) -> Result<Option<Alert>, DecodeError> {
-        Ok(self.built(record, origin)?.map(|(value, branches)| Alert::new(&value, branches)))
+        Ok(self.built(record, origin)?.map(|(value, branches)| Alert::new(&value, branches, origin)))
+    }
+
+    /// The alert for a struct event (a sensor's [`Fields`], such as C's `dcom_event`), or
+    /// None when it raises none: the same document as for a JSON record, with `@timestamp`,
+    /// `host`, `user` and `process` from the view fields the event gives by ECS path
+    /// (`process.name`, `process.pid`, `host.name`, `user.name`, ...), `dcom_detect.schema`
+    /// `"fields"`, and no `event.original` (there is no record).
+    pub fn document_fields<E: Fields + ?Sized>(&mut self, event: &E, origin: &Origin<'_>) -> Option<Alert> {
+        let verdict = self.rule.evaluate(event);
+        if !verdict.is_match() {
+            return None;
+        }
+        let view = self.view.get_or_insert_with(ViewFields::new);
+        let subject = Subject::of_fields(event, view);
+        let value = build(self.rule, &verdict, subject, None, origin, self.options);
+        Some(Alert::new(&value, verdict.branches(), origin))
     }
 
     fn built(&mut self, record: &[u8], origin: &Origin<'_>) -> Result<Option<(Value, BranchSet)>, DecodeError> {
         let (rule, options) = (self.rule, self.options);
         rule.evaluate_json_with(&self.paths, &mut self.decoder, record, |doc, verdict| {
-            verdict.is_match().then(|| (build(rule, verdict, doc, record, origin, options), verdict.branches()))
+            verdict.is_match().then(|| {
+                let subject = Subject::of_document(doc, record);
+                (build(rule, verdict, subject, Some(record), origin, options), verdict.branches())
+            })
         })
     }
 
@@ -97,7 +120,7 @@ impl<'r> AlertWriter<'r> {
     ) -> Result<Alert, DecodeError> {
         let doc = self.decoder.decode(&self.paths, anchor_record)?;
         let value = build_correlation(correlation, &doc, anchor_record, anchor, partner, self.options);
-        let mut alert = Alert::new(&value, BranchSet::default());
+        let mut alert = Alert::new(&value, BranchSet::default(), anchor);
         alert.correlation = Some(correlation.rule);
         Ok(alert)
     }
@@ -126,10 +149,12 @@ pub struct Alert {
     user: Option<String>,
     branches: BranchSet,
     correlation: Option<CorrelationRule>,
+    file: Option<String>,
+    position: Option<Position>,
 }
 
 impl Alert {
-    fn new(value: &Value, branches: BranchSet) -> Alert {
+    fn new(value: &Value, branches: BranchSet, origin: &Origin<'_>) -> Alert {
         let string = |v: &Value| v.as_str().map(str::to_owned);
         let user = match (string(&value["user"]["domain"]), string(&value["user"]["name"])) {
             (Some(domain), Some(name)) => Some(format!("{domain}\\{name}")),
@@ -142,7 +167,19 @@ impl Alert {
             user,
             branches,
             correlation: None,
+            file: origin.file.map(str::to_owned),
+            position: origin.position,
         }
+    }
+
+    /// Where the alert's event came from: its file, when it came from one.
+    pub fn file(&self) -> Option<&str> {
+        self.file.as_deref()
+    }
+
+    /// Where the alert's event came from: its position (line, EVTX record, row), if known.
+    pub fn position(&self) -> Option<Position> {
+        self.position
     }
 
     /// The alert document as one line of JSON.
@@ -184,19 +221,20 @@ impl Alert {
 fn build(
     rule: &Rule,
     verdict: &Verdict<'_>,
-    doc: &Document<'_>,
-    record: &[u8],
+    subject: Subject,
+    record: Option<&[u8]>,
     origin: &Origin<'_>,
     options: AlertOptions,
 ) -> Value {
     let meta = rule.metadata();
-    let (mut alert, source) = base(meta, doc, record, origin, options);
+    let schema = subject.schema;
+    let (mut alert, source) = base(meta, subject, record, origin, options);
     let branches: Vec<&str> = verdict.branches().iter().map(|b| b.name()).collect();
     let mut dcom = Map::new();
     dcom.insert("branches".into(), json!(branches));
     dcom.insert("evidence".into(), evidence(verdict));
     dcom.insert("severity".into(), json!(meta.severity));
-    dcom.insert("schema".into(), json!(schema_name(doc.schema())));
+    dcom.insert("schema".into(), json!(schema));
     if !source.is_empty() {
         dcom.insert("source".into(), Value::Object(source));
     }
@@ -204,37 +242,96 @@ fn build(
     Value::Object(alert)
 }
 
+/// What an alert says about its event: its time and its `host`, `user` and `process`
+/// objects, and how it was read (`dcom_detect.schema`).
+struct Subject {
+    timestamp: Option<Value>,
+    host: Option<Value>,
+    user: Option<Value>,
+    process: Option<Value>,
+    schema: &'static str,
+}
+
+impl Subject {
+    /// A decoded record's: an ECS record's objects copied as they are (dotted keys
+    /// expanded), a raw Windows event's from the event view.
+    fn of_document(doc: &Document<'_>, record: &[u8]) -> Subject {
+        let schema = schema_name(doc.schema());
+        match doc.schema() {
+            Schema::Ecs => {
+                // The record decoded, so it is valid JSON; serde_json may still refuse what
+                // Elasticsearch accepts (an unpaired surrogate escape), in which case the
+                // copied objects are left out rather than the alert.
+                let event: Value = serde_json::from_slice(record).unwrap_or(Value::Null);
+                let expanded = expand_dotted(&event);
+                let take = |k: &str| expanded.get(k).cloned();
+                Subject {
+                    timestamp: event.get("@timestamp").cloned(),
+                    host: take("host"),
+                    user: take("user"),
+                    process: take("process"),
+                    schema,
+                }
+            }
+            Schema::Raw(_, kind) => {
+                let (host, user, process) = view_objects(kind == RawKind::Sysmon1, |f| doc.view(f).next());
+                let timestamp = doc.timestamp_text().map(|t| Value::String(iso_utc(t)));
+                Subject { timestamp, host, user, process, schema }
+            }
+        }
+    }
+
+    /// A struct event's (a sensor's `Fields`): the view fields it gives, by ECS path.
+    fn of_fields<E: Fields + ?Sized>(event: &E, view: &ViewFields) -> Subject {
+        let get = |f: ViewField| event.values(view.field(f)).next();
+        let (host, user, process) = view_objects(false, get);
+        let timestamp = get(ViewField::Timestamp).map(text);
+        Subject { timestamp, host, user, process, schema: "fields" }
+    }
+}
+
+/// The view fields an alert reads, as [`Field`]s any [`Fields`] source answers by path.
+#[derive(Debug)]
+struct ViewFields {
+    fields: FieldSet,
+    ids: Vec<(ViewField, FieldId)>,
+}
+
+impl ViewFields {
+    fn new() -> ViewFields {
+        let mut fields = FieldSet::new();
+        let ids = ViewField::ALL
+            .iter()
+            .map(|&f| (f, fields.intern(f.path()).expect("the view's fields fit a field set")))
+            .collect();
+        ViewFields { fields, ids }
+    }
+
+    fn field(&self, f: ViewField) -> &Field {
+        let id = self.ids.iter().find(|(v, _)| *v == f).map(|(_, id)| *id).expect("every view field is interned");
+        self.fields.get(id)
+    }
+}
+
 /// What every alert carries, in order: `@timestamp`, `event`, `rule`, `threat`, the event's
 /// `host`, `user` and `process`, and `log`; and the `dcom_detect.source` object of `origin`.
 fn base(
     meta: &Metadata,
-    doc: &Document<'_>,
-    record: &[u8],
+    subject: Subject,
+    record: Option<&[u8]>,
     origin: &Origin<'_>,
     options: AlertOptions,
 ) -> (Map<String, Value>, Map<String, Value>) {
     let threat = &meta.threat;
-    let schema = doc.schema();
-    // An ECS record's objects are copied as they are: parse it. The record decoded, so it is
-    // valid JSON; serde_json may still refuse what Elasticsearch accepts (an unpaired
-    // surrogate escape), in which case the copied objects are left out rather than the alert.
-    let event: Value = match schema {
-        Schema::Ecs => serde_json::from_slice(record).unwrap_or(Value::Null),
-        Schema::Raw(..) => Value::Null,
-    };
     let mut alert = Map::new();
-    let timestamp = match schema {
-        Schema::Ecs => event.get("@timestamp").cloned(),
-        Schema::Raw(..) => doc.timestamp_text().map(|t| Value::String(iso_utc(t))),
-    };
-    alert.insert("@timestamp".into(), timestamp.unwrap_or(Value::Null));
+    alert.insert("@timestamp".into(), subject.timestamp.unwrap_or(Value::Null));
     let mut ev = Map::new();
     ev.insert("kind".into(), json!("alert"));
     ev.insert("category".into(), json!(["process"]));
     ev.insert("type".into(), json!(["start"]));
     ev.insert("severity".into(), json!(meta.risk_score));
     ev.insert("risk_score".into(), json!(f64::from(meta.risk_score)));
-    if options.include_original {
+    if let (true, Some(record)) = (options.include_original, record) {
         ev.insert("original".into(), json!(String::from_utf8_lossy(record)));
     }
     alert.insert("event".into(), Value::Object(ev));
@@ -268,15 +365,7 @@ fn base(
             },
         }),
     );
-    let (host, user, process) = match schema {
-        Schema::Ecs => {
-            let expanded = expand_dotted(&event);
-            let take = |k: &str| expanded.get(k).cloned();
-            (take("host"), take("user"), take("process"))
-        }
-        Schema::Raw(_, kind) => raw_ecs(kind, doc),
-    };
-    for (key, value) in [("host", host), ("user", user), ("process", process)] {
+    for (key, value) in [("host", subject.host), ("user", subject.user), ("process", subject.process)] {
         if let Some(v) = value {
             alert.insert(key.into(), v);
         }
@@ -308,7 +397,9 @@ fn build_correlation<M>(
     options: AlertOptions,
 ) -> Value {
     let meta = correlation.rule.metadata();
-    let (mut alert, source) = base(meta, doc, record, anchor, options);
+    let subject = Subject::of_document(doc, record);
+    let schema = subject.schema;
+    let (mut alert, source) = base(meta, subject, Some(record), anchor, options);
     let mut found = Map::new();
     found.insert("rule".into(), json!(correlation.rule.name()));
     let mut other = Map::new();
@@ -338,7 +429,7 @@ fn build_correlation<M>(
     let mut dcom = Map::new();
     dcom.insert("correlation".into(), Value::Object(found));
     dcom.insert("severity".into(), json!(meta.severity));
-    dcom.insert("schema".into(), json!(schema_name(doc.schema())));
+    dcom.insert("schema".into(), json!(schema));
     if !source.is_empty() {
         dcom.insert("source".into(), Value::Object(source));
     }
@@ -487,14 +578,18 @@ fn iso_utc(text: &str) -> String {
     }
 }
 
-/// ECS `host`, `user` and `process` objects of a raw process start, from the event view: the
-/// view fields present, in a fixed order; pids as numbers.
-fn raw_ecs(kind: RawKind, doc: &Document<'_>) -> (Option<Value>, Option<Value>, Option<Value>) {
+/// ECS `host`, `user` and `process` objects from view fields (`get` gives a field's first
+/// value): the fields present, in a fixed order (Sysmon's user as `domain`, `name`); pids as
+/// numbers.
+fn view_objects<'t>(
+    sysmon: bool,
+    get: impl Fn(ViewField) -> Option<Text<'t>>,
+) -> (Option<Value>, Option<Value>, Option<Value>) {
     use ViewField as F;
     let object = |fields: &[(&str, ViewField)]| -> Map<String, Value> {
         let mut map = Map::new();
         for &(key, field) in fields {
-            let Some(v) = doc.view(field).next() else { continue };
+            let Some(v) = get(field) else { continue };
             let value = match field {
                 F::ProcessPid | F::ParentPid => match parse_number(&v.to_string()) {
                     Some(n) => json!(n),
@@ -507,9 +602,9 @@ fn raw_ecs(kind: RawKind, doc: &Document<'_>) -> (Option<Value>, Option<Value>, 
         map
     };
     let host = object(&[("name", F::HostName)]);
-    let user = match kind {
-        RawKind::Sysmon1 => object(&[("domain", F::UserDomain), ("name", F::UserName)]),
-        _ => object(&[("name", F::UserName), ("domain", F::UserDomain), ("id", F::UserId)]),
+    let user = match sysmon {
+        true => object(&[("domain", F::UserDomain), ("name", F::UserName)]),
+        false => object(&[("name", F::UserName), ("domain", F::UserDomain), ("id", F::UserId)]),
     };
     let mut process = object(&[
         ("name", F::ProcessName),

@@ -162,3 +162,56 @@ fn alert_values_carry_the_golden_document_and_its_fields() {
     assert_eq!(alert.timestamp(), Some("2019-03-19T17:15:16.129Z"));
     assert_eq!(alert.branches().iter().map(|b| b.name()).collect::<Vec<_>>(), ["office_child"]);
 }
+
+/// A struct event (a sensor's `Fields`, C's `dcom_event`) gets the same alert as its JSON
+/// form, with the view fields it gives by ECS path; one that raises none gets none.
+#[test]
+fn struct_events_get_the_alert_their_json_gets() {
+    use dcom_detect_core::{AlertOptions, AlertWriter, Origin, Position, ProcessEvent, Rule};
+    let rule = Rule::default();
+    let mut writer = AlertWriter::new(&rule, AlertOptions::default());
+    let other = [
+        ("@timestamp", "2024-05-01T12:00:00Z"),
+        ("host.name", "ws-01"),
+        ("user.name", "alice"),
+        ("user.domain", "CORP"),
+        ("process.pid", "4242"),
+        ("process.parent.pid", "0x10"),
+        ("process.entity_id", "{a}"),
+    ];
+    let event = ProcessEvent {
+        name: "cmd.exe".into(),
+        parent_name: "mmc.exe".into(),
+        command_line: "cmd /c whoami".into(),
+        other: &other,
+        ..ProcessEvent::start()
+    };
+    let origin = Origin { file: Some("sensor"), position: Some(Position::Row { row: 7 }) };
+    let alert = writer.document_fields(&event, &origin).expect("an alert");
+    assert_eq!(
+        (alert.host(), alert.user(), alert.timestamp()),
+        (Some("ws-01"), Some("CORP\\alice"), Some("2024-05-01T12:00:00Z"))
+    );
+    assert_eq!((alert.file(), alert.position()), (Some("sensor"), Some(Position::Row { row: 7 })));
+    let v: serde_json::Value = serde_json::from_str(alert.json()).unwrap();
+    assert_eq!(v["process"]["name"], "cmd.exe");
+    assert_eq!(v["process"]["parent"]["name"], "mmc.exe");
+    assert_eq!(v["process"]["pid"], 4242);
+    assert_eq!(v["process"]["parent"]["pid"], 16);
+    assert_eq!(v["dcom_detect"]["schema"], "fields");
+    assert_eq!(v["dcom_detect"]["source"]["row"], 7);
+
+    // The same event as ECS JSON: the same rule, threat, branches and evidence.
+    let json = br#"{"@timestamp":"2024-05-01T12:00:00Z","event":{"category":"process","type":"start"},"host":{"name":"ws-01"},"process":{"name":"cmd.exe","command_line":"cmd /c whoami","parent":{"name":"mmc.exe"}}}"#;
+    let from_json = writer.document(json, &origin).unwrap().expect("an alert");
+    let w: serde_json::Value = serde_json::from_str(from_json.json()).unwrap();
+    for key in ["rule", "threat", "event", "@timestamp"] {
+        assert_eq!(v[key], w[key], "{key}");
+    }
+    assert_eq!(v["dcom_detect"]["branches"], w["dcom_detect"]["branches"]);
+    assert_eq!(v["dcom_detect"]["evidence"], w["dcom_detect"]["evidence"]);
+
+    let quiet =
+        ProcessEvent { name: "notepad.exe".into(), parent_name: "explorer.exe".into(), ..ProcessEvent::start() };
+    assert!(writer.document_fields(&quiet, &origin).is_none());
+}
