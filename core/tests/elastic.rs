@@ -5,8 +5,6 @@
 //! with a message, only when those folders are absent. Also: hand-made ECS and raw streams
 //! for each condition, maxspan edge, stage order, replacement, key and bound.
 
-use std::collections::BTreeSet;
-
 use dcom_detect_core::correlate::{
     ElasticLimits, ElasticMatch, ElasticReader, ElasticRule, ElasticStats, RawHost, Sequences, TimeSource,
 };
@@ -41,6 +39,7 @@ fn sequence(
 #[cfg(feature = "evtx")]
 mod recordings {
     use super::*;
+    use std::collections::BTreeSet;
     use std::path::{Path, PathBuf};
 
     fn shared(name: &str) -> Option<PathBuf> {
@@ -418,4 +417,103 @@ fn the_rules_are_verbatim() {
     assert!(ElasticRule::ShellWindows.query().contains("maxspan=5s"));
     assert!(ElasticRule::Mmc20.query().contains("source.port >= 49152"));
     assert!(ElasticRule::Hta.query().contains("by host.id, process.entity_id"));
+}
+
+/// Elasticsearch's matcher as written (`SequenceMatcher.match` with `OrdinalGroup`): every
+/// stage-0 event stays in its key's group until a stage-1 event takes the latest earlier one
+/// and drops it with every older one; no bound, no buffer. The engine keeps one pending event
+/// per key and streams through a reorder buffer: both must agree.
+#[test]
+fn the_streaming_engine_agrees_with_elasticsearchs_matcher_on_generated_streams() {
+    use std::collections::HashMap;
+
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let rules = [ShellWindows, Mmc20, Hta];
+    let (mut total, mut exact) = (0, 0);
+    for _ in 0..400 {
+        // (time, kind, host, entity): kinds 0..6 are the stages of the three rules (stage 0,
+        // then 1, per rule), 6 a decoy connection (low port).
+        let len = 2 + next(30) as usize;
+        let mut t = 0i64;
+        let mut events: Vec<(i64, u64, u64, u64)> = (0..len)
+            .map(|_| {
+                t += [0, 1, 700, 2_000, 4_000, 5_000, 30_000, 61_000][next(8) as usize];
+                (t, next(7), next(2), next(3))
+            })
+            .collect();
+        // Reorder: swap some neighbours.
+        for i in 1..events.len() {
+            if next(4) == 0 {
+                events.swap(i - 1, i);
+            }
+        }
+        // Within the lateness (60 s behind the newest time seen), nothing is late and the
+        // engine is exact; beyond it, late events are counted and no sequence runs backwards.
+        let mut newest = i64::MIN;
+        let within = events.iter().all(|e| {
+            newest = newest.max(e.0);
+            e.0 >= newest - 60_000
+        });
+        let records: Vec<String> = events
+            .iter()
+            .map(|&(t, kind, host, entity)| {
+                let (h, e) = (format!("h{host}"), format!("E{entity}"));
+                match kind {
+                    0 => conn(t, &h, "explorer.exe", &e, (50_000, 49_913), "10.0.0.5"),
+                    1 => start(t, &h, "explorer.exe", &e, "cmd.exe", "C", r#"["cmd.exe"]"#),
+                    2 => conn(t, &h, "mmc.exe", &e, (50_000, 49_913), "10.0.0.5"),
+                    3 => start(t, &h, "mmc.exe", &e, "cmd.exe", "C", r#"["cmd.exe"]"#),
+                    4 => start(t, &h, "svchost.exe", "S", "mshta.exe", &e, r#"["mshta.exe","-Embedding"]"#),
+                    5 => conn(t, &h, "mshta.exe", &e, (50_000, 49_913), "10.0.0.5"),
+                    _ => conn(t, &h, "explorer.exe", &e, (50_000, 135), "10.0.0.5"),
+                }
+            })
+            .collect();
+        let numbered: Vec<_> = records.iter().cloned().enumerate().map(|(i, r)| (i as u64, r)).collect();
+        let (matches, stats) =
+            sequence(&numbered, false, RawHost::Computer, TimeSource::View, ElasticLimits::default());
+        assert!(matches.iter().all(|m| m.events[0].time_ms <= m.events[1].time_ms), "{matches:?}");
+        // Within the lateness nothing is late; with no late event the result is exact.
+        assert!(!within || stats.late == 0, "{events:?}");
+        if stats.late > 0 {
+            continue;
+        }
+        let mut found: Vec<_> = matches.iter().map(|m| (m.rule, m.anchor().mark, m.partner().mark)).collect();
+        found.sort();
+        // The reference, over time-sorted events (ties: input order).
+        let mut order: Vec<usize> = (0..events.len()).collect();
+        order.sort_by_key(|&i| (events[i].0, i));
+        let mut expected = Vec::new();
+        for (r, rule) in rules.iter().enumerate() {
+            let mut groups: HashMap<(u64, u64), Vec<(i64, usize)>> = HashMap::new();
+            for &i in &order {
+                let (time, kind, host, entity) = events[i];
+                if kind == 2 * r as u64 + 1 {
+                    let group = groups.entry((host, entity)).or_default();
+                    // trimBefore: the latest element strictly before (all are, in time order).
+                    if let Some(&(first_time, first)) = group.last() {
+                        group.clear();
+                        if time - first_time <= rule.maxspan_millis() {
+                            let (anchor, partner) = if rule.anchor_stage() == 1 { (i, first) } else { (first, i) };
+                            expected.push((*rule, anchor as u64, partner as u64));
+                        }
+                    }
+                }
+                if kind == 2 * r as u64 {
+                    groups.entry((host, entity)).or_default().push((time, i));
+                }
+            }
+        }
+        expected.sort();
+        assert_eq!(found, expected, "{events:?}");
+        total += found.len();
+        exact += 1;
+    }
+    assert!(total > 100 && exact > 200, "{exact} streams within the lateness completed {total} sequences");
 }

@@ -660,6 +660,7 @@ impl<M> Ord for Queued<M> {
 #[derive(Clone, Copy, Debug)]
 struct Pending<M> {
     time_ms: i64,
+    seq: u64,
     mark: M,
 }
 
@@ -750,8 +751,13 @@ impl<M: Copy> Sequences<M> {
             if let Some(keys) = q.event.stages[rule.slot()][1] {
                 for &key in keys.as_slice() {
                     // trimBefore: the latest earlier stage-0 event of the key, and every older
-                    // one, leave the group whether or not the maxspan holds.
-                    let Some(first) = map.remove(&key) else { continue };
+                    // one, leave the group whether or not the maxspan holds. (Only a late event
+                    // can find a pending one after it: that one is not before it, and stays.)
+                    let Some(first) = map.get(&key).copied() else { continue };
+                    if (first.time_ms, first.seq) > (q.time_ms, q.seq) {
+                        continue;
+                    }
+                    map.remove(&key);
                     if q.time_ms - first.time_ms > maxspan {
                         self.stats.rejected_maxspan += 1;
                         continue;
@@ -769,7 +775,7 @@ impl<M: Copy> Sequences<M> {
             }
             if let Some(keys) = q.event.stages[rule.slot()][0] {
                 for &key in keys.as_slice() {
-                    let entry = Pending { time_ms: q.time_ms, mark: q.mark };
+                    let entry = Pending { time_ms: q.time_ms, seq: q.seq, mark: q.mark };
                     if map.insert(key, entry).is_some() {
                         self.stats.replaced += 1;
                         continue;
