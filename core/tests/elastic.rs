@@ -382,6 +382,14 @@ fn lateness_and_bounds_are_counted() {
     );
     assert!(found.is_empty());
     assert_eq!(stats.late, 1);
+    // A late stage-0 event does not replace a newer pending one of its key.
+    let (found, stats) = run_with(
+        &[explorer_conn(10_000), explorer_conn(75_000), explorer_conn(9_000), explorer_child(12_000)],
+        RawHost::Computer,
+        ElasticLimits::default(),
+    );
+    assert_eq!(found, [(ShellWindows, 3, 0)]);
+    assert_eq!((stats.late, stats.replaced), (1, 1));
     // A full reorder buffer releases its oldest early.
     let limits = ElasticLimits { buffer: 1, ..ElasticLimits::default() };
     let (found, stats) = run_with(&[explorer_conn(0), explorer_child(1), explorer_child(2)], RawHost::Computer, limits);

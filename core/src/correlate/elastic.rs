@@ -612,8 +612,8 @@ pub struct ElasticStats {
     /// Stage-1 events whose pending stage-0 event was older than the maxspan (Elasticsearch
     /// rejects them and drops the pending event).
     pub rejected_maxspan: u64,
-    /// Pending stage-0 events replaced by a newer one of the same key (Elasticsearch would
-    /// never pick the older one).
+    /// Stage-0 events superseded by a newer one of the same key: a pending one replaced, or
+    /// a late, older one dropped (Elasticsearch would never pick the older one).
     pub replaced: u64,
     /// Pending stage-0 events dropped because they could no longer complete (older than the
     /// maxspan): not a loss.
@@ -776,10 +776,16 @@ impl<M: Copy> Sequences<M> {
             if let Some(keys) = q.event.stages[rule.slot()][0] {
                 for &key in keys.as_slice() {
                     let entry = Pending { time_ms: q.time_ms, seq: q.seq, mark: q.mark };
-                    if map.insert(key, entry).is_some() {
+                    if let Some(held) = map.get_mut(&key) {
+                        // The latest stage-0 event of a key is the only one that can complete
+                        // (a late, older one is dropped instead).
+                        if (held.time_ms, held.seq) < (q.time_ms, q.seq) {
+                            *held = entry;
+                        }
                         self.stats.replaced += 1;
                         continue;
                     }
+                    map.insert(key, entry);
                     if map.len() > self.limits.pending {
                         make_room(map, q.time_ms, maxspan, key, self.limits.pending, &mut self.stats);
                     }
