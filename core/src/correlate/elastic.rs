@@ -23,8 +23,9 @@
 //! [`Sequences::new`] runs, so nothing allocates afterwards.
 //!
 //! # Invariants
-//! - Results depend only on the sequence of events and marks fed (no clock, no randomness).
-//! - Input reordered within [`ElasticLimits::lateness`] gives the sequences of sorted input.
+//! - Results depend only on the sequence of events and marks fed (no clock, no randomness:
+//!   eviction picks the oldest by time and input position, never by hash order).
+//! - Input reordered within [`ElasticLimits::lateness_ms`] gives the sequences of sorted input.
 //! - Every event that could have completed a sequence but was dropped by a bound is counted in
 //!   [`ElasticStats`].
 
@@ -809,7 +810,7 @@ fn make_room<M>(
     map.retain(|_, p| now - p.time_ms <= maxspan);
     stats.expired += (before - map.len()) as u64;
     while map.len() > bound {
-        let oldest = map.iter().filter(|(k, _)| **k != keep).min_by_key(|(_, p)| p.time_ms).map(|(k, _)| *k);
+        let oldest = map.iter().filter(|(k, _)| **k != keep).min_by_key(|(_, p)| (p.time_ms, p.seq)).map(|(k, _)| *k);
         let Some(oldest) = oldest else { break };
         map.remove(&oldest);
         stats.evicted_pending += 1;
