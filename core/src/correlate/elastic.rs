@@ -816,3 +816,61 @@ fn make_room<M>(
         stats.evicted_pending += 1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(src: Src) -> &'static str {
+        match src {
+            View(f) => f.path(),
+            HostOsType => "host.os.type",
+        }
+    }
+
+    /// The condition as the EQL text writes it.
+    fn render(cond: &Cond) -> String {
+        match *cond {
+            Exact(s, lit) => format!("{} == \"{lit}\"", path(s)),
+            Like(s, [one]) => format!("{} : \"{one}\"", path(s)),
+            Like(s, many) => {
+                let list: Vec<String> = many.iter().map(|l| format!("\"{l}\"")).collect();
+                format!("{} : ({})", path(s), list.join(", "))
+            }
+            Above(s, n) => format!("{} > {n}", path(s)),
+            AtLeast(s, n) => format!("{} >= {n}", path(s)),
+            NotAddress(s, ip) => format!("{} != \"{ip}\"", path(s)),
+        }
+    }
+
+    /// Every stage's category, conditions (all of them, no more) and `by` key are those of
+    /// the verbatim EQL text, and so is the maxspan.
+    #[test]
+    fn the_encoded_stages_are_the_eql_texts() {
+        for rule in ElasticRule::ALL {
+            let text = rule.query().split_whitespace().collect::<Vec<_>>().join(" ");
+            let spec = rule.spec();
+            let span = match spec.maxspan_ms {
+                5_000 => "maxspan=5s",
+                60_000 => "maxspan=1m",
+                other => panic!("{other}"),
+            };
+            assert!(text.contains(span), "{rule:?}");
+            let stages: Vec<&str> = text.split('[').skip(1).collect();
+            assert_eq!(stages.len(), 2, "{rule:?}");
+            for (stage, written) in spec.stages.iter().zip(&stages) {
+                let (clause, after) = written.split_once(']').unwrap();
+                assert!(clause.trim_start().starts_with(&format!("{} where ", stage.category)), "{rule:?}");
+                assert_eq!(clause.matches(" and ").count(), stage.conds.len() - 1, "{rule:?}: {clause}");
+                for cond in stage.conds {
+                    assert!(clause.contains(&render(cond)), "{rule:?}: {} not in {clause}", render(cond));
+                }
+                // The stage's own key, after `host.id` (`sequence by host.id` or `by host.id, …`).
+                let by = after.trim_start().strip_prefix("by ").unwrap().trim_end();
+                let by = by.strip_prefix("host.id, ").unwrap_or(by);
+                assert_eq!(by, stage.key.path(), "{rule:?}");
+                assert!(text.starts_with("sequence by host.id ") || after.contains("by host.id, "), "{rule:?}");
+            }
+        }
+    }
+}
