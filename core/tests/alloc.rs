@@ -304,3 +304,54 @@ fn correlating_allocates_nothing_in_steady_state() {
     });
     assert_eq!(n, 0, "{n} allocations after warm-up");
 }
+
+#[test]
+fn sequencing_allocates_nothing_in_steady_state() {
+    use dcom_detect_core::correlate::{ElasticLimits, ElasticReader, RawHost, Sequences, TimeSource};
+
+    let templates = [
+        r#"{"@timestamp":"2020-09-17T21:46:13.000Z","host":{"id":"HOST","os":{"type":"windows"}},"event":{"category":["network"],"type":["start"]},"network":{"direction":"incoming","transport":"tcp"},"source":{"ip":"10.1.1.1","port":50000},"destination":{"ip":"10.1.1.2","port":49700},"process":{"entity_id":"e-1","name":"explorer.exe"}}"#,
+        r#"{"@timestamp":"2020-09-17T21:46:14.000Z","host":{"id":"HOST","os":{"type":"windows"}},"event":{"category":["process"],"type":["start"]},"process":{"entity_id":"c-1","name":"cmd.exe","parent":{"name":"explorer.exe","entity_id":"e-1"}}}"#,
+        r#"{"@timestamp":"2020-09-17T21:46:15.000Z","host":{"id":"HOST","os":{"type":"windows"}},"event":{"category":["network"],"type":["start"]},"network":{"direction":"incoming","transport":"tcp"},"source":{"ip":"10.1.1.1","port":50000},"destination":{"ip":"10.1.1.2","port":49700},"process":{"entity_id":"m-1","name":"mmc.exe"}}"#,
+        r#"{"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,"Hostname":"HOST","UtcTime":"2020-09-17 21:46:16.000","ProcessGuid":"{d273d0f0-d91d-5f63-6b05-000000000400}","Image":"C:\\Windows\\System32\\mshta.exe","CommandLine":"mshta.exe -Embedding","ParentImage":"C:\\Windows\\System32\\svchost.exe"}"#,
+        r#"{"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":3,"Hostname":"HOST","UtcTime":"2020-09-17 21:46:17.000","ProcessGuid":"{d273d0f0-d91d-5f63-6b05-000000000400}","Image":"C:\\Windows\\System32\\mshta.exe","Initiated":"false","Protocol":"tcp","SourceIp":"172.18.39.5","SourcePort":"61545","DestinationIp":"172.18.39.6","DestinationPort":"49603"}"#,
+    ];
+    // More keys than the pending bound: evictions and sweeps run in every round.
+    let hosts: Vec<String> = (0..40).map(|i| format!("host-{i}")).collect();
+    let records: Vec<String> = hosts.iter().flat_map(|h| templates.iter().map(move |t| t.replace("HOST", h))).collect();
+    let mut fields = Rule::default().fields().clone();
+    let reader = ElasticReader::new(&mut fields, RawHost::Computer, TimeSource::View).unwrap();
+    let paths = Paths::new(&fields).with_view();
+    let mut decoder = Decoder::new();
+    let events: Vec<_> = records
+        .iter()
+        .map(|r| reader.read(&decoder.decode(&paths, r.as_bytes()).expect("valid")).expect("an event"))
+        .collect();
+    let mut sequences = Sequences::new(ElasticLimits { pending: 16, buffer: 64, ..ElasticLimits::default() });
+    let mut round = 0i64;
+    let mut run = |decoder: &mut Decoder, sequences: &mut Sequences<usize>| {
+        let mut found = 0usize;
+        for r in &records {
+            let doc = decoder.decode(&paths, r.as_bytes()).expect("valid");
+            found += usize::from(reader.read(&doc).is_some());
+        }
+        round += 1;
+        for (i, e) in events.iter().enumerate() {
+            let mut e = *e;
+            e.time_ms += round * 600_000;
+            sequences.push(&e, i, |_| found += 1);
+        }
+        found
+    };
+    run(&mut decoder, &mut sequences);
+    let warm = run(&mut decoder, &mut sequences);
+    assert!(warm > records.len(), "sequences were found: {warm}");
+    let n = allocations_during(|| {
+        for _ in 0..20 {
+            assert_eq!(run(&mut decoder, &mut sequences), warm);
+        }
+    });
+    assert_eq!(n, 0, "{n} allocations after warm-up");
+    let stats = sequences.stats();
+    assert!(stats.evicted_pending > 0 && stats.released_early > 0, "{stats:?}");
+}

@@ -12,16 +12,24 @@
 //! [`Correlator`] keeps bounded per-host state fed in input order and reports each
 //! [`Correlation`] as soon as an anchor meets its first partner, in either order.
 //!
+//! The `elastic` profile (Elastic's own three DCOM sequence rules, verbatim, with
+//! Elasticsearch's sequence semantics) is in [`elastic`].
+//!
 //! # Cost
 //! Observing is `O(values)` of the view; correlating one observation is `O(pending)` on its
 //! host (bounded by [`Limits::pending`]). Nothing allocates once every host slot has been used
 //! once (hosts and their buffers are reused after eviction).
 
+pub mod elastic;
 mod engine;
 mod observe;
 mod rules;
 mod session;
 
+pub use elastic::{
+    ElasticEvent, ElasticLimits, ElasticMatch, ElasticReader, ElasticRule, ElasticStats, RawHost, SequenceEvent,
+    Sequences, TimeSource,
+};
 pub use engine::{Correlation, CorrelationStats, Correlator, Event, Limits, Partner};
 pub use observe::{
     observe, Clock, Endpoint, EntityKey, Fact, HostKey, Inbound, Logon, Observation, Outbound, Start, SERVERS,

@@ -897,6 +897,19 @@ impl<'d> Document<'d> {
         }
     }
 
+    /// Sysmon's `UtcTime` of a raw Sysmon event (when the event happened, by Sysmon's own
+    /// clock; EVTX's `TimeCreated`, preferred by [`timestamp`](Self::timestamp), is when it
+    /// was logged, up to seconds later for network events). None for other events. No
+    /// allocation.
+    pub fn sysmon_utc_time(&self) -> Option<Timestamp> {
+        match self.schema {
+            Schema::Raw(w, RawKind::Sysmon1 | RawKind::Sysmon3) => {
+                self.first(Slot::Raw(w, RawField::UtcTime)).and_then(Timestamp::parse)
+            }
+            _ => None,
+        }
+    }
+
     /// NXLog's `EventTime` of a raw event in the flat wrapper: the host's *local* time
     /// (`2020-09-17 17:46:05`), which OTRF's non-Sysmon events carry instead of a UTC time
     /// (their `@timestamp` is the collector's). Parsed as if it were UTC; the correlation
