@@ -936,9 +936,7 @@ enum dcom_result dcom_scratch_error_message(const struct dcom_scratch *scratch,
  * `DCOM_ERROR_INVALID_OPTION` (unknown flag, inconsistent `origin`),
  * `DCOM_ERROR_BUFFER_TOO_SMALL`, `DCOM_ERROR_SCRATCH_BUSY`, `DCOM_ERROR_INTERNAL`.
  *
- * Struct events (`dcom_event`) have no alert function: core builds alerts from a JSON
- * record. A sensor that wants the ECS document for a struct event that alerted (rare)
- * serialises that event as ECS JSON and passes it here.
+ * Struct events (`dcom_event`) have their own alert function, `dcom_rule_alert`.
  *
  * Cost: a record without an alert costs what `dcom_rule_evaluate_json` costs, with no
  * allocation in steady state. An alert is built by core: the record is decoded a second
@@ -963,6 +961,49 @@ enum dcom_result dcom_rule_alert_json(const struct dcom_rule *rule,
                                       char *alert,
                                       size_t alert_size,
                                       size_t *alert_needed);
+
+/**
+ * `dcom_rule_alert_json` for a struct event: evaluates the rule and its exceptions on
+ * `event` and, when it raises an alert, writes the ECS alert document to `alert`.
+ *
+ * The document is the one core writes for any event given as fields (`AlertWriter::
+ * document_fields`): `rule.*`, `threat.*`, `event.*`, `dcom_detect.branches` / `evidence`
+ * and the source fields from `origin` exactly as for a JSON record, `dcom_detect.schema`
+ * `"fields"`, and `@timestamp`, `host`, `user` and `process` from the event's fields:
+ * `process_name`, `process_parent_name`, `process_command_line`, and `other` entries by ECS
+ * path (`@timestamp`, `host.name`, `host.id`, `user.name`, `user.domain`, `user.id`,
+ * `process.pid`, `process.executable`, `process.entity_id`, `process.parent.pid`, ...; pids
+ * decimal or `0x` hexadecimal, written as numbers). No `event.original` (there is no
+ * record): `flags` must be 0.
+ *
+ * Outcomes, buffer convention, `verdict` and `alert_needed`: as `dcom_rule_alert_json`.
+ *
+ * Errors: `DCOM_ERROR_NULL_ARGUMENT` (`rule`, `scratch` or `event` NULL, `alert` NULL with
+ * a size), `DCOM_ERROR_MISALIGNED_POINTER`, `DCOM_ERROR_INVALID_LENGTH`,
+ * `DCOM_ERROR_INVALID_UTF8` (an event string or `origin->file`), `DCOM_ERROR_INVALID_OPTION`
+ * (non-zero `flags`, inconsistent `origin`), `DCOM_ERROR_BUFFER_TOO_SMALL`,
+ * `DCOM_ERROR_SCRATCH_BUSY`, `DCOM_ERROR_INTERNAL`.
+ *
+ * Cost: an event without an alert costs what `dcom_rule_evaluate` costs, with no allocation.
+ * An alert is built by core, which allocates (freed before the call returns); the text is
+ * kept in the scratch. Thread-safe for the rule; the scratch is per thread.
+ *
+ * # Safety
+ * `rule` and `scratch` are live handles; `event` points to a valid `dcom_event` whose
+ * strings and arrays are valid for their lengths, and `origin` is NULL or a valid
+ * `dcom_origin`, all unchanged during the call; `verdict` is NULL or valid for a write;
+ * `alert` is NULL or valid for `alert_size` bytes of writes; `alert_needed` is NULL or
+ * valid for a write.
+ */
+enum dcom_result dcom_rule_alert(const struct dcom_rule *rule,
+                                 struct dcom_scratch *scratch,
+                                 const struct dcom_event *event,
+                                 const struct dcom_origin *origin,
+                                 uint32_t flags,
+                                 struct dcom_verdict *verdict,
+                                 char *alert,
+                                 size_t alert_size,
+                                 size_t *alert_needed);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -16,7 +16,7 @@ use dcom_detect_core::{AlertOptions, AlertWriter, Origin, Position};
 
 use crate::args::{input, optional_input, optional_output, slice};
 use crate::buffer::TextOut;
-use crate::event::{checked_str, dcom_str};
+use crate::event::{checked_str, dcom_event, dcom_str};
 use crate::json::dcom_scratch;
 use crate::result::{dcom_result, guard, DCOM_ERROR_INTERNAL, DCOM_ERROR_INVALID_OPTION};
 use crate::rule::dcom_rule;
@@ -138,9 +138,7 @@ fn alert_options(flags: u32) -> Result<AlertOptions, dcom_result> {
 /// `DCOM_ERROR_INVALID_OPTION` (unknown flag, inconsistent `origin`),
 /// `DCOM_ERROR_BUFFER_TOO_SMALL`, `DCOM_ERROR_SCRATCH_BUSY`, `DCOM_ERROR_INTERNAL`.
 ///
-/// Struct events (`dcom_event`) have no alert function: core builds alerts from a JSON
-/// record. A sensor that wants the ECS document for a struct event that alerted (rare)
-/// serialises that event as ECS JSON and passes it here.
+/// Struct events (`dcom_event`) have their own alert function, `dcom_rule_alert`.
 ///
 /// Cost: a record without an alert costs what `dcom_rule_evaluate_json` costs, with no
 /// allocation in steady state. An alert is built by core: the record is decoded a second
@@ -193,6 +191,84 @@ pub unsafe extern "C" fn dcom_rule_alert_json(
                 Ok(true) => {}
                 Ok(false) | Err(_) => return Err(DCOM_ERROR_INTERNAL),
             }
+            let document = std::str::from_utf8(&state.alert).map_err(|_| DCOM_ERROR_INTERNAL)?;
+            text.write(document)?;
+        }
+        if let Some(out) = &mut verdict_out {
+            out.write(evaluated);
+        }
+        Ok(())
+    })
+}
+
+/// `dcom_rule_alert_json` for a struct event: evaluates the rule and its exceptions on
+/// `event` and, when it raises an alert, writes the ECS alert document to `alert`.
+///
+/// The document is the one core writes for any event given as fields (`AlertWriter::
+/// document_fields`): `rule.*`, `threat.*`, `event.*`, `dcom_detect.branches` / `evidence`
+/// and the source fields from `origin` exactly as for a JSON record, `dcom_detect.schema`
+/// `"fields"`, and `@timestamp`, `host`, `user` and `process` from the event's fields:
+/// `process_name`, `process_parent_name`, `process_command_line`, and `other` entries by ECS
+/// path (`@timestamp`, `host.name`, `host.id`, `user.name`, `user.domain`, `user.id`,
+/// `process.pid`, `process.executable`, `process.entity_id`, `process.parent.pid`, ...; pids
+/// decimal or `0x` hexadecimal, written as numbers). No `event.original` (there is no
+/// record): `flags` must be 0.
+///
+/// Outcomes, buffer convention, `verdict` and `alert_needed`: as `dcom_rule_alert_json`.
+///
+/// Errors: `DCOM_ERROR_NULL_ARGUMENT` (`rule`, `scratch` or `event` NULL, `alert` NULL with
+/// a size), `DCOM_ERROR_MISALIGNED_POINTER`, `DCOM_ERROR_INVALID_LENGTH`,
+/// `DCOM_ERROR_INVALID_UTF8` (an event string or `origin->file`), `DCOM_ERROR_INVALID_OPTION`
+/// (non-zero `flags`, inconsistent `origin`), `DCOM_ERROR_BUFFER_TOO_SMALL`,
+/// `DCOM_ERROR_SCRATCH_BUSY`, `DCOM_ERROR_INTERNAL`.
+///
+/// Cost: an event without an alert costs what `dcom_rule_evaluate` costs, with no allocation.
+/// An alert is built by core, which allocates (freed before the call returns); the text is
+/// kept in the scratch. Thread-safe for the rule; the scratch is per thread.
+///
+/// # Safety
+/// `rule` and `scratch` are live handles; `event` points to a valid `dcom_event` whose
+/// strings and arrays are valid for their lengths, and `origin` is NULL or a valid
+/// `dcom_origin`, all unchanged during the call; `verdict` is NULL or valid for a write;
+/// `alert` is NULL or valid for `alert_size` bytes of writes; `alert_needed` is NULL or
+/// valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn dcom_rule_alert(
+    rule: *const dcom_rule,
+    scratch: *mut dcom_scratch,
+    event: *const dcom_event,
+    origin: *const dcom_origin,
+    flags: u32,
+    verdict: *mut dcom_verdict,
+    alert: *mut c_char,
+    alert_size: usize,
+    alert_needed: *mut usize,
+) -> dcom_result {
+    guard(|| {
+        let mut verdict_out = optional_output(verdict)?;
+        if let Some(out) = &mut verdict_out {
+            out.write(dcom_verdict::NONE);
+        }
+        let mut text = TextOut::new(alert, alert_size, alert_needed)?;
+        text.nothing();
+        let handle = input(rule)?;
+        let scratch = input(scratch.cast_const())?;
+        let event = input(event)?.checked()?;
+        let origin = match optional_input(origin)? {
+            Some(origin) => origin.as_core()?,
+            None => Origin { file: None, position: None },
+        };
+        if flags != 0 {
+            return Err(DCOM_ERROR_INVALID_OPTION);
+        }
+        let mut claim = scratch.claim()?;
+        let state = claim.state();
+        let evaluated = dcom_verdict::from_core(&handle.rule.evaluate(&event));
+        if evaluated.is_alert() {
+            let mut writer = AlertWriter::new(&handle.rule, AlertOptions::default());
+            let document = writer.document_fields(&event, &origin).ok_or(DCOM_ERROR_INTERNAL)?;
+            state.alert.clear();
+            state.alert.extend_from_slice(document.json().as_bytes());
             let document = std::str::from_utf8(&state.alert).map_err(|_| DCOM_ERROR_INTERNAL)?;
             text.write(document)?;
         }

@@ -128,7 +128,7 @@ pub struct dcom_event16 {
 }
 
 /// A C string type whose contents can be checked once and then read as [`Text`].
-trait CText {
+pub(crate) trait CText {
     /// Checks pointer, length and encoding.
     ///
     /// # Safety
@@ -185,7 +185,7 @@ impl CText for dcom_str16 {
 }
 
 /// An entry of the `other` array.
-trait CField {
+pub(crate) trait CField {
     type Value: CText;
     fn path(&self) -> &dcom_str;
     fn value(&self) -> &Self::Value;
@@ -215,7 +215,7 @@ impl CField for dcom_field16 {
 ///
 /// Invariant: every `CText` reachable from here passed [`CText::check`], so reading it with
 /// [`CText::text`] is sound for as long as the borrow `'a` (one call) lasts.
-struct Checked<'a, F: CField> {
+pub(crate) struct Checked<'a, F: CField> {
     category: &'a [F::Value],
     event_type: &'a [F::Value],
     name: &'a F::Value,
@@ -261,7 +261,7 @@ impl<'a, F: CField> Checked<'a, F> {
 }
 
 /// The values of one field of a [`Checked`] event.
-struct CheckedValues<'s, F: CField> {
+pub(crate) struct CheckedValues<'s, F: CField> {
     listed: std::slice::Iter<'s, F::Value>,
     other: std::slice::Iter<'s, F>,
     path: &'s str,
@@ -325,7 +325,7 @@ impl dcom_event {
     /// # Safety
     /// The caller's promise on `dcom_event` (valid for its lengths, unchanged during `'a`).
     #[inline]
-    unsafe fn checked(&self) -> Result<Checked<'_, dcom_field>, dcom_result> {
+    pub(crate) unsafe fn checked(&self) -> Result<Checked<'_, dcom_field>, dcom_result> {
         Checked::new(
             (self.event_category, self.event_category_count),
             (self.event_type, self.event_type_count),

@@ -31,6 +31,64 @@ static int next_line(const uint8_t *data, size_t len, size_t *pos, const uint8_t
     return 1;
 }
 
+static dcom_str str(const char *s) {
+    dcom_str out = {(const uint8_t *)s, s == NULL ? 0 : strlen(s)};
+    return out;
+}
+
+/* dcom_rule_alert: the alert of a struct event, with host, user and pid from its fields. */
+static void struct_event_alerts(dcom_rule *rule, dcom_scratch *scratch) {
+    dcom_str process[] = {str("process")};
+    dcom_str start[] = {str("start")};
+    dcom_field other[] = {
+        {str("host.name"), str("ws-01")},
+        {str("user.name"), str("alice")},
+        {str("process.pid"), str("0x10")},
+        {str("@timestamp"), str("2024-05-01T12:00:00Z")},
+    };
+    dcom_event event = {
+        .event_category = process,
+        .event_category_count = 1,
+        .event_type = start,
+        .event_type_count = 1,
+        .process_name = str("cmd.exe"),
+        .process_parent_name = str("mmc.exe"),
+        .process_command_line = str("cmd /c whoami"),
+        .other = other,
+        .other_count = 4,
+    };
+    dcom_origin origin = {.file = str("sensor"), .position = DCOM_POSITION_LINE, .line = 7, .offset = 0};
+    char alert[4096];
+    size_t needed = 0;
+    dcom_verdict verdict;
+    CHECK_RESULT(dcom_rule_alert(rule, scratch, &event, &origin, 0, &verdict, alert, sizeof alert, &needed), DCOM_OK);
+    CHECK(needed == strlen(alert) + 1 && needed > 1);
+    CHECK(verdict.branches == DCOM_BRANCH_OFFICE_CHILD && verdict.suppressed_by == DCOM_NOT_SUPPRESSED);
+    CHECK(strstr(alert, "\"@timestamp\":\"2024-05-01T12:00:00Z\"") != NULL);
+    CHECK(strstr(alert, "\"host\":{\"name\":\"ws-01\"}") != NULL);
+    CHECK(strstr(alert, "\"process\":{\"name\":\"cmd.exe\",\"pid\":16,\"command_line\":\"cmd /c whoami\"") != NULL);
+    CHECK(strstr(alert, "\"parent\":{\"name\":\"mmc.exe\"}") != NULL);
+    CHECK(strstr(alert, "\"schema\":\"fields\"") != NULL);
+    CHECK(strstr(alert, "\"source\":{\"file\":\"sensor\",\"line\":7") != NULL);
+    /* Too small a buffer: the size needed, then the same document. */
+    char small[16];
+    size_t again = 0;
+    CHECK_RESULT(dcom_rule_alert(rule, scratch, &event, &origin, 0, NULL, small, sizeof small, &again),
+                 DCOM_ERROR_BUFFER_TOO_SMALL);
+    CHECK_EQ(again, needed);
+    /* No alert: nothing written. */
+    event.process_parent_name = str("explorer.exe");
+    CHECK_RESULT(dcom_rule_alert(rule, scratch, &event, NULL, 0, &verdict, alert, sizeof alert, &needed), DCOM_OK);
+    CHECK(needed == 0 && alert[0] == '\0' && verdict.branches == 0);
+    /* Bad arguments. */
+    CHECK_RESULT(dcom_rule_alert(rule, scratch, &event, NULL, 1, NULL, alert, sizeof alert, &needed),
+                 DCOM_ERROR_INVALID_OPTION);
+    CHECK_RESULT(dcom_rule_alert(rule, scratch, NULL, NULL, 0, NULL, alert, sizeof alert, &needed),
+                 DCOM_ERROR_NULL_ARGUMENT);
+    CHECK_RESULT(dcom_rule_alert(NULL, scratch, &event, NULL, 0, NULL, alert, sizeof alert, &needed),
+                 DCOM_ERROR_NULL_ARGUMENT);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s GOLDEN_DIR\n", argv[0]);
@@ -118,6 +176,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "alerts.ndjson has more alerts than the %zu produced\n", alerts);
     }
     CHECK(alerts >= 98 && quiet > 0 && rejected > 0 && grown > 0);
+    struct_event_alerts(rule, scratch);
     printf("golden alerts: %zu lines, %zu alerts byte-identical to alerts.ndjson (%zu differ), %zu quiet, %zu rejected, "
            "buffer grown %zu times\n",
            line, alerts - differ, differ, quiet, rejected, grown);
