@@ -90,6 +90,7 @@ class StatsDict(TypedDict):
     bytes: int
     files: int
     skipped_files: int
+    correlations: int
     complete: bool
 
 

@@ -361,8 +361,8 @@ def _scan(args: argparse.Namespace) -> int:
     unreadable = False
     # A Path, never a str: a path is never taken for anything else. With the correlation
     # rules, every input goes to one scan so that their state spans all of them.
-    inputs = [name if name == "-" else pathlib.Path(name) for name in args.files]
-    groups = [inputs] if args.profile != "seed" and "-" not in args.files else [[i] for i in inputs]
+    paths = [name if name == "-" else pathlib.Path(name) for name in args.files]
+    groups = [paths] if args.profile != "seed" and "-" not in args.files else [[p] for p in paths]
     for group in groups:
         name = " ".join(str(i) for i in group)
         started = time.perf_counter()

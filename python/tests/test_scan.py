@@ -292,6 +292,7 @@ def test_rejected_records_and_prefilter(tmp_path: pathlib.Path) -> None:
         "bytes": path.stat().st_size,
         "files": 1,
         "skipped_files": 0,
+        "correlations": 0,
         "complete": True,
     }
 
