@@ -28,7 +28,7 @@ use crate::error::DecodeError;
 use crate::rule::definition::Metadata;
 use crate::rule::{BranchSet, Rule, Verdict};
 use crate::scan::Position;
-use crate::view::ecs::{Decoder, Document, Paths, RawKind, Schema, ViewField};
+use crate::view::ecs::{Decoder, Document, RawKind, Schema, ViewField};
 use crate::view::event::Fields;
 use crate::view::field::{Field, FieldId, FieldSet};
 use crate::view::text::Text;
@@ -54,8 +54,6 @@ pub struct AlertOptions {
 #[derive(Debug)]
 pub struct AlertWriter<'r> {
     rule: &'r Rule,
-    /// The rule's paths and the event view's.
-    paths: Paths,
     /// The view's fields for struct events, made on first use.
     view: Option<ViewFields>,
     decoder: Decoder,
@@ -65,7 +63,7 @@ pub struct AlertWriter<'r> {
 impl<'r> AlertWriter<'r> {
     /// An alert writer for `rule`.
     pub fn new(rule: &'r Rule, options: AlertOptions) -> AlertWriter<'r> {
-        AlertWriter { rule, paths: rule.paths().clone().with_view(), view: None, decoder: Decoder::new(), options }
+        AlertWriter { rule, view: None, decoder: Decoder::new(), options }
     }
 
     /// The alert for `record`, or None when the rule does not fire on it.
@@ -97,7 +95,7 @@ impl<'r> AlertWriter<'r> {
 
     fn built(&mut self, record: &[u8], origin: &Origin<'_>) -> Result<Option<(Value, BranchSet)>, DecodeError> {
         let (rule, options) = (self.rule, self.options);
-        rule.evaluate_json_with(&self.paths, &mut self.decoder, record, |doc, verdict| {
+        rule.evaluate_json_with(rule.view_paths(), &mut self.decoder, record, |doc, verdict| {
             verdict.is_match().then(|| {
                 let subject = Subject::of_document(doc, record);
                 (build(rule, verdict, subject, Some(record), origin, options), verdict.branches())
@@ -118,7 +116,7 @@ impl<'r> AlertWriter<'r> {
         anchor: &Origin<'_>,
         partner: &Origin<'_>,
     ) -> Result<Alert, DecodeError> {
-        let doc = self.decoder.decode(&self.paths, anchor_record)?;
+        let doc = self.decoder.decode(self.rule.view_paths(), anchor_record)?;
         let value = build_correlation(correlation, &doc, anchor_record, anchor, partner, self.options);
         let mut alert = Alert::new(&value, BranchSet::default(), anchor);
         alert.correlation = Some(correlation.rule);

@@ -388,7 +388,7 @@ pub struct Scanner<'r> {
     /// The depth limit, for telling which ruled-out lines are plainly well-formed.
     max_depth: usize,
     /// The rule's paths with the event view, when the scan observes.
-    view: Option<Paths>,
+    view: Option<&'r Paths>,
 }
 
 impl<'r> Scanner<'r> {
@@ -400,7 +400,7 @@ impl<'r> Scanner<'r> {
             prefilter: (options.prefilter && !options.observe).then(|| rule.prefilter()),
             folded: Vec::new(),
             max_depth: options.limits.max_depth,
-            view: options.observe.then(|| rule.paths().clone().with_view()),
+            view: options.observe.then(|| rule.view_paths()),
         }
     }
 
@@ -420,7 +420,7 @@ impl<'r> Scanner<'r> {
     /// scanner observes ([`ScanOptions::observe`]; else `None`). The verdict is the same: the
     /// view's paths never change it.
     pub fn evaluate_observed(&mut self, record: &[u8]) -> (Outcome, Option<Observation>) {
-        evaluate_observed(self.rule, &mut self.decoder, self.view.as_ref(), record)
+        evaluate_observed(self.rule, &mut self.decoder, self.view, record)
     }
 
     /// Scans a chunk of complete lines into `batch` (cleared first), handing the batch to
@@ -452,8 +452,7 @@ impl<'r> Scanner<'r> {
             } else {
                 let candidate = candidates.is_none() || next_candidate.is_some_and(|c| c < end);
                 if candidate || !frame::is_plain_object(record, self.max_depth) {
-                    let (outcome, observation) =
-                        evaluate_observed(self.rule, &mut self.decoder, self.view.as_ref(), record);
+                    let (outcome, observation) = evaluate_observed(self.rule, &mut self.decoder, self.view, record);
                     batch.stats.count(&outcome);
                     let (line, offset) = (line - part_line, (pos - part_pos) as u64);
                     let keep = match (&outcome, &observation) {

@@ -5,47 +5,16 @@
 
 #![cfg(feature = "evtx")]
 
+mod recorded;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use recorded::{files, records, shared};
 
 use dcom_detect_core::correlate::{observe, Correlation, CorrelationRule, Correlator, Event, Limits};
 use dcom_detect_core::view::ecs::Paths;
 use dcom_detect_core::{Decoder, Rule};
-
-fn shared(name: &str) -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(name);
-    dir.join("labels.json").exists().then_some(dir)
-}
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if matches!(path.extension().and_then(|e| e.to_str()), Some("ndjson" | "evtx")) {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// Every record of a file as JSON text with its position (NDJSON line; EVTX EventRecordID).
-fn records(path: &Path) -> Vec<(u64, String)> {
-    if path.extension().is_some_and(|e| e == "evtx") {
-        let mut parser = evtx::EvtxParser::from_path(path).unwrap();
-        let settings = evtx::ParserSettings::new().num_threads(1).indent(false);
-        parser = parser.with_configuration(settings);
-        parser.records_json().filter_map(Result::ok).map(|r| (r.event_record_id, r.data)).collect()
-    } else {
-        let text = std::fs::read_to_string(path).unwrap();
-        text.lines().enumerate().map(|(i, l)| (i as u64 + 1, l.to_owned())).collect()
-    }
-}
 
 /// Correlations of a stream of JSON records, in input order; EVTX records are marked with
 /// their own `EventRecordID` (the record header's is renumbered in exported files).

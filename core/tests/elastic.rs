@@ -5,6 +5,8 @@
 //! with a message, only when those folders are absent. Also: hand-made ECS and raw streams
 //! for each condition, maxspan edge, stage order, replacement, key and bound.
 
+mod recorded;
+
 use dcom_detect_core::correlate::{
     ElasticLimits, ElasticMatch, ElasticReader, ElasticRule, ElasticStats, RawHost, Sequences, TimeSource,
 };
@@ -39,43 +41,9 @@ fn sequence(
 #[cfg(feature = "evtx")]
 mod recordings {
     use super::*;
+    use crate::recorded::{files, records, shared};
     use std::collections::BTreeSet;
-    use std::path::{Path, PathBuf};
-
-    fn shared(name: &str) -> Option<PathBuf> {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(name);
-        dir.join("labels.json").exists().then_some(dir)
-    }
-
-    fn files(dir: &Path) -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            for entry in std::fs::read_dir(&d).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if matches!(path.extension().and_then(|e| e.to_str()), Some("ndjson" | "evtx")) {
-                    out.push(path);
-                }
-            }
-        }
-        out.sort();
-        out
-    }
-
-    /// Every record of a file as JSON text with its position (NDJSON line; EVTX record).
-    fn records(path: &Path) -> Vec<(u64, String)> {
-        if path.extension().is_some_and(|e| e == "evtx") {
-            let mut parser = evtx::EvtxParser::from_path(path).unwrap();
-            let settings = evtx::ParserSettings::new().num_threads(1).indent(false);
-            parser = parser.with_configuration(settings);
-            parser.records_json().filter_map(Result::ok).map(|r| (r.event_record_id, r.data)).collect()
-        } else {
-            let text = std::fs::read_to_string(path).unwrap();
-            text.lines().enumerate().map(|(i, l)| (i as u64 + 1, l.to_owned())).collect()
-        }
-    }
+    use std::path::Path;
 
     /// (file, rule, anchor) of every sequence on every file of `dir`.
     fn found(dir: &Path, time: TimeSource) -> BTreeSet<(String, ElasticRule, u64)> {

@@ -2,6 +2,8 @@
 //! every schema), exactly the 9 matches `labels.json` expects, nothing else, nothing rejected.
 //! Skipped, with a message, only when that folder is absent.
 
+mod recorded;
+
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -9,25 +11,7 @@ use std::path::{Path, PathBuf};
 use dcom_detect_core::{scan_path, Outcome, Position, Rule, ScanOptions};
 
 fn realdata() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/realdata");
-    dir.join("labels.json").exists().then_some(dir)
-}
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if matches!(path.extension().and_then(|e| e.to_str()), Some("ndjson" | "evtx")) {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
+    recorded::shared("realdata")
 }
 
 /// Expected matches as (file relative to realdata, line or EventRecordID).
@@ -48,7 +32,7 @@ fn scan_all(dir: &Path, threads: usize, prefilter: bool) -> (BTreeSet<(String, u
     let options = ScanOptions { threads, prefilter, ..ScanOptions::default() };
     let mut matched = BTreeSet::new();
     let (mut records, mut rejected) = (0, 0);
-    for file in files(dir) {
+    for file in recorded::files(dir) {
         let name = file.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
         let stats = scan_path(&rule, &options, &file, |found| {
             let position = found.position;

@@ -165,20 +165,11 @@ pub unsafe extern "C" fn dcom_rule_alert_json(
     alert_size: usize,
     alert_needed: *mut usize,
 ) -> dcom_result {
-    guard(|| {
-        let mut verdict_out = optional_output(verdict)?;
-        if let Some(out) = &mut verdict_out {
-            out.write(dcom_verdict::NONE);
-        }
-        let mut text = TextOut::new(alert, alert_size, alert_needed)?;
-        text.nothing();
+    write_alert(verdict, alert, alert_size, alert_needed, |text| {
         let rule = &input(rule)?.rule;
         let scratch = input(scratch.cast_const())?;
         let record = slice(json, json_len)?;
-        let origin = match optional_input(origin)? {
-            Some(origin) => origin.as_core()?,
-            None => Origin { file: None, position: None },
-        };
+        let origin = core_origin(origin)?;
         let options = alert_options(flags)?;
         let mut claim = scratch.claim()?;
         let state = claim.state();
@@ -194,11 +185,49 @@ pub unsafe extern "C" fn dcom_rule_alert_json(
             let document = std::str::from_utf8(&state.alert).map_err(|_| DCOM_ERROR_INTERNAL)?;
             text.write(document)?;
         }
+        Ok(evaluated)
+    })
+}
+
+/// The common shape of the alert functions: the out-parameters reset first (a neutral
+/// verdict, an empty text), then `produce` evaluates and writes the document, and its verdict
+/// is written last, so any failure leaves the neutral values.
+///
+/// # Safety
+/// As the alert functions: `verdict` NULL or valid for a write; `alert` NULL or valid for
+/// `alert_size` bytes; `alert_needed` NULL or valid for a write.
+unsafe fn write_alert(
+    verdict: *mut dcom_verdict,
+    alert: *mut c_char,
+    alert_size: usize,
+    alert_needed: *mut usize,
+    produce: impl FnOnce(TextOut<'_>) -> Result<dcom_verdict, dcom_result>,
+) -> dcom_result {
+    guard(|| {
+        let mut verdict_out = optional_output(verdict)?;
+        if let Some(out) = &mut verdict_out {
+            out.write(dcom_verdict::NONE);
+        }
+        let mut text = TextOut::new(alert, alert_size, alert_needed)?;
+        text.nothing();
+        let evaluated = produce(text)?;
         if let Some(out) = &mut verdict_out {
             out.write(evaluated);
         }
         Ok(())
     })
+}
+
+/// Core's origin for a `dcom_origin` pointer (NULL: no origin).
+///
+/// # Safety
+/// `origin` is NULL or a valid `dcom_origin` whose `file` is valid for its length, unchanged
+/// during `'a`.
+unsafe fn core_origin<'a>(origin: *const dcom_origin) -> Result<Origin<'a>, dcom_result> {
+    match optional_input(origin)? {
+        Some(origin) => origin.as_core(),
+        None => Ok(Origin { file: None, position: None }),
+    }
 }
 
 /// `dcom_rule_alert_json` for a struct event: evaluates the rule and its exceptions on
@@ -244,20 +273,11 @@ pub unsafe extern "C" fn dcom_rule_alert(
     alert_size: usize,
     alert_needed: *mut usize,
 ) -> dcom_result {
-    guard(|| {
-        let mut verdict_out = optional_output(verdict)?;
-        if let Some(out) = &mut verdict_out {
-            out.write(dcom_verdict::NONE);
-        }
-        let mut text = TextOut::new(alert, alert_size, alert_needed)?;
-        text.nothing();
+    write_alert(verdict, alert, alert_size, alert_needed, |text| {
         let handle = input(rule)?;
         let scratch = input(scratch.cast_const())?;
         let event = input(event)?.checked()?;
-        let origin = match optional_input(origin)? {
-            Some(origin) => origin.as_core()?,
-            None => Origin { file: None, position: None },
-        };
+        let origin = core_origin(origin)?;
         if flags != 0 {
             return Err(DCOM_ERROR_INVALID_OPTION);
         }
@@ -272,10 +292,7 @@ pub unsafe extern "C" fn dcom_rule_alert(
             let document = std::str::from_utf8(&state.alert).map_err(|_| DCOM_ERROR_INTERNAL)?;
             text.write(document)?;
         }
-        if let Some(out) = &mut verdict_out {
-            out.write(evaluated);
-        }
-        Ok(())
+        Ok(evaluated)
     })
 }
 

@@ -2,24 +2,9 @@
 //! paste into Kibana (order-insensitivity is two sequences, one per order; EQL's `maxspan` is
 //! symmetric, so D2L's 60 s before / 2 s after is written as the two orders' spans).
 
-use crate::rule::definition::{AttackRef, DataSource, Metadata, Threat, METADATA};
+use crate::rule::definition::{DataSource, Metadata, METADATA, THREAT};
 
 use super::CorrelationRule;
-
-const THREAT: Threat = Threat {
-    framework: "MITRE ATT&CK",
-    tactic: AttackRef { id: "TA0008", name: "Lateral Movement", reference: "https://attack.mitre.org/tactics/TA0008/" },
-    technique: AttackRef {
-        id: "T1021",
-        name: "Remote Services",
-        reference: "https://attack.mitre.org/techniques/T1021/",
-    },
-    subtechnique: AttackRef {
-        id: "T1021.003",
-        name: "Distributed Component Object Model",
-        reference: "https://attack.mitre.org/techniques/T1021/003/",
-    },
-};
 
 const SOURCES: &[DataSource] = &[
     DataSource { name: "Elastic Defend", index: "logs-endpoint.events.*" },

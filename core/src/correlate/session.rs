@@ -33,7 +33,7 @@ pub struct Mark {
 /// A correlation run: observations fed in input order, alerts out.
 #[derive(Debug)]
 pub struct Session<'r> {
-    paths: Paths,
+    rule: &'r Rule,
     writer: AlertWriter<'r>,
     correlator: Correlator<Mark>,
     /// File names seen, by index.
@@ -53,7 +53,7 @@ impl<'r> Session<'r> {
     /// A session for `rule` (whose fields the alerts' view also reads) with these limits.
     pub fn new(rule: &'r Rule, limits: Limits, options: AlertOptions) -> Session<'r> {
         Session {
-            paths: rule.paths().clone().with_view(),
+            rule,
             writer: AlertWriter::new(rule, options),
             correlator: Correlator::new(limits),
             files: Vec::new(),
@@ -67,7 +67,7 @@ impl<'r> Session<'r> {
 
     /// The paths to decode records with (the rule's and the event view's).
     pub fn paths(&self) -> &Paths {
-        &self.paths
+        self.rule.view_paths()
     }
 
     /// The correlator's counts, and the correlations whose alert could not be written.

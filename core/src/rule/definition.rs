@@ -107,6 +107,23 @@ pub struct DataSource {
     pub index: &'static str,
 }
 
+/// The MITRE ATT&CK mapping of the seed rule and the correlation rules: TA0008 Lateral
+/// Movement, T1021.003 Distributed Component Object Model.
+pub const THREAT: Threat = Threat {
+    framework: "MITRE ATT&CK",
+    tactic: AttackRef { id: "TA0008", name: "Lateral Movement", reference: "https://attack.mitre.org/tactics/TA0008/" },
+    technique: AttackRef {
+        id: "T1021",
+        name: "Remote Services",
+        reference: "https://attack.mitre.org/techniques/T1021/",
+    },
+    subtechnique: AttackRef {
+        id: "T1021.003",
+        name: "Distributed Component Object Model",
+        reference: "https://attack.mitre.org/techniques/T1021/003/",
+    },
+};
+
 /// The rule's metadata.
 pub static METADATA: Metadata = Metadata {
     id: "3e8485db-ed53-542a-bdd7-0246bf43ff97",
@@ -122,24 +139,7 @@ pub static METADATA: Metadata = Metadata {
     risk_score: 73,
     confidence: "high",
     references: &["https://attack.mitre.org/techniques/T1021/003/"],
-    threat: Threat {
-        framework: "MITRE ATT&CK",
-        tactic: AttackRef {
-            id: "TA0008",
-            name: "Lateral Movement",
-            reference: "https://attack.mitre.org/tactics/TA0008/",
-        },
-        technique: AttackRef {
-            id: "T1021",
-            name: "Remote Services",
-            reference: "https://attack.mitre.org/techniques/T1021/",
-        },
-        subtechnique: AttackRef {
-            id: "T1021.003",
-            name: "Distributed Component Object Model",
-            reference: "https://attack.mitre.org/techniques/T1021/003/",
-        },
-    },
+    threat: THREAT,
     data_sources: &[
         DataSource { name: "Elastic Defend", index: "logs-endpoint.events.process-*" },
         DataSource { name: "Winlogbeat with Sysmon", index: "winlogbeat-*" },

@@ -213,6 +213,9 @@ pub struct Rule {
     exceptions: Exceptions,
     fields: FieldSet,
     paths: Paths,
+    /// `paths` with the event view ([`Paths::with_view`]), built once: what alerts and the
+    /// correlation profiles decode with.
+    view_paths: Paths,
     parents: LiteralSet,
     children: LiteralSet,
     dcom: Pattern,
@@ -247,6 +250,7 @@ impl Rule {
             options,
             exceptions,
             paths: Paths::new(&fields),
+            view_paths: Paths::new(&fields).with_view(),
             fields,
             parents: LiteralSet::new(&COM_HOST_PARENTS, fold),
             children: LiteralSet::new(&SPAWNED_CHILDREN, fold),
@@ -289,6 +293,12 @@ impl Rule {
     /// The JSON paths a [`crate::Decoder`] must extract for this rule.
     pub fn paths(&self) -> &Paths {
         &self.paths
+    }
+
+    /// The rule's paths with the event view ([`Paths::with_view`]): decoding with them gives
+    /// the same verdicts and also the view's fields (time, host, ids, network, logon).
+    pub fn view_paths(&self) -> &Paths {
+        &self.view_paths
     }
 
     /// Evaluates the rule on one event. Never allocates.

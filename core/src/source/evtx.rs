@@ -85,8 +85,8 @@ where
     // 0 threads as one per core.)
     let mut parser = parser.with_configuration(ParserSettings::new().num_threads(options.threads).indent(false));
     let mut decoder = Decoder::with_limits(options.limits);
-    let view = options.observe.then(|| rule.paths().clone().with_view());
-    let paths = view.as_ref().unwrap_or(rule.paths());
+    let view = options.observe.then(|| rule.view_paths());
+    let paths = view.unwrap_or(rule.paths());
     for (i, record) in parser.records_json().enumerate() {
         let ordinal = i as u64 + 1;
         let (position, outcome, observation, data) = match record {
@@ -95,7 +95,7 @@ where
                 // The record header's id is renumbered in exported files; the event's own
                 // <EventRecordID> is what analysts see.
                 let evaluated = rule.evaluate_json_with(paths, &mut decoder, r.data.as_bytes(), |doc, verdict| {
-                    let observation = view.as_ref().and_then(|_| observe(doc));
+                    let observation = view.and_then(|_| observe(doc));
                     (doc.record_id().unwrap_or(r.event_record_id), Outcome::of(verdict), observation)
                 });
                 let (record_id, outcome, observation) =
