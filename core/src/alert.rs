@@ -226,11 +226,23 @@ fn build(
 ) -> Value {
     let meta = rule.metadata();
     let schema = subject.schema;
-    let (mut alert, source) = base(meta, subject, record, origin, options);
+    let (alert, source) = base(meta, subject, record, origin, options);
     let branches: Vec<&str> = verdict.branches().iter().map(|b| b.name()).collect();
     let mut dcom = Map::new();
     dcom.insert("branches".into(), json!(branches));
     dcom.insert("evidence".into(), evidence(verdict));
+    finish(alert, dcom, meta, schema, source)
+}
+
+/// Completes `dcom_detect` (after what the alert's kind puts first) with `severity`,
+/// `schema` and `source`, and the alert with it.
+fn finish(
+    mut alert: Map<String, Value>,
+    mut dcom: Map<String, Value>,
+    meta: &Metadata,
+    schema: &str,
+    source: Map<String, Value>,
+) -> Value {
     dcom.insert("severity".into(), json!(meta.severity));
     dcom.insert("schema".into(), json!(schema));
     if !source.is_empty() {
@@ -397,7 +409,7 @@ fn build_correlation<M>(
     let meta = correlation.rule.metadata();
     let subject = Subject::of_document(doc, record);
     let schema = subject.schema;
-    let (mut alert, source) = base(meta, subject, Some(record), anchor, options);
+    let (alert, source) = base(meta, subject, Some(record), anchor, options);
     let mut found = Map::new();
     found.insert("rule".into(), json!(correlation.rule.name()));
     let mut other = Map::new();
@@ -426,13 +438,7 @@ fn build_correlation<M>(
     found.insert("gap_seconds".into(), json!(correlation.gap_nanos() as f64 / 1e9));
     let mut dcom = Map::new();
     dcom.insert("correlation".into(), Value::Object(found));
-    dcom.insert("severity".into(), json!(meta.severity));
-    dcom.insert("schema".into(), json!(schema));
-    if !source.is_empty() {
-        dcom.insert("source".into(), Value::Object(source));
-    }
-    alert.insert("dcom_detect".into(), Value::Object(dcom));
-    Value::Object(alert)
+    finish(alert, dcom, meta, schema, source)
 }
 
 /// `dcom_detect.source`: where a record came from.
