@@ -76,6 +76,7 @@ from ._native import (
     ValidationReport,
     Verdict,
     __version__,
+    correlation_rules,
     rule_metadata,
 )
 from ._types import (
@@ -86,6 +87,7 @@ from ._types import (
     BranchName,
     CaseFolding,
     ColumnMapping,
+    CorrelationRuleInfo,
     DataSource,
     Event,
     ExceptionsSource,
@@ -117,6 +119,7 @@ __all__ = [
     "validate",
     "alerts_to_frame",
     "rule_metadata",
+    "correlation_rules",
     "EQL_SOURCE",
     "BRANCHES",
     "DcomDetectError",
@@ -137,6 +140,7 @@ __all__ = [
     "PathArg",
     "RecordSource",
     "RuleMetadata",
+    "CorrelationRuleInfo",
     "ScanSource",
     "StatsDict",
     "SupportsReadBytes",

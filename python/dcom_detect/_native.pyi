@@ -19,6 +19,7 @@ from ._types import (
     ColumnMapping,
     Event,
     ExceptionsSource,
+    CorrelationRuleInfo,
     RuleMetadata,
     RecordSource,
     ScanSource,
@@ -42,6 +43,7 @@ __all__ = [
     "ExceptionItem",
     "ValidationReport",
     "rule_metadata",
+    "correlation_rules",
 ]
 
 __version__: str
@@ -52,6 +54,13 @@ EQL_SOURCE: str
 
 def rule_metadata() -> RuleMetadata:
     """The rule's metadata as a new dict (the same as ``Rule().metadata``)."""
+
+def correlation_rules() -> list[CorrelationRuleInfo]:
+    """The ``extended`` profile's correlation rules (``docs/correlation.md``), in order: for
+    each, ``rule`` (``"D2"``, ``"D2L"``, ``"D3"``), ``id``, ``name``, ``description``,
+    ``severity``, ``risk_score`` and ``eql`` (one sequence per order of its events; EQL a user
+    can paste into Kibana)."""
+
 
 @final
 class Rule:

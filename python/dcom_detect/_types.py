@@ -58,6 +58,18 @@ class DataSource(TypedDict):
     index: str
 
 
+class CorrelationRuleInfo(TypedDict):
+    """``correlation_rules()``: one correlation rule of the ``extended`` profile."""
+
+    rule: Literal["D2", "D2L", "D3"]
+    id: str
+    name: str
+    description: str
+    severity: str
+    risk_score: int
+    eql: str
+
+
 class RuleMetadata(TypedDict):
     """``Rule.metadata``: what is known about the rule (its catalogue metadata)."""
 

@@ -46,7 +46,7 @@ from typing import TextIO
 
 from . import __version__
 from ._errors import ExceptionsFileError, UnreadableInputError
-from ._native import Alert, Rejected, Rule, ScanStats, Skipped, Suppressed
+from ._native import Alert, Rejected, Rule, ScanStats, Skipped, Suppressed, correlation_rules
 
 EXIT_NO_ALERTS = 0
 EXIT_ALERTS = 1
@@ -167,6 +167,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Print the rule's EQL text and metadata (and the items of an exceptions file).",
     )
     rule.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    rule.add_argument(
+        "--profile",
+        choices=("seed", "extended"),
+        default="seed",
+        help="extended: also print the correlation rules D2, D2L and D3 with their EQL",
+    )
     _case_folding_option(rule)
     _exceptions_option(rule, "an exceptions (tuning) file: checks it and lists its items")
     return parser
@@ -260,6 +266,8 @@ def _print_rule(args: argparse.Namespace, out: TextIO) -> int:
         document: dict[str, object] = {"source": rule.source, "case_folding": rule.case_folding, "metadata": meta}
         if args.exceptions is not None:
             document["exceptions"] = exceptions
+        if args.profile == "extended":
+            document["correlation_rules"] = correlation_rules()
         json.dump(document, out, indent=2)
         out.write("\n")
         return EXIT_NO_ALERTS
@@ -295,6 +303,17 @@ def _print_rule(args: argparse.Namespace, out: TextIO) -> int:
             lines.append(f"  {number}. {item['name']}")
             if item["description"]:
                 lines.append(described.fill(item["description"]))
+    if args.profile == "extended":
+        for correlation in correlation_rules():
+            lines += [
+                "",
+                f"{correlation['rule']}: {correlation['name']}",
+                f"id           {correlation['id']}",
+                f"severity     {correlation['severity']}, risk score {correlation['risk_score']}",
+                wrap.fill(correlation["description"]),
+                "",
+                correlation["eql"],
+            ]
     out.write("\n".join(lines) + "\n")
     return EXIT_NO_ALERTS
 

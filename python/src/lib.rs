@@ -45,7 +45,31 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<exceptions::ExceptionItem>()?;
     m.add_class::<validate::ValidationReport>()?;
     m.add_function(wrap_pyfunction!(rule_metadata, m)?)?;
+    m.add_function(wrap_pyfunction!(correlation_rules, m)?)?;
     Ok(())
+}
+
+/// The `extended` profile's correlation rules, in order: for each, a new dict with `rule`
+/// (`"D2"`, `"D2L"`, `"D3"`), `id`, `name`, `description`, `severity`, `risk_score` and
+/// `eql` (one sequence per order of its events).
+#[pyfunction]
+fn correlation_rules(py: Python<'_>) -> PyResult<Vec<Bound<'_, pyo3::types::PyDict>>> {
+    use dcom_detect_core::correlate::CorrelationRule;
+    CorrelationRule::ALL
+        .iter()
+        .map(|rule| {
+            let meta = rule.metadata();
+            let d = pyo3::types::PyDict::new(py);
+            d.set_item("rule", rule.name())?;
+            d.set_item("id", meta.id)?;
+            d.set_item("name", meta.name)?;
+            d.set_item("description", meta.description)?;
+            d.set_item("severity", meta.severity)?;
+            d.set_item("risk_score", meta.risk_score)?;
+            d.set_item("eql", rule.eql())?;
+            Ok(d)
+        })
+        .collect()
 }
 
 /// The rule's metadata as a new dict (the same as `Rule().metadata`).

@@ -97,3 +97,20 @@ def test_a_folder_scan_raises_exactly_the_labelled_anchors(corpus: str) -> None:
             assert position is not None
             found.add((pathlib.Path(alert.file or "").relative_to(root).as_posix(), alert.correlation, position))
     assert found == labelled(root)
+
+
+def test_the_correlation_rules_are_listed_with_their_eql() -> None:
+    rules = dcom_detect.correlation_rules()
+    assert [r["rule"] for r in rules] == ["D2", "D2L", "D3"]
+    ids = {r["id"] for r in rules}
+    assert len(ids) == 3 and dcom_detect.rule_metadata()["id"] not in ids
+    for r in rules:
+        assert r["eql"].count("sequence by host.id") == 2, r["eql"]
+        assert r["severity"] == "high" and r["risk_score"] == 73
+    text = run("rule", "--profile", "extended")
+    assert text.returncode == 0, text.stderr
+    for r in rules:
+        assert r["id"] in text.stdout and r["eql"] in text.stdout
+    document = json.loads(run("rule", "--json", "--profile", "extended").stdout)
+    assert document["correlation_rules"] == rules
+    assert "correlation_rules" not in json.loads(run("rule", "--json").stdout)
