@@ -346,14 +346,13 @@ impl<M: Copy> Correlator<M> {
             stats.late += 1;
             process(host, stats, item, &mut emit);
         } else {
-            let at = host.buffer.partition_point(|b| b.key() <= item.key());
             if host.buffer.len() >= limits.pending.saturating_mul(4).max(1) {
                 // A full buffer releases its oldest observation early.
                 stats.released_early += 1;
                 let oldest = host.buffer.pop_front().expect("a full buffer");
                 process(host, stats, oldest, &mut emit);
             }
-            let at = at.min(host.buffer.len());
+            let at = host.buffer.partition_point(|b| b.key() <= item.key());
             host.buffer.insert(at, item);
         }
         let newest = host.newest.map_or(time, |n| n.max(time));
