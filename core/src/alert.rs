@@ -492,32 +492,17 @@ fn evidence(verdict: &Verdict<'_>) -> Value {
 /// A stable name for how the event was read: `ecs`, or `<event>/<wrapper>`
 /// (`sysmon_1/evtx`, `security_4688/winlogbeat6`, …).
 pub fn schema_name(schema: Schema) -> &'static str {
-    use crate::view::ecs::Wrapper as W;
-    use RawKind as K;
+    // By kind, then wrapper, in declaration order.
+    const NAMES: [[&str; 4]; 5] = [
+        ["sysmon_1/evtx", "sysmon_1/winlogbeat", "sysmon_1/winlogbeat6", "sysmon_1/flat"],
+        ["security_4688/evtx", "security_4688/winlogbeat", "security_4688/winlogbeat6", "security_4688/flat"],
+        ["sysmon_3/evtx", "sysmon_3/winlogbeat", "sysmon_3/winlogbeat6", "sysmon_3/flat"],
+        ["security_5156/evtx", "security_5156/winlogbeat", "security_5156/winlogbeat6", "security_5156/flat"],
+        ["security_4624/evtx", "security_4624/winlogbeat", "security_4624/winlogbeat6", "security_4624/flat"],
+    ];
     match schema {
         Schema::Ecs => "ecs",
-        Schema::Raw(w, k) => match (k, w) {
-            (K::Sysmon1, W::EvtxDump) => "sysmon_1/evtx",
-            (K::Sysmon1, W::Winlogbeat) => "sysmon_1/winlogbeat",
-            (K::Sysmon1, W::Winlogbeat6) => "sysmon_1/winlogbeat6",
-            (K::Sysmon1, W::Flat) => "sysmon_1/flat",
-            (K::Security4688, W::EvtxDump) => "security_4688/evtx",
-            (K::Security4688, W::Winlogbeat) => "security_4688/winlogbeat",
-            (K::Security4688, W::Winlogbeat6) => "security_4688/winlogbeat6",
-            (K::Security4688, W::Flat) => "security_4688/flat",
-            (K::Sysmon3, W::EvtxDump) => "sysmon_3/evtx",
-            (K::Sysmon3, W::Winlogbeat) => "sysmon_3/winlogbeat",
-            (K::Sysmon3, W::Winlogbeat6) => "sysmon_3/winlogbeat6",
-            (K::Sysmon3, W::Flat) => "sysmon_3/flat",
-            (K::Security5156, W::EvtxDump) => "security_5156/evtx",
-            (K::Security5156, W::Winlogbeat) => "security_5156/winlogbeat",
-            (K::Security5156, W::Winlogbeat6) => "security_5156/winlogbeat6",
-            (K::Security5156, W::Flat) => "security_5156/flat",
-            (K::Security4624, W::EvtxDump) => "security_4624/evtx",
-            (K::Security4624, W::Winlogbeat) => "security_4624/winlogbeat",
-            (K::Security4624, W::Winlogbeat6) => "security_4624/winlogbeat6",
-            (K::Security4624, W::Flat) => "security_4624/flat",
-        },
+        Schema::Raw(wrapper, kind) => NAMES[kind as usize][wrapper as usize],
     }
 }
 
@@ -630,4 +615,28 @@ fn view_objects<'t>(
     }
     let some = |map: Map<String, Value>| (!map.is_empty()).then_some(Value::Object(map));
     (some(host), some(user), some(process))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::view::ecs::Wrapper;
+
+    #[test]
+    fn schema_names_are_the_kind_and_the_wrapper() {
+        let kinds =
+            [RawKind::Sysmon1, RawKind::Security4688, RawKind::Sysmon3, RawKind::Security5156, RawKind::Security4624];
+        let wrappers = [
+            (Wrapper::EvtxDump, "evtx"),
+            (Wrapper::Winlogbeat, "winlogbeat"),
+            (Wrapper::Winlogbeat6, "winlogbeat6"),
+            (Wrapper::Flat, "flat"),
+        ];
+        for kind in kinds {
+            for (wrapper, suffix) in wrappers {
+                assert_eq!(schema_name(Schema::Raw(wrapper, kind)), format!("{}/{suffix}", kind.name()));
+            }
+        }
+        assert_eq!(schema_name(Schema::Ecs), "ecs");
+    }
 }

@@ -239,7 +239,7 @@ impl<M: Copy> HostState<M> {
             emit(Event::Done(a.mark));
         }
         for b in &self.buffer {
-            if is_candidate(&b.fact) {
+            if b.fact.is_anchor_candidate() {
                 emit(Event::Done(b.mark));
             }
         }
@@ -501,11 +501,6 @@ fn process<M: Copy>(
             }
         }
     }
-}
-
-/// Whether a fact is an anchor candidate (reported [`Event::Done`] when it leaves).
-fn is_candidate(fact: &Fact) -> bool {
-    matches!(fact, Fact::Start(s) if s.com_server || s.explorer_child)
 }
 
 /// Observations are evaluated in this order: by time, process starts before other events of

@@ -129,11 +129,18 @@ pub struct Observation {
     pub fact: Fact,
 }
 
-impl Observation {
+impl Fact {
     /// Whether this is an anchor candidate: a process start that is a COM server or an
     /// explorer child (its record is kept for the alert a correlation would raise).
     pub fn is_anchor_candidate(&self) -> bool {
-        matches!(self.fact, Fact::Start(s) if s.com_server || s.explorer_child)
+        matches!(self, Fact::Start(s) if s.com_server || s.explorer_child)
+    }
+}
+
+impl Observation {
+    /// Whether this is an anchor candidate ([`Fact::is_anchor_candidate`]).
+    pub fn is_anchor_candidate(&self) -> bool {
+        self.fact.is_anchor_candidate()
     }
 }
 
