@@ -252,8 +252,8 @@ unsafe fn core_origin<'a>(origin: *const dcom_origin) -> Result<Origin<'a>, dcom
 /// `DCOM_ERROR_SCRATCH_BUSY`, `DCOM_ERROR_INTERNAL`.
 ///
 /// Cost: an event without an alert costs what `dcom_rule_evaluate` costs, with no allocation.
-/// An alert is built by core, which allocates (freed before the call returns); the text is
-/// kept in the scratch. Thread-safe for the rule; the scratch is per thread.
+/// An alert is built by core, which allocates (freed before the call returns). Thread-safe
+/// for the rule; the scratch is per thread.
 ///
 /// # Safety
 /// `rule` and `scratch` are live handles; `event` points to a valid `dcom_event` whose
@@ -281,16 +281,14 @@ pub unsafe extern "C" fn dcom_rule_alert(
         if flags != 0 {
             return Err(DCOM_ERROR_INVALID_OPTION);
         }
-        let mut claim = scratch.claim()?;
-        let state = claim.state();
+        // Claimed for the call, as every scratch function does (a scratch in use elsewhere is
+        // DCOM_ERROR_SCRATCH_BUSY); the document goes straight to the caller's buffer.
+        let _claim = scratch.claim()?;
         let evaluated = dcom_verdict::from_core(&handle.rule.evaluate(&event));
         if evaluated.is_alert() {
             let mut writer = AlertWriter::new(&handle.rule, AlertOptions::default());
             let document = writer.document_fields(&event, &origin).ok_or(DCOM_ERROR_INTERNAL)?;
-            state.alert.clear();
-            state.alert.extend_from_slice(document.json().as_bytes());
-            let document = std::str::from_utf8(&state.alert).map_err(|_| DCOM_ERROR_INTERNAL)?;
-            text.write(document)?;
+            text.write(document.json())?;
         }
         Ok(evaluated)
     })
