@@ -985,8 +985,8 @@ enum dcom_result dcom_rule_alert_json(const struct dcom_rule *rule,
  * `DCOM_ERROR_SCRATCH_BUSY`, `DCOM_ERROR_INTERNAL`.
  *
  * Cost: an event without an alert costs what `dcom_rule_evaluate` costs, with no allocation.
- * An alert is built by core, which allocates (freed before the call returns); the text is
- * kept in the scratch. Thread-safe for the rule; the scratch is per thread.
+ * An alert is built by core, which allocates (freed before the call returns). Thread-safe
+ * for the rule; the scratch is per thread.
  *
  * # Safety
  * `rule` and `scratch` are live handles; `event` points to a valid `dcom_event` whose
