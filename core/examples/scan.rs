@@ -1,15 +1,16 @@
 //! Scans files (NDJSON, plain or gzip, or EVTX) and writes one ECS alert per match to
 //! standard output as NDJSON; rejected records and a summary go to standard error.
 //!
-//! `cargo run --release -p dcom-detect-core --example scan -- FILE... [--threads N] [--no-prefilter] [--exceptions FILE] [--profile extended]`
+//! `cargo run --release -p dcom-detect-core --example scan -- FILE... [--threads N] [--no-prefilter] [--exceptions FILE] [--profile seed|elastic|extended]`
 //!
-//! With `--profile extended`, every record is observed and the correlation rules' alerts
-//! (`docs/correlation.md`) are written too; their state spans the files.
+//! With `--profile elastic` or `extended`, every record is observed and the profile's
+//! stateful rules' alerts (`docs/correlation.md`) are written too; their state spans the files.
+
 use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
-use dcom_detect_core::correlate::{Limits, Session};
+use dcom_detect_core::correlate::Session;
 use dcom_detect_core::scan::{Outcome, ScanOptions};
 use dcom_detect_core::scan_path;
 use dcom_detect_core::{AlertOptions, AlertWriter, Options, Origin, Rule};
@@ -27,11 +28,12 @@ fn main() {
             }
             "--threads" => options.threads = args.next().and_then(|n| n.parse().ok()).expect("--threads N"),
             "--no-prefilter" => options.prefilter = false,
-            "--profile" => match args.next().as_deref() {
-                Some("seed") => options.observe = false,
-                Some("extended") => options.observe = true,
-                _ => panic!("--profile seed|extended"),
-            },
+            "--profile" => {
+                options.profile = args.next().unwrap_or_default().parse().unwrap_or_else(|e| {
+                    eprintln!("{e}");
+                    std::process::exit(2)
+                })
+            }
             _ => files.push(PathBuf::from(arg)),
         }
     }
@@ -47,17 +49,15 @@ fn main() {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut line = Vec::new();
     let mut failed = false;
-    let mut session = options.observe.then(|| Session::new(&rule, Limits::default(), AlertOptions::default()));
+    let mut session = Session::new(&rule, options.profile, AlertOptions::default());
     let mut correlations = 0u64;
     for file in files {
         let name = file.display().to_string();
         let result = scan_path(&rule, &options, &file, |found| {
-            if let Some(session) = &mut session {
-                session.feed_found(&found, Some(&name), |alert, _, _| {
-                    correlations += 1;
-                    writeln!(out, "{}", alert.json()).expect("stdout");
-                });
-            }
+            session.feed_found(&found, Some(&name), |alert, _, _| {
+                correlations += 1;
+                writeln!(out, "{}", alert.json()).expect("stdout");
+            });
             let position = found.position;
             match found.outcome {
                 Outcome::Matched(_) => {
@@ -92,12 +92,12 @@ fn main() {
             }
         }
     }
-    if let Some(session) = &mut session {
-        session.finish(|alert, _, _| {
-            correlations += 1;
-            writeln!(out, "{}", alert.json()).expect("stdout");
-        });
-        eprintln!("{correlations} correlation alerts; {:?}", session.stats().0);
+    session.finish(|alert, _, _| {
+        correlations += 1;
+        writeln!(out, "{}", alert.json()).expect("stdout");
+    });
+    if options.profile.correlates() {
+        eprintln!("{correlations} correlation alerts; {:?}", session.stats());
     }
     out.flush().expect("stdout");
     std::process::exit(i32::from(failed));

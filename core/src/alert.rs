@@ -23,7 +23,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::correlate::{Correlation, CorrelationRule, Endpoint, Partner};
+use crate::correlate::{Correlation, ElasticMatch, Endpoint, Partner, ProfileRule};
 use crate::error::DecodeError;
 use crate::rule::definition::Metadata;
 use crate::rule::{BranchSet, Rule, Verdict};
@@ -32,6 +32,7 @@ use crate::view::ecs::{Decoder, Document, RawKind, Schema, ViewField};
 use crate::view::event::Fields;
 use crate::view::field::{Field, FieldId, FieldSet};
 use crate::view::text::Text;
+use crate::view::time::Timestamp;
 use crate::view::windows::parse_number;
 
 /// Where a record came from, as alerts report it.
@@ -119,7 +120,27 @@ impl<'r> AlertWriter<'r> {
         let doc = self.decoder.decode(self.rule.view_paths(), anchor_record)?;
         let value = build_correlation(correlation, &doc, anchor_record, anchor, partner, self.options);
         let mut alert = Alert::new(&value, BranchSet::default(), anchor);
-        alert.correlation = Some(correlation.rule);
+        alert.correlation = Some(ProfileRule::Extended(correlation.rule));
+        Ok(alert)
+    }
+
+    /// The alert of one of Elastic's sequences, anchored on its process start:
+    /// `anchor_record` is the anchor's record, `anchor` and `partner` where the two events
+    /// came from.
+    ///
+    /// # Errors
+    /// The decoder's error if `anchor_record` is not a record the view reads.
+    pub fn sequence<M: Copy>(
+        &mut self,
+        sequence: &ElasticMatch<M>,
+        anchor_record: &[u8],
+        anchor: &Origin<'_>,
+        partner: &Origin<'_>,
+    ) -> Result<Alert, DecodeError> {
+        let doc = self.decoder.decode(self.rule.view_paths(), anchor_record)?;
+        let value = build_sequence(sequence, &doc, anchor_record, anchor, partner, self.options);
+        let mut alert = Alert::new(&value, BranchSet::default(), anchor);
+        alert.correlation = Some(ProfileRule::Elastic(sequence.rule));
         Ok(alert)
     }
 
@@ -146,7 +167,7 @@ pub struct Alert {
     host: Option<String>,
     user: Option<String>,
     branches: BranchSet,
-    correlation: Option<CorrelationRule>,
+    correlation: Option<ProfileRule>,
     file: Option<String>,
     position: Option<Position>,
 }
@@ -210,8 +231,9 @@ impl Alert {
         self.branches
     }
 
-    /// The correlation rule, for the alert of a correlation.
-    pub fn correlation(&self) -> Option<CorrelationRule> {
+    /// The stateful rule, for the alert of a correlation (`extended`) or a sequence
+    /// (`elastic`).
+    pub fn correlation(&self) -> Option<ProfileRule> {
         self.correlation
     }
 }
@@ -406,18 +428,7 @@ fn build_correlation<M>(
     partner: &Origin<'_>,
     options: AlertOptions,
 ) -> Value {
-    let meta = correlation.rule.metadata();
-    let subject = Subject::of_document(doc, record);
-    let schema = subject.schema;
-    let (alert, source) = base(meta, subject, Some(record), anchor, options);
-    let mut found = Map::new();
-    found.insert("rule".into(), json!(correlation.rule.name()));
-    let mut other = Map::new();
-    let partner_source = source_object(partner);
-    if !partner_source.is_empty() {
-        other.insert("source".into(), Value::Object(partner_source));
-    }
-    other.insert("@timestamp".into(), json!(correlation.partner_time.to_string()));
+    let mut other = partner_object(partner, correlation.partner_time.to_string());
     match correlation.partner_fact {
         Partner::Inbound { remote, local } => {
             let end = |(ip, port): Endpoint| match port {
@@ -434,8 +445,59 @@ fn build_correlation<M>(
             other.insert("remote".into(), json!({ "ip": source.to_string() }));
         }
     }
-    found.insert("partner".into(), Value::Object(other));
-    found.insert("gap_seconds".into(), json!(correlation.gap_nanos() as f64 / 1e9));
+    let gap = correlation.gap_nanos() as f64 / 1e9;
+    build_joined(ProfileRule::Extended(correlation.rule), doc, record, anchor, other, gap, options)
+}
+
+/// The ECS alert of one of Elastic's sequences, as [`build_correlation`]'s: the partner is
+/// the sequence's other event (its source, `@timestamp` in milliseconds, and kind: every
+/// rule's other stage is an inbound connection).
+fn build_sequence<M: Copy>(
+    sequence: &ElasticMatch<M>,
+    doc: &Document<'_>,
+    record: &[u8],
+    anchor: &Origin<'_>,
+    partner: &Origin<'_>,
+    options: AlertOptions,
+) -> Value {
+    let time = Timestamp::from_unix_nanos(sequence.partner().time_ms.saturating_mul(1_000_000));
+    let mut other = partner_object(partner, time.to_string());
+    other.insert("kind".into(), json!("inbound_connection"));
+    let gap_ms = sequence.partner().time_ms - sequence.anchor().time_ms;
+    build_joined(ProfileRule::Elastic(sequence.rule), doc, record, anchor, other, gap_ms as f64 / 1e3, options)
+}
+
+/// `dcom_detect.correlation.partner`'s source and time.
+fn partner_object(partner: &Origin<'_>, time: String) -> Map<String, Value> {
+    let mut other = Map::new();
+    let partner_source = source_object(partner);
+    if !partner_source.is_empty() {
+        other.insert("source".into(), Value::Object(partner_source));
+    }
+    other.insert("@timestamp".into(), json!(time));
+    other
+}
+
+/// The alert of a stateful rule anchored on the process start `doc`: the rule's metadata,
+/// and `dcom_detect.correlation` with the rule's name, its `partner` and the gap in seconds
+/// (the partner's time minus the anchor's).
+fn build_joined(
+    rule: ProfileRule,
+    doc: &Document<'_>,
+    record: &[u8],
+    anchor: &Origin<'_>,
+    partner: Map<String, Value>,
+    gap_seconds: f64,
+    options: AlertOptions,
+) -> Value {
+    let meta = rule.metadata();
+    let subject = Subject::of_document(doc, record);
+    let schema = subject.schema;
+    let (alert, source) = base(meta, subject, Some(record), anchor, options);
+    let mut found = Map::new();
+    found.insert("rule".into(), json!(rule.name()));
+    found.insert("partner".into(), Value::Object(partner));
+    found.insert("gap_seconds".into(), json!(gap_seconds));
     let mut dcom = Map::new();
     dcom.insert("correlation".into(), Value::Object(found));
     finish(alert, dcom, meta, schema, source)

@@ -32,12 +32,12 @@ use std::ops::{ControlFlow, Range};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-use crate::correlate::{observe, Observation};
+use crate::correlate::{Observed, Observer, Profile};
 use crate::error::{DecodeError, ErrorKind};
 use crate::rule::prefilter::Prefilter;
 use crate::rule::{BranchSet, Rule};
 use crate::source::frame;
-use crate::view::ecs::{Decoder, Limits, Paths};
+use crate::view::ecs::{Decoder, Limits};
 
 /// How to scan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,11 +50,12 @@ pub struct ScanOptions {
     pub threads: usize,
     /// Bytes read per chunk (default 1 MiB).
     pub chunk_bytes: usize,
-    /// Decode every record with the event view and report its correlation
-    /// [`Observation`] (default off; the correlation profiles turn it on). The prefilter is
-    /// then not used: every record is decoded. Records with an observation are reported even
-    /// when they did not match ([`Found::observation`]).
-    pub observe: bool,
+    /// The profile whose stateful rules the records are observed for (default
+    /// [`Profile::Seed`]: none). With another profile every record is decoded with the event
+    /// view (the prefilter is not used) and records the profile's rules observe are reported
+    /// even when they did not match ([`Found::observation`]), for a
+    /// [`Session`](crate::correlate::Session) of the same profile to feed on.
+    pub profile: Profile,
 }
 
 impl Default for ScanOptions {
@@ -64,7 +65,7 @@ impl Default for ScanOptions {
             limits: Limits { max_record_bytes: 16 << 20, ..Limits::default() },
             threads: 1,
             chunk_bytes: 1 << 20,
-            observe: false,
+            profile: Profile::Seed,
         }
     }
 }
@@ -253,8 +254,8 @@ pub struct Found<'a> {
     /// What the record came to: [`Outcome::NotMatched`] only for a record reported for its
     /// observation.
     pub outcome: Outcome<&'a DecodeError>,
-    /// The record's correlation observation, when the scan observes ([`ScanOptions::observe`]).
-    pub observation: Option<Observation>,
+    /// What the record is to the scan's profile ([`ScanOptions::profile`]), if anything.
+    pub observation: Option<Observed>,
 }
 
 /// A scan that failed as a whole (the input could not be read); records before the failure
@@ -387,8 +388,8 @@ pub struct Scanner<'r> {
     folded: Vec<u8>,
     /// The depth limit, for telling which ruled-out lines are plainly well-formed.
     max_depth: usize,
-    /// The rule's paths with the event view, when the scan observes.
-    view: Option<&'r Paths>,
+    /// The profile's observer, when the scan observes.
+    observer: Option<Observer>,
 }
 
 impl<'r> Scanner<'r> {
@@ -397,10 +398,10 @@ impl<'r> Scanner<'r> {
         Scanner {
             rule,
             decoder: Decoder::with_limits(options.limits),
-            prefilter: (options.prefilter && !options.observe).then(|| rule.prefilter()),
+            prefilter: (options.prefilter && !options.profile.correlates()).then(|| rule.prefilter()),
             folded: Vec::new(),
             max_depth: options.limits.max_depth,
-            view: options.observe.then(|| rule.view_paths()),
+            observer: Observer::new(options.profile),
         }
     }
 
@@ -416,11 +417,11 @@ impl<'r> Scanner<'r> {
         evaluate(self.rule, &mut self.decoder, record)
     }
 
-    /// [`evaluate`](Self::evaluate), and the record's correlation observation when the
-    /// scanner observes ([`ScanOptions::observe`]; else `None`). The verdict is the same: the
+    /// [`evaluate`](Self::evaluate), and what the record is to the scan's profile
+    /// ([`ScanOptions::profile`]; `None` for the seed profile). The verdict is the same: the
     /// view's paths never change it.
-    pub fn evaluate_observed(&mut self, record: &[u8]) -> (Outcome, Option<Observation>) {
-        evaluate_observed(self.rule, &mut self.decoder, self.view, record)
+    pub fn evaluate_observed(&mut self, record: &[u8]) -> (Outcome, Option<Observed>) {
+        evaluate_observed(self.rule, &mut self.decoder, self.observer.as_ref(), record)
     }
 
     /// Scans a chunk of complete lines into `batch` (cleared first), handing the batch to
@@ -452,7 +453,8 @@ impl<'r> Scanner<'r> {
             } else {
                 let candidate = candidates.is_none() || next_candidate.is_some_and(|c| c < end);
                 if candidate || !frame::is_plain_object(record, self.max_depth) {
-                    let (outcome, observation) = evaluate_observed(self.rule, &mut self.decoder, self.view, record);
+                    let (outcome, observation) =
+                        evaluate_observed(self.rule, &mut self.decoder, self.observer.as_ref(), record);
                     batch.stats.count(&outcome);
                     let (line, offset) = (line - part_line, (pos - part_pos) as u64);
                     let keep = match (&outcome, &observation) {
@@ -467,7 +469,7 @@ impl<'r> Scanner<'r> {
                             batch.records.extend_from_slice(record);
                         }
                         batch.hits.push(Hit { line, offset, record: start..batch.records.len(), outcome });
-                        if self.view.is_some() {
+                        if self.observer.is_some() {
                             batch.observations.push(observation);
                         }
                     }
@@ -497,17 +499,19 @@ impl<'r> Scanner<'r> {
     }
 }
 
-/// The outcome of one record and, with the view's paths, its correlation observation.
+/// The outcome of one record and, with an observer, what the record is to its profile.
 pub(crate) fn evaluate_observed(
     rule: &Rule,
     decoder: &mut Decoder,
-    view: Option<&Paths>,
+    observer: Option<&Observer>,
     record: &[u8],
-) -> (Outcome, Option<Observation>) {
-    match view {
+) -> (Outcome, Option<Observed>) {
+    match observer {
         None => (evaluate(rule, decoder, record), None),
-        Some(paths) => rule
-            .evaluate_json_with(paths, decoder, record, |doc, verdict| (Outcome::of(verdict), observe(doc)))
+        Some(observer) => rule
+            .evaluate_json_with(rule.view_paths(), decoder, record, |doc, verdict| {
+                (Outcome::of(verdict), observer.observe(doc))
+            })
             .unwrap_or_else(|e| (Outcome::Rejected(e), None)),
     }
 }
@@ -525,7 +529,7 @@ fn is_blank(line: &[u8]) -> bool {
 struct Batch {
     hits: Vec<Hit>,
     /// Each hit's observation, in step with `hits`, when the scan observes (else empty).
-    observations: Vec<Option<Observation>>,
+    observations: Vec<Option<Observed>>,
     records: Vec<u8>,
     stats: Stats,
     /// Lines in the chunk (for numbering the next one).

@@ -319,9 +319,8 @@ fn sequencing_allocates_nothing_in_steady_state() {
     // More keys than the pending bound: evictions and sweeps run in every round.
     let hosts: Vec<String> = (0..40).map(|i| format!("host-{i}")).collect();
     let records: Vec<String> = hosts.iter().flat_map(|h| templates.iter().map(move |t| t.replace("HOST", h))).collect();
-    let mut fields = Rule::default().fields().clone();
-    let reader = ElasticReader::new(&mut fields, RawHost::Computer, TimeSource::View).unwrap();
-    let paths = Paths::new(&fields).with_view();
+    let reader = ElasticReader::new(RawHost::Computer, TimeSource::View);
+    let paths = Paths::new(Rule::default().fields()).with_view();
     let mut decoder = Decoder::new();
     let events: Vec<_> = records
         .iter()

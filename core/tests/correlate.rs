@@ -480,6 +480,7 @@ fn the_streaming_engine_agrees_with_the_naive_evaluator_on_generated_streams() {
 // ---- Shipped fixtures: correlations and their alerts ---------------------------------------
 
 use dcom_detect_core::alert::{AlertOptions, AlertWriter, Origin};
+use dcom_detect_core::correlate::{Profile, ProfileRule};
 use dcom_detect_core::Position;
 
 fn fixture(name: &str) -> Vec<(u64, String)> {
@@ -506,7 +507,7 @@ fn the_fixtures_raise_their_anchors_with_alerts_that_name_the_partner() {
             |line: u64| Origin { file: Some("excel.ndjson"), position: Some(Position::Line { line, offset: 0 }) };
         let anchor = &excel[c.anchor as usize - 1].1;
         let alert = writer.correlation(&c, anchor.as_bytes(), &origin(c.anchor), &origin(c.partner)).unwrap();
-        assert_eq!(alert.correlation(), Some(c.rule));
+        assert_eq!(alert.correlation(), Some(ProfileRule::Extended(c.rule)));
         assert_eq!(alert.host(), Some("WORKSTATION6.theshire.local"));
         let v: serde_json::Value = serde_json::from_str(alert.json()).unwrap();
         assert_eq!(v["rule"]["id"], c.rule.id());
@@ -531,7 +532,7 @@ fn the_fixtures_raise_their_anchors_with_alerts_that_name_the_partner() {
 /// What a scan with the extended profile does: a session fed every decoded record in order.
 fn session_alerts(records: &[(u64, String)], file: &str) -> Vec<serde_json::Value> {
     let rule = Rule::default();
-    let mut session = dcom_detect_core::correlate::Session::new(&rule, Limits::default(), AlertOptions::default());
+    let mut session = dcom_detect_core::correlate::Session::new(&rule, Profile::Extended, AlertOptions::default());
     let mut decoder = Decoder::new();
     let mut alerts = Vec::new();
     for (line, record) in records {
@@ -540,7 +541,7 @@ fn session_alerts(records: &[(u64, String)], file: &str) -> Vec<serde_json::Valu
         session.feed(&doc, record.as_bytes(), Some(file), position, |a, _, _| alerts.push(a));
     }
     session.finish(|a, _, _| alerts.push(a));
-    assert_eq!(session.stats().1, 0, "every alert was written");
+    assert_eq!(session.stats().unwritten, 0, "every alert was written");
     alerts.iter().map(|a| serde_json::from_str(a.json()).unwrap()).collect()
 }
 

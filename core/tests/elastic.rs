@@ -7,8 +7,10 @@
 
 mod recorded;
 
+use std::collections::HashMap;
+
 use dcom_detect_core::correlate::{
-    ElasticLimits, ElasticMatch, ElasticReader, ElasticRule, ElasticStats, RawHost, Sequences, TimeSource,
+    ElasticLimits, ElasticMatch, ElasticReader, ElasticRule, ElasticStats, RawHost, Sequences, Step, TimeSource,
 };
 use dcom_detect_core::view::ecs::Paths;
 use dcom_detect_core::{Decoder, Rule};
@@ -21,20 +23,33 @@ fn sequence(
     time: TimeSource,
     limits: ElasticLimits,
 ) -> (Vec<ElasticMatch<u64>>, ElasticStats) {
-    let mut fields = Rule::default().fields().clone();
-    let reader = ElasticReader::new(&mut fields, raw_host, time).unwrap();
-    let paths = Paths::new(&fields).with_view();
+    let reader = ElasticReader::new(raw_host, time);
+    let paths = Paths::new(Rule::default().fields()).with_view();
     let mut decoder = Decoder::new();
     let mut sequences = Sequences::new(limits);
     let mut out = Vec::new();
+    // Step::Done: once per event pushed, never before a sequence the event is part of.
+    let mut pushed: HashMap<u64, usize> = HashMap::new();
+    let mut done: HashMap<u64, usize> = HashMap::new();
+    let mut step = |s: Step<u64>| match s {
+        Step::Match(m) => {
+            for e in m.events {
+                assert!(!done.contains_key(&e.mark), "{} was reported done before {m:?}", e.mark);
+            }
+            out.push(m);
+        }
+        Step::Done(mark) => *done.entry(mark).or_default() += 1,
+    };
     for (mark, record) in records {
         let Ok(document) = decoder.decode(&paths, record.as_bytes()) else { continue };
         let mark = if evtx { document.record_id().unwrap_or(*mark) } else { *mark };
         if let Some(event) = reader.read(&document) {
-            sequences.push(&event, mark, |m| out.push(m));
+            *pushed.entry(mark).or_default() += 1;
+            sequences.push_steps(&event, mark, &mut step);
         }
     }
-    sequences.finish(|m| out.push(m));
+    sequences.finish_steps(&mut step);
+    assert_eq!(done, pushed, "every event pushed is reported done exactly once");
     (out, sequences.stats())
 }
 
@@ -96,6 +111,55 @@ mod recordings {
         // logged 1.228 s after mshta starts (its UtcTime is 3.975 s before): Elastic's HTA
         // rule, as written, fires there too.
         assert_eq!(found(&dir, TimeSource::View), owned(&[SHELLWINDOWS_2434, LETHALHTA_17589]));
+    }
+
+    /// What `scan --profile elastic` does: every file scanned (its own state, as the
+    /// recordings are separate), each record observed, a session per file writing alerts.
+    /// Returns (file, rule, anchor) per alert, with the anchor as the alert's source says.
+    fn scanned(dir: &Path) -> BTreeSet<(String, ElasticRule, u64)> {
+        use dcom_detect_core::alert::AlertOptions;
+        use dcom_detect_core::correlate::{Profile, ProfileRule, Session};
+        use dcom_detect_core::{scan_path, ScanOptions};
+
+        let rule = Rule::default();
+        let options = ScanOptions { profile: Profile::Elastic, ..ScanOptions::default() };
+        let mut out = BTreeSet::new();
+        for file in files(dir) {
+            let name = file.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            let mut session = Session::new(&rule, Profile::Elastic, AlertOptions::default());
+            let mut alerts = Vec::new();
+            scan_path(&rule, &options, &file, |found| {
+                session.feed_found(&found, Some(&name), |a, _, _| alerts.push(a));
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap();
+            session.finish(|a, _, _| alerts.push(a));
+            assert_eq!(session.stats().unwritten, 0);
+            for alert in alerts {
+                let Some(ProfileRule::Elastic(r)) = alert.correlation() else { panic!("{alert:?}") };
+                let v: serde_json::Value = serde_json::from_str(alert.json()).unwrap();
+                assert_eq!(v["rule"]["id"], r.id());
+                assert_eq!(v["rule"]["name"], r.name());
+                assert_eq!(v["dcom_detect"]["correlation"]["rule"], r.short_name());
+                assert_eq!(v["dcom_detect"]["correlation"]["partner"]["kind"], "inbound_connection");
+                let gap = v["dcom_detect"]["correlation"]["gap_seconds"].as_f64().unwrap();
+                assert!(gap.abs() * 1000.0 <= r.maxspan_millis() as f64, "{gap}");
+                let source = &v["dcom_detect"]["source"];
+                let anchor = source["line"].as_u64().or(source["event_record_id"].as_u64()).unwrap();
+                assert_eq!(v["event"]["category"][0], "process", "anchored on the process start");
+                out.insert((name.clone(), r, anchor));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn scanning_with_the_elastic_profile_raises_the_same_sequences_as_alerts() {
+        let Some(dir) = shared("realdata") else {
+            eprintln!("skipped: ../shared/realdata is absent");
+            return;
+        };
+        assert_eq!(scanned(&dir), owned(&[SHELLWINDOWS_2434]));
     }
 
     #[test]

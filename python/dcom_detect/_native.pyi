@@ -55,11 +55,15 @@ EQL_SOURCE: str
 def rule_metadata() -> RuleMetadata:
     """The rule's metadata as a new dict (the same as ``Rule().metadata``)."""
 
-def correlation_rules() -> list[CorrelationRuleInfo]:
-    """The ``extended`` profile's correlation rules (``docs/correlation.md``), in order: for
-    each, ``rule`` (``"D2"``, ``"D2L"``, ``"D3"``), ``id``, ``name``, ``description``,
-    ``severity``, ``risk_score`` and ``eql`` (one sequence per order of its events; EQL a user
-    can paste into Kibana)."""
+def correlation_rules(profile: Literal["seed", "elastic", "extended"] = "extended") -> list[CorrelationRuleInfo]:
+    """A profile's stateful rules (``docs/correlation.md``), in order; none for ``"seed"``.
+    For each, ``rule`` (``"D2"``, ``"D2L"``, ``"D3"``; ``"mmc20"``, ``"shellwindows"``,
+    ``"hta"``), ``id``, ``name``, ``description``, ``severity``, ``risk_score`` and ``eql``
+    (ours: one sequence per order of its events, EQL a user can paste into Kibana; Elastic's:
+    verbatim).
+
+    Raises:
+        ValueError: an unknown profile."""
 
 
 @final
@@ -169,7 +173,7 @@ class Rule:
         include_original: bool = False,
         columns: ColumnMapping | None = None,
         retain: int = 1000,
-        profile: Literal["seed", "extended"] = "seed",
+        profile: Literal["seed", "elastic", "extended"] = "seed",
     ) -> Scan:
         """Scans files, folders of them, standard input or a binary file object, and yields
         an :class:`Alert` per match, lazily.
@@ -206,7 +210,9 @@ class Rule:
                 :attr:`Scan.rejected`, :attr:`Scan.suppressed` and :attr:`Scan.skipped`;
                 the counts in :attr:`Scan.stats` are exact whatever it is. Iterate
                 :meth:`Scan.events` to see every one.
-            profile: ``"seed"`` (default): the rule alone. ``"extended"``: also the
+            profile: ``"seed"`` (default): the rule alone. ``"elastic"``: also Elastic's
+                three DCOM sequence rules (MMC20, ShellWindows, MSHTA), verbatim, with
+                Elasticsearch's sequence semantics. ``"extended"``: also the
                 correlation rules (``docs/correlation.md``): D2 and D2L (a COM server
                 started for a remote activation, with an inbound connection or in a network
                 logon session) and D3 (an inbound connection to explorer.exe and its child),
@@ -222,7 +228,7 @@ class Rule:
             whatever the number of alerts, rejected records or suppressed matches.
 
         Raises:
-            ValueError: ``profile`` is neither ``"seed"`` nor ``"extended"``.
+            ValueError: ``profile`` is none of ``"seed"``, ``"elastic"``, ``"extended"``.
 
         Raises:
             UnreadableInputError: a path does not exist or cannot be opened (raised here);
@@ -239,7 +245,7 @@ class Rule:
         progress: bool = False,
         include_original: bool = False,
         retain: int = 1000,
-        profile: Literal["seed", "extended"] = "seed",
+        profile: Literal["seed", "elastic", "extended"] = "seed",
     ) -> Scan:
         """Scans records and yields an :class:`Alert` per match, lazily (``profile`` as in
         :meth:`scan`).
@@ -545,9 +551,10 @@ class Alert:
     def json(self) -> str:
         """The alert as one line of JSON (no newline)."""
     @property
-    def correlation(self) -> Literal["D2", "D2L", "D3"] | None:
-        """For the alert of a correlation (``profile="extended"``), its rule; None for the
-        seed rule's alerts."""
+    def correlation(self) -> Literal["D2", "D2L", "D3", "mmc20", "shellwindows", "hta"] | None:
+        """For the alert of a stateful rule, its name: ``"D2"``, ``"D2L"``, ``"D3"``
+        (``profile="extended"``) or ``"mmc20"``, ``"shellwindows"``, ``"hta"``
+        (``profile="elastic"``); None for the seed rule's alerts."""
     def to_dict(self) -> dict[str, Any]:
         """The alert as a new dict: ``@timestamp``, ``event``, ``rule``, ``threat``, the
         event's ``host`` / ``user`` / ``process``, ``log`` and ``dcom_detect`` (branches,
@@ -730,7 +737,8 @@ class ScanStats:
         :meth:`Scan.events`)."""
     @property
     def correlations(self) -> int:
-        """Alerts of the correlation rules (``profile="extended"``); not in ``matched``."""
+        """Alerts of the profile's stateful rules (``elastic`` or ``extended``); not in
+        ``matched``."""
     @property
     def complete(self) -> bool:
         """Whether the input was read to its end (False while running, after an input

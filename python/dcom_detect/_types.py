@@ -59,9 +59,9 @@ class DataSource(TypedDict):
 
 
 class CorrelationRuleInfo(TypedDict):
-    """``correlation_rules()``: one correlation rule of the ``extended`` profile."""
+    """``correlation_rules()``: one stateful rule of the ``extended`` or ``elastic`` profile."""
 
-    rule: Literal["D2", "D2L", "D3"]
+    rule: Literal["D2", "D2L", "D3", "mmc20", "shellwindows", "hta"]
     id: str
     name: str
     description: str

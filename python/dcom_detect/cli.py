@@ -48,6 +48,9 @@ from . import __version__
 from ._errors import ExceptionsFileError, UnreadableInputError
 from ._native import Alert, Rejected, Rule, ScanStats, Skipped, Suppressed, correlation_rules
 
+PROFILES = ("seed", "elastic", "extended")
+"""The scan profiles: the seed rule alone, or with Elastic's sequence rules, or with ours."""
+
 EXIT_NO_ALERTS = 0
 EXIT_ALERTS = 1
 EXIT_USAGE = 2
@@ -124,10 +127,10 @@ def _parser() -> argparse.ArgumentParser:
     _case_folding_option(scan)
     scan.add_argument(
         "--profile",
-        choices=("seed", "extended"),
+        choices=PROFILES,
         default="seed",
-        help="seed (default): the rule alone; extended: also the correlation rules D2, D2L and D3 "
-        "(docs/correlation.md), whose state spans every input given",
+        help="seed (default): the rule alone; elastic: also Elastic's three DCOM sequence rules; extended: "
+        "also the correlation rules D2, D2L and D3 (docs/correlation.md); their state spans every input given",
     )
     scan.add_argument("--include-original", action="store_true", help="embed each matching record as event.original")
     scan.add_argument(
@@ -169,9 +172,10 @@ def _parser() -> argparse.ArgumentParser:
     rule.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     rule.add_argument(
         "--profile",
-        choices=("seed", "extended"),
+        choices=PROFILES,
         default="seed",
-        help="extended: also print the correlation rules D2, D2L and D3 with their EQL",
+        help="elastic: also print Elastic's three DCOM sequence rules; extended: also the correlation "
+        "rules D2, D2L and D3; each with its EQL",
     )
     _case_folding_option(rule)
     _exceptions_option(rule, "an exceptions (tuning) file: checks it and lists its items")
@@ -266,8 +270,8 @@ def _print_rule(args: argparse.Namespace, out: TextIO) -> int:
         document: dict[str, object] = {"source": rule.source, "case_folding": rule.case_folding, "metadata": meta}
         if args.exceptions is not None:
             document["exceptions"] = exceptions
-        if args.profile == "extended":
-            document["correlation_rules"] = correlation_rules()
+        if args.profile != "seed":
+            document["correlation_rules"] = correlation_rules(args.profile)
         json.dump(document, out, indent=2)
         out.write("\n")
         return EXIT_NO_ALERTS
@@ -303,8 +307,8 @@ def _print_rule(args: argparse.Namespace, out: TextIO) -> int:
             lines.append(f"  {number}. {item['name']}")
             if item["description"]:
                 lines.append(described.fill(item["description"]))
-    if args.profile == "extended":
-        for correlation in correlation_rules():
+    if args.profile != "seed":
+        for correlation in correlation_rules(args.profile):
             lines += [
                 "",
                 f"{correlation['rule']}: {correlation['name']}",

@@ -49,13 +49,15 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// The `extended` profile's correlation rules, in order: for each, a new dict with `rule`
-/// (`"D2"`, `"D2L"`, `"D3"`), `id`, `name`, `description`, `severity`, `risk_score` and
-/// `eql` (one sequence per order of its events).
+/// A profile's stateful rules, in order (`"extended"` by default, `"elastic"`, or `"seed"`:
+/// none): for each, a new dict with `rule` (`"D2"`, `"D2L"`, `"D3"`; `"mmc20"`,
+/// `"shellwindows"`, `"hta"`), `id`, `name`, `description`, `severity`, `risk_score` and `eql`
+/// (ours: one sequence per order of its events; Elastic's: verbatim).
 #[pyfunction]
-fn correlation_rules(py: Python<'_>) -> PyResult<Vec<Bound<'_, pyo3::types::PyDict>>> {
-    use dcom_detect_core::correlate::CorrelationRule;
-    CorrelationRule::ALL
+#[pyo3(signature = (profile = "extended"))]
+fn correlation_rules<'py>(py: Python<'py>, profile: &str) -> PyResult<Vec<Bound<'py, pyo3::types::PyDict>>> {
+    rule::parse_profile(profile)?
+        .rules()
         .iter()
         .map(|rule| {
             let meta = rule.metadata();

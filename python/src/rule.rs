@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use dcom_detect_core::alert::schema_name;
+use dcom_detect_core::correlate::{Profile, UnknownProfile};
 use dcom_detect_core::{Branch, BranchSet, CaseFolding, DecodeError, Metadata, Options, Rule, Text, METADATA};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -150,8 +151,9 @@ impl PyRule {
     /// Scans paths (files of any format, recognised by content, or directories walked
     /// recursively), standard input or a binary file object. `retain` (default 1000): how
     /// many rejected records, suppressed matches and skipped files iteration keeps.
-    /// `profile`: `"seed"` (default, the rule alone) or `"extended"` (also the correlation
-    /// rules D2, D2L, D3; every record is decoded, the prefilter is not used).
+    /// `profile`: `"seed"` (default, the rule alone), `"elastic"` (also Elastic's three DCOM
+    /// sequence rules) or `"extended"` (also the correlation rules D2, D2L, D3); with either
+    /// of the last two every record is decoded, the prefilter is not used.
     #[pyo3(signature = (source, *, progress = false, threads = 0, prefilter = true, include_original = false, columns = None, retain = 1000, profile = "seed"))]
     #[allow(clippy::too_many_arguments)]
     fn scan(
@@ -167,12 +169,12 @@ impl PyRule {
         profile: &str,
     ) -> PyResult<Scan> {
         let columns = arrow::column_map(columns)?;
-        let correlate = profile_correlates(profile)?;
+        let profile = parse_profile(profile)?;
         Scan::start(
             py,
             Arc::clone(&self.rule),
             source,
-            ScanArgs { columns, progress, threads, prefilter, include_original, retain, correlate },
+            ScanArgs { columns, progress, threads, prefilter, include_original, retain, profile },
         )
     }
 
@@ -198,7 +200,7 @@ impl PyRule {
                 prefilter: false,
                 include_original,
                 retain,
-                correlate: profile_correlates(profile)?,
+                profile: parse_profile(profile)?,
             },
         )
     }
@@ -547,13 +549,7 @@ pub(crate) fn py_str(s: &str) -> String {
     Python::attach(|py| PyString::new(py, s).repr().map(|r| r.to_string())).unwrap_or_else(|_| format!("{s:?}"))
 }
 
-/// Whether a scan profile runs the correlation rules: `seed` no, `extended` yes.
-fn profile_correlates(profile: &str) -> PyResult<bool> {
-    match profile {
-        "seed" => Ok(false),
-        "extended" => Ok(true),
-        other => Err(pyo3::exceptions::PyValueError::new_err(format!(
-            "unknown profile {other:?}: expected \"seed\" or \"extended\""
-        ))),
-    }
+/// A scan profile by name; a `ValueError` naming the choices otherwise.
+pub(crate) fn parse_profile(profile: &str) -> PyResult<Profile> {
+    profile.parse().map_err(|e: UnknownProfile| pyo3::exceptions::PyValueError::new_err(e.to_string()))
 }

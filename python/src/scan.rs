@@ -28,7 +28,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use dcom_detect_core::correlate::{Limits, Session};
+use dcom_detect_core::correlate::{Profile, Session};
 use dcom_detect_core::scan::{scan_ndjson, Found, Outcome, Position, ScanError, ScanOptions, Scanner, Stats};
 use dcom_detect_core::source::arrow::ColumnMap;
 use dcom_detect_core::source::maybe_gzip;
@@ -69,8 +69,8 @@ pub(crate) struct ScanArgs {
     pub(crate) include_original: bool,
     /// How many rejected records, suppressed matches and skipped files iteration keeps.
     pub(crate) retain: usize,
-    /// Run the `extended` profile's correlation rules as well as the seed rule.
-    pub(crate) correlate: bool,
+    /// The profile whose stateful rules run beside the seed rule.
+    pub(crate) profile: Profile,
 }
 
 /// What a scan reads.
@@ -110,7 +110,7 @@ struct Live {
     /// Live: `matched`, `suppressed` and `rejected` (and, for iterables, every count); final
     /// when `complete`.
     stats: Stats,
-    /// Correlation alerts raised (the `extended` profile).
+    /// Alerts of the profile's stateful rules (`elastic` or `extended`).
     correlations: u64,
     complete: bool,
     /// Stats are final (the thread has finished), whether or not the input was read to its end.
@@ -246,7 +246,7 @@ impl Scan {
             prefilter: args.prefilter,
             threads: args.threads,
             chunk_bytes: CHUNK_BYTES,
-            observe: args.correlate,
+            profile: args.profile,
             ..ScanOptions::default()
         };
         let alert_options = AlertOptions { include_original: args.include_original };
@@ -751,7 +751,7 @@ impl Job {
         let mut sink = Sink {
             rule: &rule,
             writer: AlertWriter::new(&rule, alert_options),
-            session: options.observe.then(|| Session::new(&rule, Limits::default(), alert_options)),
+            session: options.profile.correlates().then(|| Session::new(&rule, options.profile, alert_options)),
             file: file_name,
             sender,
             shared: &shared,
@@ -897,7 +897,7 @@ fn ndjson<R: Read + Send + 'static>(
 struct Sink<'s> {
     rule: &'s Rule,
     writer: AlertWriter<'s>,
-    /// The correlation run, with the `extended` profile.
+    /// The stateful rules' run, with the `elastic` or `extended` profile.
     session: Option<Session<'s>>,
     file: Option<Arc<str>>,
     sender: SyncSender<Item>,
@@ -1281,8 +1281,9 @@ impl Alert {
         &self.json
     }
 
-    /// For the alert of a correlation (`profile="extended"`), its rule: `"D2"`, `"D2L"` or
-    /// `"D3"`; None for the seed rule's alerts.
+    /// For the alert of a stateful rule, its name: `"D2"`, `"D2L"` or `"D3"`
+    /// (`profile="extended"`), `"mmc20"`, `"shellwindows"` or `"hta"` (`profile="elastic"`);
+    /// None for the seed rule's alerts.
     #[getter]
     fn correlation(&self) -> Option<&'static str> {
         self.correlation
@@ -1559,7 +1560,8 @@ pub struct ScanStats {
     files: u64,
     /// Files skipped while walking the paths (named by `Scan.skipped` / `Scan.events()`).
     skipped_files: u64,
-    /// Alerts of the correlation rules (`profile="extended"`); they are not in `matched`.
+    /// Alerts of the profile's stateful rules (`elastic` or `extended`); they are not in
+    /// `matched`.
     correlations: u64,
     /// Whether the input was read to its end (False while running, after an error, or when
     /// the scan was closed early).

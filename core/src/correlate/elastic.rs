@@ -34,8 +34,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::view::ecs::{Document, Schema, ViewField};
-use crate::view::event::Fields;
-use crate::view::field::{Field, FieldSet, Mapping, TooManyFields, ECS_IGNORE_ABOVE};
+use crate::view::field::{Mapping, ECS_IGNORE_ABOVE};
 use crate::view::text::Text;
 
 /// One of Elastic's prebuilt DCOM sequence rules.
@@ -91,20 +90,12 @@ impl ElasticRule {
 
     /// The rule's `rule_id` in elastic/detection-rules.
     pub fn id(self) -> &'static str {
-        match self {
-            ElasticRule::Mmc20 => "51ce96fb-9e52-4dad-b0ba-99b54440fc9a",
-            ElasticRule::ShellWindows => "8f919d4b-a5af-47ca-a594-6be59cd924a4",
-            ElasticRule::Hta => "622ecb68-fa81-4601-90b5-f8cd661e4520",
-        }
+        self.metadata().id
     }
 
     /// The rule's name.
     pub fn name(self) -> &'static str {
-        match self {
-            ElasticRule::Mmc20 => "Incoming DCOM Lateral Movement with MMC",
-            ElasticRule::ShellWindows => "Incoming DCOM Lateral Movement with ShellBrowserWindow or ShellWindows",
-            ElasticRule::Hta => "Incoming DCOM Lateral Movement via MSHTA",
-        }
+        self.metadata().name
     }
 
     /// A short name (`mmc20`, `shellwindows`, `hta`).
@@ -117,11 +108,8 @@ impl ElasticRule {
     }
 
     /// The rule's severity and risk score.
-    pub fn severity(self) -> (&'static str, u8) {
-        match self {
-            ElasticRule::Mmc20 | ElasticRule::Hta => ("high", 73),
-            ElasticRule::ShellWindows => ("medium", 47),
-        }
+    pub fn severity(self) -> (&'static str, u32) {
+        (self.metadata().severity, self.metadata().risk_score)
     }
 
     /// The rule's EQL, verbatim.
@@ -364,9 +352,8 @@ impl ElasticEvent {
 }
 
 /// Reads documents for the three rules.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ElasticReader {
-    host_os_type: Field,
     raw_host: RawHost,
     time: TimeSource,
 }
@@ -390,12 +377,10 @@ pub enum TimeSource {
 }
 
 impl ElasticReader {
-    /// A reader whose documents are decoded with `fields` (to which `host.os.type`, the only
-    /// field the rules read that the event view lacks, is added here): build the decoder's
-    /// paths with `Paths::new(fields).with_view()` after this call.
-    pub fn new(fields: &mut FieldSet, raw_host: RawHost, time: TimeSource) -> Result<ElasticReader, TooManyFields> {
-        let id = fields.intern("host.os.type")?;
-        Ok(ElasticReader { host_os_type: fields.get(id).clone(), raw_host, time })
+    /// A reader of documents decoded with the event view (`Paths::with_view`, which holds
+    /// every field the rules read, `host.os.type` included).
+    pub fn new(raw_host: RawHost, time: TimeSource) -> ElasticReader {
+        ElasticReader { raw_host, time }
     }
 
     /// The event's stages and keys, if it satisfies any stage of any rule (with or without
@@ -450,7 +435,7 @@ impl ElasticReader {
             HostOsType => match (doc.schema(), self.raw_host) {
                 (Schema::Raw(..), RawHost::Computer) => test(Text::from("windows")),
                 (Schema::Raw(..), RawHost::Absent) => false,
-                (Schema::Ecs, _) => doc.values(&self.host_os_type).any(test),
+                (Schema::Ecs, _) => doc.view(F::HostOsType).any(test),
             },
         }
     }
@@ -668,6 +653,19 @@ struct Pending<M> {
     mark: M,
 }
 
+/// What the sequencer reports: completed sequences, and when an event leaves the state, so a
+/// caller holding something for it (the record an alert is written from) can let it go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step<M> {
+    /// A completed sequence, as soon as its last event is evaluated.
+    Match(ElasticMatch<M>),
+    /// The event with this mark takes part in no further sequence: it was evaluated and is
+    /// not pending, or it left every pending map it was in (completed, superseded, expired,
+    /// evicted, or the input ended). Reported exactly once for every event pushed, after the
+    /// sequences it completes or is part of.
+    Done(M),
+}
+
 /// Elasticsearch's sequence matcher for the three rules, fed events in input order.
 ///
 /// Events are evaluated in `(@timestamp, input position)` order: Elasticsearch sorts each
@@ -681,6 +679,8 @@ pub struct Sequences<M> {
     newest: i64,
     released: Option<i64>,
     pending: [HashMap<u128, Pending<M>>; 3],
+    /// For each event in a pending map (by sequence number), how many entries hold it.
+    held: HashMap<u64, u8>,
     stats: ElasticStats,
 }
 
@@ -698,6 +698,7 @@ impl<M: Copy> Sequences<M> {
             newest: i64::MIN,
             released: None,
             pending: [map(), map(), map()],
+            held: HashMap::with_capacity(2 * 3 * (limits.pending + 1)),
             stats: ElasticStats::default(),
         }
     }
@@ -709,6 +710,16 @@ impl<M: Copy> Sequences<M> {
 
     /// Feeds one event (in input order) with its mark; completed sequences go to `emit`.
     pub fn push(&mut self, event: &ElasticEvent, mark: M, mut emit: impl FnMut(ElasticMatch<M>)) {
+        self.push_steps(event, mark, |step| {
+            if let Step::Match(m) = step {
+                emit(m)
+            }
+        });
+    }
+
+    /// [`push`](Self::push), also reporting when each event leaves the state
+    /// ([`Step::Done`]).
+    pub fn push_steps(&mut self, event: &ElasticEvent, mark: M, mut emit: impl FnMut(Step<M>)) {
         self.stats.events += 1;
         self.stats.keyless += u64::from(event.keyless);
         self.stats.keys_truncated += u64::from(event.keys_truncated);
@@ -733,12 +744,30 @@ impl<M: Copy> Sequences<M> {
 
     /// Evaluates every waiting event (end of input).
     pub fn finish(&mut self, mut emit: impl FnMut(ElasticMatch<M>)) {
+        self.finish_steps(|step| {
+            if let Step::Match(m) = step {
+                emit(m)
+            }
+        });
+    }
+
+    /// [`finish`](Self::finish), then reports every pending event [`Step::Done`] (oldest
+    /// first) and empties the state.
+    pub fn finish_steps(&mut self, mut emit: impl FnMut(Step<M>)) {
         while !self.buffer.is_empty() {
             self.release_one(&mut emit);
         }
+        // Each held event once, in input order, whatever the maps' (hash) order.
+        let mut left: Vec<Pending<M>> = self.pending.iter_mut().flat_map(|m| m.drain().map(|(_, p)| p)).collect();
+        left.sort_by_key(|p| p.seq);
+        left.dedup_by_key(|p| p.seq);
+        self.held.clear();
+        for p in left {
+            emit(Step::Done(p.mark));
+        }
     }
 
-    fn release_one(&mut self, emit: &mut impl FnMut(ElasticMatch<M>)) {
+    fn release_one(&mut self, emit: &mut impl FnMut(Step<M>)) {
         if let Some(Reverse(q)) = self.buffer.pop() {
             self.released = Some(self.released.map_or(q.time_ms, |r| r.max(q.time_ms)));
             self.evaluate(&q, emit);
@@ -748,75 +777,98 @@ impl<M: Copy> Sequences<M> {
     /// `SequenceMatcher.match` for one event, stage 1 before stage 0 (an event satisfying
     /// both cannot extend its own sequence: Elasticsearch looks for strictly earlier
     /// ordinals).
-    fn evaluate(&mut self, q: &Queued<M>, emit: &mut impl FnMut(ElasticMatch<M>)) {
+    fn evaluate(&mut self, q: &Queued<M>, emit: &mut impl FnMut(Step<M>)) {
         for rule in ElasticRule::ALL {
             let maxspan = rule.maxspan_millis();
-            let map = &mut self.pending[rule.slot()];
-            if let Some(keys) = q.event.stages[rule.slot()][1] {
+            let slot = rule.slot();
+            if let Some(keys) = q.event.stages[slot][1] {
                 for &key in keys.as_slice() {
                     // trimBefore: the latest earlier stage-0 event of the key, and every older
                     // one, leave the group whether or not the maxspan holds. (Only a late event
                     // can find a pending one after it: that one is not before it, and stays.)
-                    let Some(first) = map.get(&key).copied() else { continue };
+                    let Some(first) = self.pending[slot].get(&key).copied() else { continue };
                     if (first.time_ms, first.seq) > (q.time_ms, q.seq) {
                         continue;
                     }
-                    map.remove(&key);
+                    self.pending[slot].remove(&key);
                     if q.time_ms - first.time_ms > maxspan {
                         self.stats.rejected_maxspan += 1;
-                        continue;
+                    } else {
+                        self.stats.sequences += 1;
+                        emit(Step::Match(ElasticMatch {
+                            rule,
+                            events: [
+                                SequenceEvent { mark: first.mark, time_ms: first.time_ms },
+                                SequenceEvent { mark: q.mark, time_ms: q.time_ms },
+                            ],
+                            key,
+                        }));
                     }
-                    self.stats.sequences += 1;
-                    emit(ElasticMatch {
-                        rule,
-                        events: [
-                            SequenceEvent { mark: first.mark, time_ms: first.time_ms },
-                            SequenceEvent { mark: q.mark, time_ms: q.time_ms },
-                        ],
-                        key,
-                    });
+                    release(&mut self.held, &first, emit);
                 }
             }
-            if let Some(keys) = q.event.stages[rule.slot()][0] {
+            if let Some(keys) = q.event.stages[slot][0] {
                 for &key in keys.as_slice() {
                     let entry = Pending { time_ms: q.time_ms, seq: q.seq, mark: q.mark };
-                    if let Some(held) = map.get_mut(&key) {
+                    self.stats.replaced += u64::from(self.pending[slot].contains_key(&key));
+                    match self.pending[slot].get_mut(&key) {
                         // The latest stage-0 event of a key is the only one that can complete
                         // (a late, older one is dropped instead).
-                        if (held.time_ms, held.seq) < (q.time_ms, q.seq) {
-                            *held = entry;
+                        Some(held) if (held.time_ms, held.seq) < (q.time_ms, q.seq) => {
+                            let old = std::mem::replace(held, entry);
+                            *self.held.entry(q.seq).or_default() += 1;
+                            release(&mut self.held, &old, emit);
                         }
-                        self.stats.replaced += 1;
-                        continue;
-                    }
-                    map.insert(key, entry);
-                    if map.len() > self.limits.pending {
-                        make_room(map, q.time_ms, maxspan, key, self.limits.pending, &mut self.stats);
+                        Some(_) => {}
+                        None => {
+                            self.pending[slot].insert(key, entry);
+                            *self.held.entry(q.seq).or_default() += 1;
+                            if self.pending[slot].len() > self.limits.pending {
+                                self.make_room(slot, q.time_ms, maxspan, key, emit);
+                            }
+                        }
                     }
                 }
             }
         }
+        if !self.held.contains_key(&q.seq) {
+            emit(Step::Done(q.mark));
+        }
+    }
+
+    /// Brings a pending map back to its bound: first drops what can no longer complete (older
+    /// than `now - maxspan`), then evicts the oldest other entries (counted). O(pending).
+    fn make_room(&mut self, slot: usize, now: i64, maxspan: i64, keep: u128, emit: &mut impl FnMut(Step<M>)) {
+        let (map, held) = (&mut self.pending[slot], &mut self.held);
+        let before = map.len();
+        map.retain(|_, p| {
+            let live = now - p.time_ms <= maxspan;
+            if !live {
+                release(held, p, emit);
+            }
+            live
+        });
+        self.stats.expired += (before - map.len()) as u64;
+        while map.len() > self.limits.pending {
+            let oldest =
+                map.iter().filter(|(k, _)| **k != keep).min_by_key(|(_, p)| (p.time_ms, p.seq)).map(|(k, _)| *k);
+            let Some(oldest) = oldest else { break };
+            if let Some(p) = map.remove(&oldest) {
+                release(held, &p, emit);
+            }
+            self.stats.evicted_pending += 1;
+        }
     }
 }
 
-/// Brings a pending map back to its bound: first drops what can no longer complete (older
-/// than `now - maxspan`), then evicts the oldest other entries (counted). O(pending).
-fn make_room<M>(
-    map: &mut HashMap<u128, Pending<M>>,
-    now: i64,
-    maxspan: i64,
-    keep: u128,
-    bound: usize,
-    stats: &mut ElasticStats,
-) {
-    let before = map.len();
-    map.retain(|_, p| now - p.time_ms <= maxspan);
-    stats.expired += (before - map.len()) as u64;
-    while map.len() > bound {
-        let oldest = map.iter().filter(|(k, _)| **k != keep).min_by_key(|(_, p)| (p.time_ms, p.seq)).map(|(k, _)| *k);
-        let Some(oldest) = oldest else { break };
-        map.remove(&oldest);
-        stats.evicted_pending += 1;
+/// One pending entry of an event is gone: reports the event done when it was its last.
+fn release<M: Copy>(held: &mut HashMap<u64, u8>, p: &Pending<M>, emit: &mut impl FnMut(Step<M>)) {
+    if let Some(n) = held.get_mut(&p.seq) {
+        *n -= 1;
+        if *n == 0 {
+            held.remove(&p.seq);
+            emit(Step::Done(p.mark));
+        }
     }
 }
 

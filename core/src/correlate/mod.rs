@@ -13,7 +13,8 @@
 //! [`Correlation`] as soon as an anchor meets its first partner, in either order.
 //!
 //! The `elastic` profile (Elastic's own three DCOM sequence rules, verbatim, with
-//! Elasticsearch's sequence semantics) is in [`elastic`].
+//! Elasticsearch's sequence semantics) is in [`elastic`]. A [`Profile`] names which set a scan
+//! runs; a [`Session`] runs either over a stream of decoded records and writes the alerts.
 //!
 //! # Cost
 //! Observing is `O(values)` of the view; correlating one observation is `O(pending)` on its
@@ -23,19 +24,21 @@
 pub mod elastic;
 mod engine;
 mod observe;
+mod profile;
 mod rules;
 mod session;
 
 pub use elastic::{
     ElasticEvent, ElasticLimits, ElasticMatch, ElasticReader, ElasticRule, ElasticStats, RawHost, SequenceEvent,
-    Sequences, TimeSource,
+    Sequences, Step, TimeSource,
 };
 pub use engine::{Correlation, CorrelationStats, Correlator, Event, Limits, Partner};
 pub use observe::{
     observe, Clock, Endpoint, EntityKey, Fact, HostKey, Inbound, Logon, Observation, Outbound, Start, SERVERS,
 };
+pub use profile::{Observed, Observer, Profile, ProfileRule, UnknownProfile};
 pub use rules::seed_metadata;
-pub use session::{Mark, Session};
+pub use session::{Mark, Session, SessionStats};
 
 /// One of the correlation rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

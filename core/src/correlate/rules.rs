@@ -4,7 +4,7 @@
 
 use crate::rule::definition::{DataSource, Metadata, METADATA, THREAT};
 
-use super::CorrelationRule;
+use super::{CorrelationRule, ElasticRule};
 
 const SOURCES: &[DataSource] = &[
     DataSource { name: "Elastic Defend", index: "logs-endpoint.events.*" },
@@ -72,6 +72,62 @@ static D3: Metadata = Metadata {
     false_positives: &["A user starting a program while explorer.exe serves a remote file-sharing or RPC request."],
 };
 
+const ELASTIC_SOURCES: &[DataSource] = &[
+    DataSource { name: "Elastic Defend", index: "logs-endpoint.events.*" },
+    DataSource { name: "Winlogbeat with Sysmon", index: "winlogbeat-*" },
+];
+
+/// Elastic's metadata for one of its rules: its `rule_id`, name and severity; the
+/// description says what the rule's EQL ([`ElasticRule::query`]) looks for.
+const fn elastic(rule: ElasticRule, description: &'static str) -> Metadata {
+    let (severity, risk_score) = match rule {
+        ElasticRule::Mmc20 | ElasticRule::Hta => ("high", 73),
+        ElasticRule::ShellWindows => ("medium", 47),
+    };
+    Metadata {
+        id: match rule {
+            ElasticRule::Mmc20 => "51ce96fb-9e52-4dad-b0ba-99b54440fc9a",
+            ElasticRule::ShellWindows => "8f919d4b-a5af-47ca-a594-6be59cd924a4",
+            ElasticRule::Hta => "622ecb68-fa81-4601-90b5-f8cd661e4520",
+        },
+        name: match rule {
+            ElasticRule::Mmc20 => "Incoming DCOM Lateral Movement with MMC",
+            ElasticRule::ShellWindows => "Incoming DCOM Lateral Movement with ShellBrowserWindow or ShellWindows",
+            ElasticRule::Hta => "Incoming DCOM Lateral Movement via MSHTA",
+        },
+        description,
+        version: 1,
+        ruleset: "elastic/detection-rules",
+        language: "eql",
+        severity,
+        risk_score,
+        confidence: "medium",
+        references: &["https://attack.mitre.org/techniques/T1021/003/"],
+        threat: THREAT,
+        data_sources: ELASTIC_SOURCES,
+        false_positives: &[],
+    }
+}
+
+static MMC20: Metadata = elastic(
+    ElasticRule::Mmc20,
+    "An inbound TCP connection on dynamic ports to mmc.exe followed within one minute by a child \
+     of that mmc.exe: remote execution through the MMC20.Application COM object.",
+);
+
+static SHELLWINDOWS: Metadata = elastic(
+    ElasticRule::ShellWindows,
+    "An inbound TCP connection on dynamic ports to explorer.exe followed within five seconds by a \
+     child of that explorer.exe: remote execution through the ShellBrowserWindow or ShellWindows \
+     COM objects.",
+);
+
+static HTA: Metadata = elastic(
+    ElasticRule::Hta,
+    "mshta.exe started for a COM activation (-Embedding) followed within one minute by an inbound \
+     TCP connection on dynamic ports to it: remote execution of HTML applications over DCOM.",
+);
+
 const SERVER_START: &str = r#"[process where event.type == "start" and
     process.parent.name : "svchost.exe" and process.args : ("-Embedding", "/automation") and
     process.name : ("baaupdate.exe", "excel.exe", "explorer.exe", "ielowutil.exe", "iexplore.exe",
@@ -121,6 +177,17 @@ impl CorrelationRule {
                 pair("10s", EXPLORER_CHILD, "process.parent.entity_id", EXPLORER_INBOUND, "process.entity_id"),
             ]
             .join("\n\n"),
+        }
+    }
+}
+
+impl ElasticRule {
+    /// The rule's metadata (its `id`, name and severity are Elastic's).
+    pub fn metadata(self) -> &'static Metadata {
+        match self {
+            ElasticRule::Mmc20 => &MMC20,
+            ElasticRule::ShellWindows => &SHELLWINDOWS,
+            ElasticRule::Hta => &HTA,
         }
     }
 }

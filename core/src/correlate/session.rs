@@ -1,19 +1,21 @@
-//! One correlation run over a stream of records: observe each decoded record, correlate in
-//! input order, and write each correlation's alert from its anchor's record.
+//! One run of a profile's stateful rules over a stream of records: observe each decoded
+//! record, correlate (the `extended` profile) or sequence (the `elastic` profile) in input
+//! order, and write each result's alert from its anchor's record.
 //!
 //! A [`Session`] is what a scan (any source, any door) feeds after decoding a record with
 //! [`Session::paths`]. It copies the record of each anchor candidate (a COM server start or
-//! an explorer child: rare events) into a pooled buffer and lets it go when the correlator
-//! reports the candidate done, so memory stays bounded by the correlator's limits.
+//! an explorer child: rare events) into a pooled buffer and lets it go when the state reports
+//! the candidate done, so memory stays bounded by the state's limits.
 //!
 //! # Cost
-//! [`observe`] per record, plus one record copy per anchor candidate. Writing an alert
+//! [`Observer::observe`] per record, plus one record copy per anchor candidate. Writing an alert
 //! allocates (it runs only for correlations). Nothing else allocates once the pools have grown.
 
 use std::collections::HashMap;
 
+use super::elastic::{ElasticLimits, ElasticMatch, ElasticStats, Sequences, Step};
 use super::engine::{CorrelationStats, Correlator, Event, Limits};
-use super::observe::{observe, Observation};
+use super::profile::{Observed, Observer, Profile};
 use crate::alert::{Alert, AlertOptions, AlertWriter, Origin};
 use crate::error::DecodeError;
 use crate::rule::Rule;
@@ -30,39 +32,98 @@ pub struct Mark {
     position: Position,
 }
 
+/// The state of a profile's rules.
+#[derive(Debug)]
+enum State {
+    /// The seed profile: nothing to keep.
+    Seed,
+    Extended(Correlator<Mark>),
+    Elastic(Sequences<Mark>),
+}
+
+/// What a session counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    /// The `extended` profile's counts (zero for another profile).
+    pub extended: CorrelationStats,
+    /// The `elastic` profile's counts (zero for another profile).
+    pub elastic: ElasticStats,
+    /// Correlations whose alert could not be written (the anchor record no longer decodes).
+    pub unwritten: u64,
+}
+
+/// What one observation released: a correlation of either engine, or a held record.
+#[derive(Debug)]
+enum Released {
+    Extended(super::Correlation<Mark>),
+    Elastic(ElasticMatch<Mark>),
+    Done(Mark),
+}
+
 /// A correlation run: observations fed in input order, alerts out.
 #[derive(Debug)]
 pub struct Session<'r> {
     rule: &'r Rule,
+    profile: Profile,
+    observer: Option<Observer>,
     writer: AlertWriter<'r>,
-    correlator: Correlator<Mark>,
+    state: State,
     /// File names seen, by index.
     files: Vec<String>,
-    /// Records of anchor candidates still held by the correlator, by sequence number.
+    /// Records of anchor candidates still held by the state, by sequence number.
     anchors: HashMap<u64, Vec<u8>>,
     /// Spare record buffers.
     pool: Vec<Vec<u8>>,
-    /// The correlator's events of one observation (reused).
-    events: Vec<Event<Mark>>,
+    /// The state's output for one observation (reused).
+    released: Vec<Released>,
     seq: u64,
-    /// Correlations whose alert could not be written (the anchor record no longer decodes).
     unwritten: u64,
 }
 
 impl<'r> Session<'r> {
-    /// A session for `rule` (whose fields the alerts' view also reads) with these limits.
-    pub fn new(rule: &'r Rule, limits: Limits, options: AlertOptions) -> Session<'r> {
+    /// A session running `profile`'s stateful rules beside `rule` (whose fields the alerts'
+    /// view also reads), with the default limits. A seed session keeps nothing and raises
+    /// nothing: feeding it is a no-op, so a door can hold one session whatever the profile.
+    pub fn new(rule: &'r Rule, profile: Profile, options: AlertOptions) -> Session<'r> {
+        let state = match profile {
+            Profile::Seed => State::Seed,
+            Profile::Extended => State::Extended(Correlator::new(Limits::default())),
+            Profile::Elastic => State::Elastic(Sequences::new(ElasticLimits::default())),
+        };
         Session {
             rule,
+            profile,
+            observer: Observer::new(profile),
             writer: AlertWriter::new(rule, options),
-            correlator: Correlator::new(limits),
+            state,
             files: Vec::new(),
             anchors: HashMap::new(),
             pool: Vec::new(),
-            events: Vec::new(),
+            released: Vec::new(),
             seq: 0,
             unwritten: 0,
         }
+    }
+
+    /// The `extended` profile's limits (no effect on another profile). Call before feeding.
+    pub fn with_limits(mut self, limits: Limits) -> Session<'r> {
+        if let State::Extended(_) = self.state {
+            self.state = State::Extended(Correlator::new(limits));
+        }
+        self
+    }
+
+    /// The `elastic` profile's limits (no effect on another profile). Call before feeding.
+    pub fn with_elastic_limits(mut self, limits: ElasticLimits) -> Session<'r> {
+        if let State::Elastic(_) = self.state {
+            self.state = State::Elastic(Sequences::new(limits));
+        }
+        self
+    }
+
+    /// The profile.
+    pub fn profile(&self) -> Profile {
+        self.profile
     }
 
     /// The paths to decode records with (the rule's and the event view's).
@@ -70,9 +131,15 @@ impl<'r> Session<'r> {
         self.rule.view_paths()
     }
 
-    /// The correlator's counts, and the correlations whose alert could not be written.
-    pub fn stats(&self) -> (CorrelationStats, u64) {
-        (self.correlator.stats(), self.unwritten)
+    /// What was counted so far.
+    pub fn stats(&self) -> SessionStats {
+        let mut stats = SessionStats { unwritten: self.unwritten, ..SessionStats::default() };
+        match &self.state {
+            State::Seed => {}
+            State::Extended(c) => stats.extended = c.stats(),
+            State::Elastic(s) => stats.elastic = s.stats(),
+        }
+        stats
     }
 
     /// Feeds one decoded record (decoded with [`paths`](Self::paths)), in input order;
@@ -86,81 +153,103 @@ impl<'r> Session<'r> {
         position: Position,
         sink: impl FnMut(Alert, Option<&str>, Position),
     ) {
-        if let Some(observation) = observe(doc) {
-            self.feed_observation(&observation, record, file, position, sink);
+        if let Some(observed) = self.observer.and_then(|o| o.observe(doc)) {
+            self.feed_observed(&observed, record, file, position, sink);
         }
     }
 
-    /// Feeds what a scan that observes ([`ScanOptions::observe`](crate::scan::ScanOptions))
-    /// reports for one record, in input order; records without an observation are ignored.
+    /// Feeds what a scan running this session's profile
+    /// ([`ScanOptions::profile`](crate::scan::ScanOptions)) reports for one record, in input
+    /// order; records without an observation are ignored.
     pub fn feed_found(
         &mut self,
         found: &Found<'_>,
         file: Option<&str>,
         sink: impl FnMut(Alert, Option<&str>, Position),
     ) {
-        if let Some(observation) = found.observation {
-            self.feed_observation(&observation, found.record, file, found.position, sink);
+        if let Some(observed) = found.observation {
+            self.feed_observed(&observed, found.record, file, found.position, sink);
         }
     }
 
     /// Feeds one observation and its record (needed only for an anchor candidate), in input
-    /// order.
-    pub fn feed_observation(
+    /// order. An observation of another profile than the session's is ignored.
+    pub fn feed_observed(
         &mut self,
-        observation: &Observation,
+        observed: &Observed,
         record: &[u8],
         file: Option<&str>,
         position: Position,
         mut sink: impl FnMut(Alert, Option<&str>, Position),
     ) {
+        if matches!(
+            (&self.state, observed),
+            (State::Seed, _) | (State::Extended(_), Observed::Elastic(_)) | (State::Elastic(_), Observed::Extended(_))
+        ) {
+            return;
+        }
         self.seq += 1;
         let file = file.map(|f| self.file_index(f));
         let mark = Mark { seq: self.seq, file, position };
-        if observation.is_anchor_candidate() {
+        if observed.is_anchor_candidate() {
             let mut buf = self.pool.pop().unwrap_or_default();
             buf.clear();
             buf.extend_from_slice(record);
             self.anchors.insert(mark.seq, buf);
         }
-        let mut events = std::mem::take(&mut self.events);
-        self.correlator.observe_events(observation, mark, |e| events.push(e));
-        self.handle(&mut events, &mut sink);
-        self.events = events;
+        let mut released = std::mem::take(&mut self.released);
+        match (&mut self.state, observed) {
+            (State::Extended(c), Observed::Extended(o)) => c.observe_events(o, mark, |e| released.push(e.into())),
+            (State::Elastic(s), Observed::Elastic(e)) => s.push_steps(e, mark, |e| released.push(e.into())),
+            _ => unreachable!("checked above"),
+        }
+        self.handle(&mut released, &mut sink);
+        self.released = released;
     }
 
-    /// Ends the input: evaluates what the correlator still holds and writes its alerts.
+    /// Ends the input: evaluates what the state still holds and writes its alerts.
     pub fn finish(&mut self, mut sink: impl FnMut(Alert, Option<&str>, Position)) {
-        let mut events = std::mem::take(&mut self.events);
-        self.correlator.finish_events(|e| events.push(e));
-        self.handle(&mut events, &mut sink);
-        self.events = events;
+        let mut released = std::mem::take(&mut self.released);
+        match &mut self.state {
+            State::Seed => {}
+            State::Extended(c) => c.finish_events(|e| released.push(e.into())),
+            State::Elastic(s) => s.finish_steps(|e| released.push(e.into())),
+        }
+        self.handle(&mut released, &mut sink);
+        self.released = released;
     }
 
-    fn handle(&mut self, events: &mut Vec<Event<Mark>>, sink: &mut impl FnMut(Alert, Option<&str>, Position)) {
-        for event in events.drain(..) {
-            match event {
-                Event::Correlation(c) => match self.alert(&c) {
-                    Ok(alert) => {
-                        let file = c.anchor.file.map(|i| self.files[i as usize].as_str());
-                        sink(alert, file, c.anchor.position);
-                    }
-                    Err(_) => self.unwritten += 1,
-                },
-                Event::Done(mark) => {
+    fn handle(&mut self, released: &mut Vec<Released>, sink: &mut impl FnMut(Alert, Option<&str>, Position)) {
+        for item in released.drain(..) {
+            let anchor = match &item {
+                Released::Extended(c) => c.anchor,
+                Released::Elastic(m) => m.anchor().mark,
+                Released::Done(mark) => {
                     if let Some(buf) = self.anchors.remove(&mark.seq) {
                         self.pool.push(buf);
                     }
+                    continue;
                 }
+            };
+            match self.alert(&item, &anchor) {
+                Ok(alert) => {
+                    let file = anchor.file.map(|i| self.files[i as usize].as_str());
+                    sink(alert, file, anchor.position);
+                }
+                Err(_) => self.unwritten += 1,
             }
         }
     }
 
-    fn alert(&mut self, c: &super::Correlation<Mark>) -> Result<Alert, DecodeError> {
+    fn alert(&mut self, item: &Released, anchor: &Mark) -> Result<Alert, DecodeError> {
         let files = &self.files;
         let origin = |m: &Mark| Origin { file: m.file.map(|i| files[i as usize].as_str()), position: Some(m.position) };
-        let record = self.anchors.get(&c.anchor.seq).map(Vec::as_slice).unwrap_or_default();
-        self.writer.correlation(c, record, &origin(&c.anchor), &origin(&c.partner))
+        let record = self.anchors.get(&anchor.seq).map(Vec::as_slice).unwrap_or_default();
+        match item {
+            Released::Extended(c) => self.writer.correlation(c, record, &origin(&c.anchor), &origin(&c.partner)),
+            Released::Elastic(m) => self.writer.sequence(m, record, &origin(anchor), &origin(&m.partner().mark)),
+            Released::Done(_) => unreachable!("done marks write no alert"),
+        }
     }
 
     fn file_index(&mut self, file: &str) -> u32 {
@@ -170,6 +259,24 @@ impl<'r> Session<'r> {
                 self.files.push(file.to_owned());
                 (self.files.len() - 1) as u32
             }
+        }
+    }
+}
+
+impl From<Event<Mark>> for Released {
+    fn from(event: Event<Mark>) -> Released {
+        match event {
+            Event::Correlation(c) => Released::Extended(c),
+            Event::Done(mark) => Released::Done(mark),
+        }
+    }
+}
+
+impl From<Step<Mark>> for Released {
+    fn from(step: Step<Mark>) -> Released {
+        match step {
+            Step::Match(m) => Released::Elastic(m),
+            Step::Done(mark) => Released::Done(mark),
         }
     }
 }

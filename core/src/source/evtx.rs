@@ -18,7 +18,7 @@ use std::path::Path;
 
 use evtx::{EvtxParser, ParserSettings};
 
-use crate::correlate::observe;
+use crate::correlate::Observer;
 use crate::error::{DecodeError, ErrorKind};
 use crate::rule::Rule;
 use crate::scan::{Found, Outcome, Position, ScanError, ScanOptions, Stats};
@@ -85,8 +85,8 @@ where
     // 0 threads as one per core.)
     let mut parser = parser.with_configuration(ParserSettings::new().num_threads(options.threads).indent(false));
     let mut decoder = Decoder::with_limits(options.limits);
-    let view = options.observe.then(|| rule.view_paths());
-    let paths = view.unwrap_or(rule.paths());
+    let observer = Observer::new(options.profile);
+    let paths = if observer.is_some() { rule.view_paths() } else { rule.paths() };
     for (i, record) in parser.records_json().enumerate() {
         let ordinal = i as u64 + 1;
         let (position, outcome, observation, data) = match record {
@@ -95,7 +95,7 @@ where
                 // The record header's id is renumbered in exported files; the event's own
                 // <EventRecordID> is what analysts see.
                 let evaluated = rule.evaluate_json_with(paths, &mut decoder, r.data.as_bytes(), |doc, verdict| {
-                    let observation = view.and_then(|_| observe(doc));
+                    let observation = observer.and_then(|o| o.observe(doc));
                     (doc.record_id().unwrap_or(r.event_record_id), Outcome::of(verdict), observation)
                 });
                 let (record_id, outcome, observation) =

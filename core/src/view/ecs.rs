@@ -130,11 +130,13 @@ pub enum ViewField {
     DestinationIp,
     /// `destination.port`.
     DestinationPort,
+    /// `host.os.type` (ECS documents only: a raw Windows event has none; the shipper adds it).
+    HostOsType,
 }
 
 impl ViewField {
     /// Every view field.
-    pub const ALL: [ViewField; 28] = [
+    pub const ALL: [ViewField; 29] = [
         ViewField::Timestamp,
         ViewField::EventCategory,
         ViewField::EventType,
@@ -163,6 +165,7 @@ impl ViewField {
         ViewField::SourcePort,
         ViewField::DestinationIp,
         ViewField::DestinationPort,
+        ViewField::HostOsType,
     ];
 
     /// The ECS path.
@@ -196,6 +199,7 @@ impl ViewField {
             ViewField::SourcePort => "source.port",
             ViewField::DestinationIp => "destination.ip",
             ViewField::DestinationPort => "destination.port",
+            ViewField::HostOsType => "host.os.type",
         }
     }
 }
