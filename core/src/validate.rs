@@ -7,7 +7,9 @@
 //! Sysmon 1 and Security 4688 form, with the verdict the rule as written must give.
 //! [`validate`] evaluates them (and, given paths, every record of real recordings, compared
 //! with a `labels.json` when the folder has one) and [`explain`] says, for anything that did
-//! not fire, which condition of each branch failed. Diagnostics: allocates freely.
+//! not fire, which condition of each branch failed. For each recording it also reports what
+//! the stateful profiles (`elastic`, `extended`) raise, and for each labelled DCOM event the
+//! seed rule misses, which profile's rule catches it. Diagnostics: allocates freely.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -17,6 +19,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+use crate::alert::AlertOptions;
+use crate::correlate::{Profile, ProfileRule, Session};
 use crate::rule::wildcard::{LiteralSet, Pattern};
 use crate::rule::{Branch, BranchSet, Rule, COM_HOST_PARENTS, DCOMCNFG, PROCESS_CATEGORY, START_TYPE};
 use crate::scan::{Outcome, Position, ScanOptions};
@@ -332,6 +336,14 @@ pub struct FileResult {
     pub expected: Option<Vec<String>>,
     /// Labelled DCOM activity the rule does not fire on, with why.
     pub missed: Vec<(String, String)>,
+    /// What the stateful profiles raised, one scan per profile with its own state: (rule,
+    /// anchor position label), in the order raised.
+    pub correlated: Vec<(ProfileRule, String)>,
+    /// What the labels expect the stateful profiles to raise, per profile the labels speak
+    /// of (`correlation_anchors`: `D2`, `D2L`, `D3` for `extended`; `elastic_mmc20`,
+    /// `elastic_shellwindows`, `elastic_hta` for `elastic`). A profile the labels do not
+    /// mention anywhere is reported, not judged.
+    pub expected_correlated: Vec<(Profile, Vec<(ProfileRule, String)>)>,
 }
 
 impl FileResult {
@@ -344,6 +356,16 @@ impl FileResult {
                     self.fired.iter().filter(|(_, _, s)| s.is_none()).map(|(p, _, _)| p).collect();
                 alerts == e.iter().collect()
             })
+            && self.expected_correlated.iter().all(|(profile, expected)| {
+                let raised: BTreeSet<&(ProfileRule, String)> =
+                    self.correlated.iter().filter(|(r, _)| r.profile() == *profile).collect();
+                raised == expected.iter().collect()
+            })
+    }
+
+    /// The stateful rules that raised an alert anchored at `position`.
+    fn caught_at(&self, position: &str) -> Vec<&'static str> {
+        self.correlated.iter().filter(|(_, p)| p == position).map(|(r, _)| r.name()).collect()
     }
 }
 
@@ -394,7 +416,11 @@ impl Report {
                 "fired": f.fired.iter().map(|(p, b, s)| json!({"at": p, "branches": names(*b), "suppressed_by": s})).collect::<Vec<_>>(),
                 "expected": f.expected,
                 "rejected": f.rejected.iter().map(|(p, e)| json!({"at": p, "error": e})).collect::<Vec<_>>(),
-                "dcom_missed": f.missed.iter().map(|(p, w)| json!({"at": p, "why": w})).collect::<Vec<_>>(),
+                "dcom_missed": f.missed.iter().map(|(p, w)| json!({"at": p, "why": w, "caught_by": f.caught_at(p)})).collect::<Vec<_>>(),
+                "correlated": f.correlated.iter().map(|(r, p)| json!({"at": p, "rule": r.name(), "profile": r.profile().name()})).collect::<Vec<_>>(),
+                "expected_correlated": f.expected_correlated.iter().map(|(profile, e)| {
+                    (profile.name().to_owned(), e.iter().map(|(r, p)| json!({"at": p, "rule": r.name()})).collect::<Value>())
+                }).collect::<serde_json::Map<_, _>>(),
             })).collect::<Vec<_>>(),
         })
     }
@@ -462,8 +488,18 @@ impl Report {
             for (p, e) in &f.rejected {
                 let _ = writeln!(out, "  rejected  {p:<24} {e}");
             }
+            for (r, p) in &f.correlated {
+                let _ = writeln!(out, "  raised    {p:<24} {} ({} profile)", r.name(), r.profile());
+            }
+            for (_, expected) in &f.expected_correlated {
+                for (r, p) in expected.iter().filter(|e| !f.correlated.contains(e)) {
+                    let _ = writeln!(out, "  MISSING   {p:<24} {} ({} profile)", r.name(), r.profile());
+                }
+            }
             for (p, w) in &f.missed {
-                let _ = writeln!(out, "  DCOM activity not detected at {p}: {w}");
+                let caught = f.caught_at(p);
+                let by = if caught.is_empty() { "no profile".to_owned() } else { caught.join(", ") };
+                let _ = writeln!(out, "  DCOM activity the seed rule misses at {p}: {w}; caught by {by}");
             }
         }
         let _ = writeln!(
@@ -520,20 +556,26 @@ pub fn validate(rule: &Rule, paths: &[PathBuf]) -> io::Result<Report> {
         let (root, files, labels) = if path.is_dir() {
             (path.clone(), recordings(path)?, read_labels(&path.join("labels.json"))?)
         } else {
-            (path.parent().map(Path::to_path_buf).unwrap_or_default(), vec![path.clone()], BTreeMap::new())
+            (path.parent().map(Path::to_path_buf).unwrap_or_default(), vec![path.clone()], Labels::default())
         };
         for file in files {
             let name = file.strip_prefix(&root).unwrap_or(&file).to_string_lossy().replace('\\', "/");
             let label_key = labels
+                .files
                 .keys()
                 .find(|k| name == **k || (k.ends_with("/*") && name.starts_with(&k[..k.len() - 1])))
                 .cloned();
             let mut result = scan_file(rule, &file, &name)?;
             if let Some(key) = label_key {
-                let (expected, missed) = &labels[&key];
+                let label = &labels.files[&key];
+                result.expected_correlated = labels
+                    .profiles
+                    .iter()
+                    .map(|&p| (p, label.anchors.iter().filter(|(r, _)| r.profile() == p).cloned().collect()))
+                    .collect();
                 if !key.ends_with("/*") {
-                    result.expected = Some(expected.clone());
-                    result.missed = explain_missed(rule, &file, missed)?;
+                    result.expected = Some(label.expected.clone());
+                    result.missed = explain_missed(rule, &file, &label.missed)?;
                 } else {
                     result.expected = Some(Vec::new());
                 }
@@ -565,17 +607,32 @@ fn recordings(dir: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// For each labelled file: expected match positions, and labelled DCOM misses as
-/// (position label, ordinal or line).
-type Labels = BTreeMap<String, (Vec<String>, Vec<(String, u64)>)>;
+/// What a folder's `labels.json` expects.
+#[derive(Debug, Default)]
+struct Labels {
+    files: BTreeMap<String, FileLabels>,
+    /// The stateful profiles the labels speak of (any file naming one of its rules).
+    profiles: Vec<Profile>,
+}
+
+/// What `labels.json` says of one file.
+#[derive(Debug, Default)]
+struct FileLabels {
+    /// Position labels where the seed rule must fire.
+    expected: Vec<String>,
+    /// Labelled DCOM activity the seed rule misses: (position label, ordinal or line).
+    missed: Vec<(String, u64)>,
+    /// `correlation_anchors`: (rule, position label) of every stateful alert expected.
+    anchors: Vec<(ProfileRule, String)>,
+}
 
 fn read_labels(path: &Path) -> io::Result<Labels> {
     let Ok(bytes) = std::fs::read(path) else {
-        return Ok(BTreeMap::new());
+        return Ok(Labels::default());
     };
     let doc: Value = serde_json::from_slice(&bytes)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display())))?;
-    let mut out = BTreeMap::new();
+    let mut out = Labels::default();
     for (file, entry) in doc["files"].as_object().into_iter().flatten() {
         let at = |m: &Value| -> Option<(String, u64)> {
             if let Some(line) = m["line"].as_u64() {
@@ -593,13 +650,28 @@ fn read_labels(path: &Path) -> io::Result<Labels> {
         let expected =
             entry["expected_match"].as_array().into_iter().flatten().filter_map(at).map(|(l, _)| l).collect();
         let missed = entry["dcom_related_missed"].as_array().into_iter().flatten().filter_map(at).collect();
-        out.insert(file.clone(), (expected, missed));
+        // Anchors are NDJSON lines, or EVTX EventRecordIDs.
+        let evtx = file.ends_with(".evtx");
+        let mut anchors = Vec::new();
+        for (name, positions) in entry["correlation_anchors"].as_object().into_iter().flatten() {
+            let Some(rule) = ProfileRule::find(name.strip_prefix("elastic_").unwrap_or(name)) else { continue };
+            if !out.profiles.contains(&rule.profile()) {
+                out.profiles.push(rule.profile());
+            }
+            for p in positions.as_array().into_iter().flatten().filter_map(Value::as_u64) {
+                anchors.push((rule, if evtx { format!("EventRecordID {p}") } else { format!("line {p}") }));
+            }
+        }
+        anchors.sort();
+        out.files.insert(file.clone(), FileLabels { expected, missed, anchors });
     }
     Ok(out)
 }
 
 fn scan_file(rule: &Rule, file: &Path, name: &str) -> io::Result<FileResult> {
     let mut result = FileResult { file: name.to_owned(), ..FileResult::default() };
+    // Keep the kind, and name the file (the OS error alone would not say which one).
+    let failed = |e: crate::scan::ScanError| io::Error::new(e.error.kind(), format!("{}: {}", file.display(), e.error));
     let stats = scan_path(rule, &ScanOptions::default(), file, |found| {
         let position = label(&found.position);
         match found.outcome {
@@ -612,9 +684,23 @@ fn scan_file(rule: &Rule, file: &Path, name: &str) -> io::Result<FileResult> {
         }
         ControlFlow::Continue(())
     })
-    // Keep the kind, and name the file (the OS error alone would not say which one).
-    .map_err(|e| io::Error::new(e.error.kind(), format!("{}: {}", file.display(), e.error)))?;
+    .map_err(failed)?;
     result.records = stats.records;
+    for profile in [Profile::Elastic, Profile::Extended] {
+        let mut session = Session::new(rule, profile, AlertOptions::default());
+        let mut raised = Vec::new();
+        let options = ScanOptions { profile, ..ScanOptions::default() };
+        scan_path(rule, &options, file, |found| {
+            session.feed_found(&found, None, |alert, _, position| raised.push((alert.correlation(), position)));
+            ControlFlow::Continue(())
+        })
+        .map_err(failed)?;
+        session.finish(|alert, _, position| raised.push((alert.correlation(), position)));
+        let mut raised: Vec<(ProfileRule, String)> =
+            raised.into_iter().filter_map(|(r, p)| Some((r?, label(&p)))).collect();
+        raised.sort();
+        result.correlated.extend(raised);
+    }
     Ok(result)
 }
 

@@ -1,5 +1,6 @@
 //! The validation report through the public API.
 
+use dcom_detect_core::correlate::Profile;
 use dcom_detect_core::validate::{explain, validate, validation_events};
 use dcom_detect_core::{Decoder, ProcessEvent, Rule};
 
@@ -58,6 +59,52 @@ fn real_recordings_agree_with_their_labels() {
     let missed: Vec<_> = report.files.iter().flat_map(|f| f.missed.iter()).collect();
     assert!(missed.len() >= 30, "{} DCOM events explained", missed.len());
     assert!(missed.iter().all(|(_, why)| !why.is_empty() && why != "fired"), "{missed:?}");
+    // Per profile: the extended profile's anchors are judged against `correlation_anchors`
+    // (report.ok() above); the labels say nothing of the elastic profile, so it is reported.
+    let raised = |profile: Profile| -> Vec<(String, &str, String)> {
+        let mut out = Vec::new();
+        for f in &report.files {
+            for (r, at) in f.correlated.iter().filter(|(r, _)| r.profile() == profile) {
+                out.push((f.file.clone(), r.name(), at.clone()));
+            }
+        }
+        out
+    };
+    assert_eq!(raised(Profile::Extended).len(), 19);
+    let shellwindows = "otrf_dcom/empire_dcom_shellwindows_stager.filtered.ndjson";
+    assert_eq!(raised(Profile::Elastic), [(shellwindows.to_owned(), "shellwindows", "line 2434".to_owned())]);
+    let labelled = report.files.iter().filter(|f| f.expected.is_some()).collect::<Vec<_>>();
+    assert!(labelled.iter().all(|f| f.expected_correlated.iter().map(|(p, _)| *p).eq([Profile::Extended])));
+    // Which profile catches what the seed rule misses, in the table and the JSON.
+    let table = report.to_table();
+    assert!(table.contains("caught by D3, shellwindows") || table.contains("caught by shellwindows, D3"), "{table}");
+    let json = report.to_json();
+    let empire = json["recordings"].as_array().unwrap().iter().find(|f| f["file"] == shellwindows).unwrap();
+    let at_2434 = empire["dcom_missed"].as_array().unwrap().iter().find(|m| m["at"] == "line 2434").unwrap();
+    assert_eq!(at_2434["caught_by"].as_array().unwrap().len(), 2, "{at_2434}");
+}
+
+#[test]
+fn a_stateful_alert_the_labels_do_not_expect_is_a_disagreement() {
+    let Some(dir) = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/realdata").canonicalize().ok()
+    else {
+        eprintln!("SKIPPED: ../shared/realdata is absent");
+        return;
+    };
+    // A folder holding one labelled recording whose labels leave out one D3 anchor.
+    let tmp = std::env::temp_dir().join(format!("dcom-validate-{}", std::process::id()));
+    std::fs::create_dir_all(tmp.join("otrf_dcom")).unwrap();
+    let name = "otrf_dcom/empire_dcom_shellwindows_stager.filtered.ndjson";
+    std::fs::copy(dir.join(name), tmp.join(name)).unwrap();
+    let labels: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("labels.json")).unwrap()).unwrap();
+    let mut entry = labels["files"][name].clone();
+    entry["correlation_anchors"]["D3"] = serde_json::json!([2434]);
+    let doc = serde_json::json!({ "files": { name: entry } });
+    std::fs::write(tmp.join("labels.json"), serde_json::to_vec(&doc).unwrap()).unwrap();
+    let report = validate(&Rule::default(), &[tmp.clone()]).unwrap();
+    std::fs::remove_dir_all(&tmp).unwrap();
+    assert!(!report.ok(), "the D3 anchor on line 1635 is not labelled");
+    assert!(report.to_table().contains("DISAGREES"));
 }
 
 #[test]

@@ -1,6 +1,7 @@
-"""The `extended` profile through Python and the command line: the correlation rules' alerts
-(D2, D2L, D3), anchored on their process start, beside the seed rule's; the shipped OTRF
-fixtures always, the real recordings when ../shared is present (docs/correlation.md)."""
+"""The `extended` and `elastic` profiles through Python and the command line: the correlation
+rules' alerts (D2, D2L, D3) and Elastic's sequence rules' (mmc20, shellwindows, hta), anchored
+on their process start, beside the seed rule's; the shipped OTRF fixtures always, the real
+recordings when ../shared is present (docs/correlation.md)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,9 @@ def test_the_seed_profile_is_unchanged_and_profiles_are_checked() -> None:
     assert scan.stats.correlations == 0
     with pytest.raises(ValueError, match="unknown profile"):
         rule.scan(FIXTURES, profile="elastc")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown profile"):
+        dcom_detect.correlation_rules("Extended")  # type: ignore[arg-type]
+    assert dcom_detect.correlation_rules("seed") == []
 
 
 def test_records_correlate_like_files() -> None:
@@ -114,3 +118,67 @@ def test_the_correlation_rules_are_listed_with_their_eql() -> None:
     document = json.loads(run("rule", "--json", "--profile", "extended").stdout)
     assert document["correlation_rules"] == rules
     assert "correlation_rules" not in json.loads(run("rule", "--json").stdout)
+
+
+def test_the_elastic_profile_raises_elastics_shellwindows_sequence() -> None:
+    # The fixture's ShellWindows recording, as Sysmon logged it: an inbound connection to
+    # explorer.exe on dynamic ports and, within five seconds, its cmd.exe child.
+    shell = FIXTURES / "otrf_shellwindows.ndjson"
+    scan = dcom_detect.Rule().scan(shell, profile="elastic")
+    alerts = list(scan)
+    assert [(a.correlation, a.line) for a in alerts] == [("shellwindows", 4)]
+    assert scan.stats.correlations == 1 and scan.stats.matched == 0
+    document = alerts[0].to_dict()
+    assert document["rule"]["id"] == "8f919d4b-a5af-47ca-a594-6be59cd924a4"
+    assert document["rule"]["name"] == "Incoming DCOM Lateral Movement with ShellBrowserWindow or ShellWindows"
+    found = document["dcom_detect"]["correlation"]
+    assert found["rule"] == "shellwindows"
+    assert found["partner"]["kind"] == "inbound_connection"
+    # The partner is the connection (logged after the child, stamped before it by Sysmon).
+    lines = shell.read_text(encoding="utf-8").splitlines()
+    partner = json.loads(lines[found["partner"]["source"]["line"] - 1])
+    assert partner["EventID"] == 3 and partner["Image"].lower().endswith("explorer.exe"), partner
+    assert 0 < -found["gap_seconds"] <= 5
+    assert document["process"]["parent"]["name"].lower() == "explorer.exe"
+    # The same records as dicts, and the command line, give the same alert bytes.
+    records = [json.loads(line) for line in shell.read_text(encoding="utf-8").splitlines()]
+    from_records = dcom_detect.Rule().scan_records(records, profile="elastic")
+    assert [(a.correlation, a.line) for a in from_records] == [("shellwindows", 4)]
+    cli = run("scan", "--profile", "elastic", str(shell))
+    assert cli.returncode == 1, cli.stderr
+    assert [json.loads(line)["dcom_detect"]["correlation"]["rule"] for line in cli.stdout.splitlines()] == [
+        "shellwindows"
+    ]
+    assert "1 correlation alerts" in cli.stderr
+
+
+def test_a_folder_scan_with_the_elastic_profile_raises_what_elasticsearch_would() -> None:
+    expected = {
+        "realdata": {("otrf_dcom/empire_dcom_shellwindows_stager.filtered.ndjson", "shellwindows", 2434)},
+        "netdata": {("dcom/empire_invoke_dcom_2019.filtered.ndjson", "shellwindows", 136)},
+    }
+    for corpus, anchors in expected.items():
+        root = SHARED / corpus
+        if not (root / "labels.json").exists():
+            pytest.skip(f"{root} is absent")
+        found = set()
+        for path in sorted(root.rglob("*")):
+            if path.suffix not in (".ndjson", ".evtx"):
+                continue
+            # One recording at a time: they are separate captures of separate hosts' clocks.
+            for alert in dcom_detect.Rule().scan(path, profile="elastic"):
+                if alert.correlation is not None:  # else the seed rule's (unchanged) alert
+                    position = alert.line if alert.line is not None else alert.record_id
+                    found.add((path.relative_to(root).as_posix(), alert.correlation, position))
+        assert found == anchors, corpus
+
+
+def test_the_elastic_rules_are_listed_verbatim() -> None:
+    rules = dcom_detect.correlation_rules("elastic")
+    assert [r["rule"] for r in rules] == ["mmc20", "shellwindows", "hta"]
+    assert [r["id"][:8] for r in rules] == ["51ce96fb", "8f919d4b", "622ecb68"]
+    assert [r["severity"] for r in rules] == ["high", "medium", "high"]
+    for r in rules:
+        assert r["eql"].startswith("sequence ") and "with maxspan=" in r["eql"], r["eql"]
+    document = json.loads(run("rule", "--json", "--profile", "elastic").stdout)
+    assert document["correlation_rules"] == rules

@@ -151,6 +151,10 @@ impl ProfileRule {
 }
 
 /// What one record is to a profile's stateful rules.
+///
+/// An [`ElasticEvent`] carries its hashed keys inline (a few hundred bytes): it is copied, not
+/// boxed, so that observing allocates nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Observed {
     /// To the `extended` profile's correlator.
