@@ -55,6 +55,8 @@ pub mod event;
 pub mod json;
 // ECS alerts.
 pub mod alert;
+// The stateful correlation door.
+pub mod session;
 // Text out through caller buffers.
 pub mod buffer;
 // Pointer and length checks.
@@ -79,5 +81,11 @@ pub use rule::{
     dcom_rule_eql, dcom_rule_exception_count, dcom_rule_exception_name, dcom_rule_options, dcom_version,
     DCOM_BRANCH_ALL, DCOM_BRANCH_DCOMCNFG, DCOM_BRANCH_DCOM_COMMAND_LINE, DCOM_BRANCH_OFFICE_CHILD,
     DCOM_CASE_FOLDING_ASCII, DCOM_CASE_FOLDING_UNICODE_SIMPLE,
+};
+pub use session::{
+    dcom_session, dcom_session_create, dcom_session_destroy, dcom_session_error_message, dcom_session_error_offset,
+    dcom_session_feed_json, dcom_session_finish, dcom_session_get_stats, dcom_session_limits,
+    dcom_session_limits_default, dcom_session_next_alert, dcom_session_stats, DCOM_PROFILE_ELASTIC,
+    DCOM_PROFILE_EXTENDED, DCOM_PROFILE_SEED, DCOM_SESSION_MAX_HOSTS, DCOM_SESSION_MAX_PENDING, DCOM_SESSION_MAX_QUEUE,
 };
 pub use verdict::{dcom_verdict, DCOM_NOT_SUPPRESSED};
