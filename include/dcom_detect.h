@@ -93,7 +93,8 @@
 
 /**
  * `dcom_session_create` profile: the seed rule only (its alerts, exactly those of
- * `dcom_rule_alert_json`; no correlation state).
+ * `dcom_rule_alert_json`; no correlation state). The values are core's `Profile` names:
+ * `seed`, `elastic`, `extended`.
  */
 #define DCOM_PROFILE_SEED 0
 
@@ -1331,8 +1332,8 @@ void dcom_session_destroy(struct dcom_session *session);
  * On success `*verdict` (if not NULL) is the seed rule's verdict on the record (as
  * `dcom_rule_evaluate_json`), and `*alerts_waiting` (if not NULL) the number of alerts now in
  * the queue: the correlations this record completed (possibly with earlier records as
- * anchors: an alert comes once its partner has been seen and, for the `extended` profile,
- * the allowed lateness has passed), then the record's own seed-rule alert. Take them with
+ * anchors: an alert comes once its partner has been seen and the allowed lateness has
+ * passed), then the record's own seed-rule alert. Take them with
  * `dcom_session_next_alert`.
  *
  * Failures, each with nothing fed and the out-parameters neutral (`{0,
@@ -1348,7 +1349,7 @@ void dcom_session_destroy(struct dcom_session *session);
  *   `DCOM_ERROR_SESSION_BUSY`, `DCOM_ERROR_INTERNAL`.
  *
  * Cost: one decode of the record with the rule's and the correlation view's fields, the
- * seed rule, and (`extended`) `O(pending)` work on the record's host. Once the buffers have
+ * seed rule, and `O(pending)` work on the record's host (`extended`) or key (`elastic`). Once the buffers have
  * grown (warm-up), a record that completes no alert allocates nothing, except that an
  * anchor candidate (a COM server start, an explorer child: rare) reuses a pooled copy of its
  * record and a new `origin->file` name is kept (once per distinct name). Writing an alert

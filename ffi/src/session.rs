@@ -22,7 +22,7 @@ use std::mem::{align_of, size_of};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use dcom_detect_core::correlate::{CorrelationStats, Limits, Session};
+use dcom_detect_core::correlate::{ElasticLimits, Limits, Profile, Session, SessionStats};
 use dcom_detect_core::{Alert, AlertOptions, AlertWriter, DecodeError, Decoder, ErrorKind, Origin, Position, Rule};
 
 use crate::alert::{alert_options, core_origin, dcom_origin};
@@ -37,7 +37,8 @@ use crate::rule::dcom_rule;
 use crate::verdict::dcom_verdict;
 
 /// `dcom_session_create` profile: the seed rule only (its alerts, exactly those of
-/// `dcom_rule_alert_json`; no correlation state).
+/// `dcom_rule_alert_json`; no correlation state). The values are core's `Profile` names:
+/// `seed`, `elastic`, `extended`.
 pub const DCOM_PROFILE_SEED: u32 = 0;
 /// `dcom_session_create` profile: the seed rule and Elastic's three DCOM sequence rules,
 /// verbatim, with Elasticsearch's sequence semantics (docs/semantics.md).
@@ -271,18 +272,21 @@ struct State {
     finished: bool,
     counts: Counts,
     /// The correlation state's counts, kept when `finish` drops the state.
-    final_stats: Option<(CorrelationStats, u64)>,
+    final_stats: SessionStats,
     rule: Arc<Rule>,
 }
 
 impl State {
-    fn new(rule: Arc<Rule>, profile: u32, limits: Limits, queue_limit: usize, options: AlertOptions) -> State {
+    fn new(rule: Arc<Rule>, profile: u32, limits: Checked, options: AlertOptions) -> State {
         // SAFETY: the rule lives in the `Arc`'s allocation, which `State::rule` keeps alive
         // (and unmoved) for as long as the borrowers declared before it, which drop first.
         let shared: &'static Rule = unsafe { &*Arc::as_ptr(&rule) };
-        let correlation = match profile {
-            DCOM_PROFILE_SEED => None,
-            _ => Some(Session::new(shared, limits, options)),
+        // The seed profile keeps no state, and decodes only the rule's fields.
+        let correlation = match limits.profile {
+            Profile::Seed => None,
+            other => Some(
+                Session::new(shared, other, options).with_limits(limits.extended).with_elastic_limits(limits.elastic),
+            ),
         };
         State {
             correlation,
@@ -290,11 +294,11 @@ impl State {
             decoder: Decoder::new(),
             profile,
             queue: VecDeque::new(),
-            queue_limit,
+            queue_limit: limits.alert_queue,
             last_error: None,
             finished: false,
             counts: Counts::default(),
-            final_stats: None,
+            final_stats: SessionStats::default(),
             rule,
         }
     }
@@ -361,7 +365,7 @@ impl State {
                 counts.correlation_alerts += 1;
                 queue.push_back(alert);
             });
-            self.final_stats = Some(session.stats());
+            self.final_stats = session.stats();
         }
         // Nothing more is decoded: let the decoder's buffers go too.
         self.decoder = Decoder::new();
@@ -369,11 +373,8 @@ impl State {
     }
 
     fn stats(&self) -> dcom_session_stats {
-        let (extended, unwritten) = match (&self.correlation, self.final_stats) {
-            (Some(session), _) => session.stats(),
-            (None, Some(stats)) => stats,
-            (None, None) => (CorrelationStats::default(), 0),
-        };
+        let SessionStats { extended, elastic, unwritten } =
+            self.correlation.as_ref().map_or(self.final_stats, Session::stats);
         let Counts { records, rejected, alerts, suppressed, correlation_alerts } = self.counts;
         dcom_session_stats {
             struct_size: STATS_SIZE_V1,
@@ -393,8 +394,17 @@ impl State {
             unaligned: extended.unaligned,
             rewinds: extended.rewinds,
             side_guessed: extended.side_guessed,
+            elastic_events: elastic.events,
+            elastic_sequences: elastic.sequences,
+            elastic_rejected_maxspan: elastic.rejected_maxspan,
+            elastic_replaced: elastic.replaced,
+            elastic_expired: elastic.expired,
+            elastic_evicted_pending: elastic.evicted_pending,
+            elastic_released_early: elastic.released_early,
+            elastic_late: elastic.late,
+            elastic_keyless: elastic.keyless,
+            elastic_keys_truncated: elastic.keys_truncated,
             unwritten,
-            ..dcom_session_stats::default()
         }
     }
 }
@@ -402,7 +412,7 @@ impl State {
 /// The limits `dcom_session_limits_default` gives: core's defaults.
 fn default_limits() -> dcom_session_limits {
     let core = Limits::default();
-    let elastic = dcom_detect_core::correlate::ElasticLimits::default();
+    let elastic = ElasticLimits::default();
     const MS: i64 = 1_000_000;
     dcom_session_limits {
         struct_size: LIMITS_SIZE_V1,
@@ -455,8 +465,27 @@ unsafe fn read_limits(limits: *const dcom_session_limits) -> Result<dcom_session
     Ok(copy)
 }
 
+/// What `dcom_session_create` was asked for, checked and in core's terms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Checked {
+    profile: Profile,
+    extended: Limits,
+    elastic: ElasticLimits,
+    alert_queue: usize,
+}
+
+/// Core's profile for a `DCOM_PROFILE_*` value.
+fn core_profile(profile: u32) -> Result<Profile, dcom_result> {
+    match profile {
+        DCOM_PROFILE_SEED => Ok(Profile::Seed),
+        DCOM_PROFILE_ELASTIC => Ok(Profile::Elastic),
+        DCOM_PROFILE_EXTENDED => Ok(Profile::Extended),
+        _ => Err(DCOM_ERROR_INVALID_OPTION),
+    }
+}
+
 /// Core's limits for checked C limits.
-fn core_limits(limits: &dcom_session_limits) -> Result<Limits, dcom_result> {
+fn core_limits(profile: Profile, limits: &dcom_session_limits) -> Result<Checked, dcom_result> {
     let count = |value: u32, max: u32| {
         if (1..=max).contains(&value) {
             Ok(value as usize)
@@ -466,14 +495,22 @@ fn core_limits(limits: &dcom_session_limits) -> Result<Limits, dcom_result> {
     };
     let nanos =
         |ms: u64| ms.checked_mul(1_000_000).and_then(|n| i64::try_from(n).ok()).ok_or(DCOM_ERROR_INVALID_OPTION);
-    count(limits.alert_queue, DCOM_SESSION_MAX_QUEUE)?;
-    count(limits.elastic_pending, DCOM_SESSION_MAX_QUEUE)?;
-    count(limits.elastic_buffer, DCOM_SESSION_MAX_QUEUE)?;
-    Ok(Limits {
-        hosts: count(limits.hosts, DCOM_SESSION_MAX_HOSTS)?,
-        pending: count(limits.pending, DCOM_SESSION_MAX_PENDING)?,
-        lateness: nanos(limits.lateness_ms)?,
-        rewind: nanos(limits.rewind_ms)?,
+    let lateness = nanos(limits.lateness_ms)?;
+    Ok(Checked {
+        profile,
+        extended: Limits {
+            hosts: count(limits.hosts, DCOM_SESSION_MAX_HOSTS)?,
+            pending: count(limits.pending, DCOM_SESSION_MAX_PENDING)?,
+            lateness,
+            rewind: nanos(limits.rewind_ms)?,
+        },
+        elastic: ElasticLimits {
+            pending: count(limits.elastic_pending, DCOM_SESSION_MAX_QUEUE)?,
+            buffer: count(limits.elastic_buffer, DCOM_SESSION_MAX_QUEUE)?,
+            // At most `INT64_MAX` nanoseconds, so the milliseconds fit.
+            lateness_ms: lateness / 1_000_000,
+        },
+        alert_queue: count(limits.alert_queue, DCOM_SESSION_MAX_QUEUE)?,
     })
 }
 
@@ -528,14 +565,9 @@ pub unsafe extern "C" fn dcom_session_create(
         let mut out = output(session)?;
         out.write(std::ptr::null_mut());
         let rule = Arc::clone(&input(rule)?.rule);
-        let limits = read_limits(limits)?;
-        let core = core_limits(&limits)?;
+        let checked = core_limits(core_profile(profile)?, &read_limits(limits)?)?;
         let options = alert_options(flags)?;
-        match profile {
-            DCOM_PROFILE_SEED | DCOM_PROFILE_EXTENDED => {}
-            _ => return Err(DCOM_ERROR_INVALID_OPTION),
-        }
-        let state = State::new(rule, profile, core, limits.alert_queue as usize, options);
+        let state = State::new(rule, profile, checked, options);
         out.write(Box::into_raw(Box::new(dcom_session {
             busy: AtomicBool::new(false),
             poisoned: AtomicBool::new(false),
@@ -569,8 +601,8 @@ pub unsafe extern "C" fn dcom_session_destroy(session: *mut dcom_session) {
 /// On success `*verdict` (if not NULL) is the seed rule's verdict on the record (as
 /// `dcom_rule_evaluate_json`), and `*alerts_waiting` (if not NULL) the number of alerts now in
 /// the queue: the correlations this record completed (possibly with earlier records as
-/// anchors: an alert comes once its partner has been seen and, for the `extended` profile,
-/// the allowed lateness has passed), then the record's own seed-rule alert. Take them with
+/// anchors: an alert comes once its partner has been seen and the allowed lateness has
+/// passed), then the record's own seed-rule alert. Take them with
 /// `dcom_session_next_alert`.
 ///
 /// Failures, each with nothing fed and the out-parameters neutral (`{0,
@@ -586,7 +618,7 @@ pub unsafe extern "C" fn dcom_session_destroy(session: *mut dcom_session) {
 ///   `DCOM_ERROR_SESSION_BUSY`, `DCOM_ERROR_INTERNAL`.
 ///
 /// Cost: one decode of the record with the rule's and the correlation view's fields, the
-/// seed rule, and (`extended`) `O(pending)` work on the record's host. Once the buffers have
+/// seed rule, and `O(pending)` work on the record's host (`extended`) or key (`elastic`). Once the buffers have
 /// grown (warm-up), a record that completes no alert allocates nothing, except that an
 /// anchor candidate (a COM server start, an explorer child: rare) reuses a pooled copy of its
 /// record and a new `origin->file` name is kept (once per distinct name). Writing an alert
@@ -815,10 +847,14 @@ mod tests {
     #[test]
     fn limits_are_checked_and_translated() {
         let defaults = default_limits();
-        let core = core_limits(&defaults).unwrap();
-        assert_eq!(core, Limits::default());
+        let core = core_limits(Profile::Extended, &defaults).unwrap();
+        assert_eq!(
+            (core.extended, core.elastic, core.alert_queue),
+            (Limits::default(), ElasticLimits::default(), 1024)
+        );
         let zero_lateness = dcom_session_limits { lateness_ms: 0, ..defaults };
-        assert_eq!(core_limits(&zero_lateness).unwrap().lateness, 0, "0 is a value, not the default");
+        let core = core_limits(Profile::Elastic, &zero_lateness).unwrap();
+        assert_eq!((core.extended.lateness, core.elastic.lateness_ms), (0, 0), "0 is a value, not the default");
         for bad in [
             dcom_session_limits { hosts: 0, ..defaults },
             dcom_session_limits { hosts: DCOM_SESSION_MAX_HOSTS + 1, ..defaults },
@@ -829,11 +865,11 @@ mod tests {
             dcom_session_limits { lateness_ms: u64::MAX, ..defaults },
             dcom_session_limits { rewind_ms: i64::MAX as u64 / 1_000_000 + 1, ..defaults },
         ] {
-            assert_eq!(core_limits(&bad), Err(DCOM_ERROR_INVALID_OPTION), "{bad:?}");
+            assert_eq!(core_limits(Profile::Extended, &bad), Err(DCOM_ERROR_INVALID_OPTION), "{bad:?}");
             assert_eq!(session(DCOM_PROFILE_EXTENDED, Some(&bad)), (DCOM_ERROR_INVALID_OPTION, std::ptr::null_mut()));
         }
         let largest = dcom_session_limits { rewind_ms: i64::MAX as u64 / 1_000_000, ..defaults };
-        assert!(core_limits(&largest).is_ok());
+        assert!(core_limits(Profile::Extended, &largest).is_ok());
     }
 
     /// A struct of an unknown size is refused; a larger one with zero tail is read.
@@ -861,7 +897,7 @@ mod tests {
 
     #[test]
     fn profiles() {
-        for profile in [DCOM_PROFILE_SEED, DCOM_PROFILE_EXTENDED] {
+        for profile in [DCOM_PROFILE_SEED, DCOM_PROFILE_ELASTIC, DCOM_PROFILE_EXTENDED] {
             let (code, session) = session(profile, None);
             assert_eq!(code, DCOM_OK);
             unsafe { dcom_session_destroy(session) };

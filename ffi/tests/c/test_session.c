@@ -218,6 +218,10 @@ static void test_error_paths(void) {
     CHECK_RESULT(dcom_session_create(rule, DCOM_PROFILE_EXTENDED, NULL, 0, NULL), DCOM_ERROR_NULL_ARGUMENT);
     CHECK_RESULT(dcom_session_create(NULL, DCOM_PROFILE_EXTENDED, NULL, 0, &session), DCOM_ERROR_NULL_ARGUMENT);
     CHECK(session == NULL);
+    for (uint32_t profile = DCOM_PROFILE_SEED; profile <= DCOM_PROFILE_EXTENDED; profile++) {
+        CHECK_RESULT(dcom_session_create(rule, profile, NULL, 0, &session), DCOM_OK);
+        dcom_session_destroy(session);
+    }
     CHECK_RESULT(dcom_session_create(rule, 7, NULL, 0, &session), DCOM_ERROR_INVALID_OPTION);
     CHECK(session == NULL);
     CHECK_RESULT(dcom_session_create(rule, DCOM_PROFILE_EXTENDED, NULL, 2, &session), DCOM_ERROR_INVALID_OPTION);
