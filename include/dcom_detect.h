@@ -10,15 +10,19 @@
  * - text comes out NUL-terminated through (char *buffer, size_t size, size_t *needed):
  *   *needed is the size the text needs, and DCOM_ERROR_BUFFER_TOO_SMALL says to call again
  *   with that size;
- * - handles (dcom_rule, dcom_scratch) are created through an out-parameter by *_create and
- *   freed by a NULL-tolerant *_destroy;
+ * - handles (dcom_rule, dcom_scratch, dcom_session) are created through an out-parameter by
+ *   *_create and freed by a NULL-tolerant *_destroy;
  * - inputs are borrowed for the duration of the call only; strings are (pointer, length),
  *   never NUL-terminated, and {NULL, 0} means absent;
- * - a dcom_rule may be used by any number of threads at once; a dcom_scratch by one thread
- *   at a time;
+ * - a dcom_rule may be used by any number of threads at once; a dcom_scratch and a
+ *   dcom_session by one thread at a time;
  * - per event, nothing allocates on the struct paths (with or without exceptions), the JSON
  *   path reuses the scratch's memory, and only dcom_rule_alert_json, when it writes an
  *   alert, allocates (temporaries freed before it returns; the scratch keeps its text);
+ * - correlation: a dcom_session (profile seed, elastic or extended) is fed JSON records in
+ *   input order with dcom_session_feed_json and keeps every alert of its profile in a bounded
+ *   queue, taken with dcom_session_next_alert; after warm-up, a record that completes no
+ *   alert allocates nothing;
  * - tuning: a rule created with exceptions is evaluated with dcom_rule_evaluate*, whose
  *   dcom_verdict says what fired and which exception item, if any, suppressed the alert.
  */
@@ -646,7 +650,7 @@ typedef struct dcom_origin {
  * ```c
  * dcom_session_limits limits;
  * dcom_session_limits_default(&limits);
- * limits.lateness_ms = 5000;   /* events arrive at most 5 s out of order */
+ * limits.lateness_ms = 5000;   // events arrive at most 5 s out of order
  * ```
  *
  * Versioned by size like `dcom_rule_options`: `struct_size` is `sizeof(dcom_session_limits)`

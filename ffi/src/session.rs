@@ -66,7 +66,7 @@ pub const DCOM_SESSION_MAX_QUEUE: u32 = 1 << 22;
 /// ```c
 /// dcom_session_limits limits;
 /// dcom_session_limits_default(&limits);
-/// limits.lateness_ms = 5000;   /* events arrive at most 5 s out of order */
+/// limits.lateness_ms = 5000;   // events arrive at most 5 s out of order
 /// ```
 ///
 /// Versioned by size like `dcom_rule_options`: `struct_size` is `sizeof(dcom_session_limits)`
