@@ -263,8 +263,8 @@ check_sensor_correlates() { # check_sensor_correlates BINARY...: --profile exten
     output=$("$@" --profile extended "$CORRELATION/otrf_excel4macro.ndjson" 2>&1) || { echo "$output"; return 1; }
     echo "$output"
     expect_lines "$output" \
-        '^\{.*"source":\{"file":"[^"]*otrf_excel4macro.ndjson","line":2,.*"correlation":\{"rule":"D2","partner":\{"source":\{"file":"[^"]*","line":4,' \
-        '^\{.*"source":\{"file":"[^"]*otrf_excel4macro.ndjson","line":3,.*"correlation":\{"rule":"D2L","partner":\{"source":\{"file":"[^"]*","line":1,' \
+        '^\{.*"correlation":\{"rule":"D2","partner":\{"source":\{"file":"[^"]*","line":4,.*"source":\{"file":"[^"]*otrf_excel4macro.ndjson","line":2,' \
+        '^\{.*"correlation":\{"rule":"D2L","partner":\{"source":\{"file":"[^"]*","line":1,.*"source":\{"file":"[^"]*otrf_excel4macro.ndjson","line":3,' \
         '^5 lines, 4 alerts \(4 correlations\), 0 rejected, 0 evicted$'
 }
 step "compile examples/sensor.c (static, pkg-config)" compile "$ROOT/examples/sensor.c" "$OUT/sensor-static" static
