@@ -264,12 +264,12 @@ const QUIET: [&str; 8] = [
     r#"{"Channel":"Security","EventID":4624,"Hostname":"HOST","EventTime":"2020-09-17 @T@","LogonType":"3","IpAddress":"172.18.39.5","TargetLogonId":"0x99999"}"#,
     r#"{"Channel":"Security","EventID":4688,"Hostname":"HOST","EventTime":"2020-09-17 @T@","NewProcessId":"0x600","ProcessId":"0x380","TargetLogonId":"0x3e7","NewProcessName":"C:\\Windows\\System32\\notepad.exe","CommandLine":"notepad.exe","ParentProcessName":"C:\\Windows\\System32\\cmd.exe"}"#,
     r#"{"Channel":"Security","EventID":5156,"Hostname":"HOST","EventTime":"2020-09-17 @T@","ProcessId":"4","Direction":"%%14592","SourceAddress":"172.18.39.5","SourcePort":"61546","DestAddress":"172.18.39.6","DestPort":"445","Application":"System","Protocol":"6"}"#,
-    r#"{"@timestamp":"2020-09-17T@T@.500Z","host":{"id":"HOST"},"event":{"category":["network"],"type":["start"]},"network":{"direction":"incoming","transport":"tcp"},"source":{"ip":"10.1.1.1","port":50000},"destination":{"ip":"10.1.1.2","port":49700},"process":{"entity_id":"e-1","pid":7,"name":"explorer.exe"}}"#,
-    r#"{"@timestamp":"2020-09-17T@T@.600Z","host":{"id":"HOST"},"event":{"category":["process"],"type":["start"]},"process":{"entity_id":"n-1","pid":9,"name":"notepad.exe","args":["notepad.exe"],"parent":{"name":"cmd.exe","entity_id":"c-1"}}}"#,
+    r#"{"@timestamp":"2020-09-17T@T@.500Z","host":{"id":"HOST","os":{"type":"windows"}},"event":{"category":["network"],"type":["start"]},"network":{"direction":"incoming","transport":"tcp"},"source":{"ip":"10.1.1.1","port":50000},"destination":{"ip":"10.1.1.2","port":49700},"process":{"entity_id":"e-1","pid":7,"name":"explorer.exe"}}"#,
+    r#"{"@timestamp":"2020-09-17T@T@.600Z","host":{"id":"HOST","os":{"type":"windows"}},"event":{"category":["process"],"type":["start"]},"process":{"entity_id":"n-1","pid":9,"name":"notepad.exe","args":["notepad.exe"],"parent":{"name":"cmd.exe","entity_id":"c-1"}}}"#,
 ];
 
 /// A session fed records that complete no alert allocates nothing once every host and
-/// buffer has been used (hosts evicted and reused, anchors pooled), whatever the profile;
+/// buffer has been used (hosts evicted and reused, anchors pooled), with every profile;
 /// an alert does allocate, and the counter sees it.
 #[test]
 fn session_feeding_allocates_nothing_in_steady_state() {
@@ -283,7 +283,7 @@ fn session_feeding_allocates_nothing_in_steady_state() {
         })
         .collect();
     let rule = RuleHandle::new(DCOM_CASE_FOLDING_ASCII);
-    for profile in [DCOM_PROFILE_EXTENDED, DCOM_PROFILE_SEED] {
+    for profile in [DCOM_PROFILE_EXTENDED, DCOM_PROFILE_ELASTIC, DCOM_PROFILE_SEED] {
         let mut limits = unsafe { std::mem::zeroed() };
         assert_eq!(unsafe { dcom_session_limits_default(&mut limits) }, dcom_result::DCOM_OK);
         limits.hosts = 3; // four hosts: one is evicted every round, its slot reused
@@ -311,6 +311,9 @@ fn session_feeding_allocates_nothing_in_steady_state() {
         assert_eq!((stats.alerts, stats.correlation_alerts, stats.rejected), (0, 0, 0));
         if profile == DCOM_PROFILE_EXTENDED {
             assert!(stats.observations >= 40 * 4 * 7 && stats.evicted_hosts > 0, "{stats:?}");
+        }
+        if profile == DCOM_PROFILE_ELASTIC {
+            assert!(stats.elastic_events >= 40 * 4 && stats.elastic_sequences == 0, "{stats:?}");
         }
         // An alert allocates (its document), inside the count.
         let office = RECORDS[0].as_bytes();
