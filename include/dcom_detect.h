@@ -10,15 +10,19 @@
  * - text comes out NUL-terminated through (char *buffer, size_t size, size_t *needed):
  *   *needed is the size the text needs, and DCOM_ERROR_BUFFER_TOO_SMALL says to call again
  *   with that size;
- * - handles (dcom_rule, dcom_scratch) are created through an out-parameter by *_create and
- *   freed by a NULL-tolerant *_destroy;
+ * - handles (dcom_rule, dcom_scratch, dcom_session) are created through an out-parameter by
+ *   *_create and freed by a NULL-tolerant *_destroy;
  * - inputs are borrowed for the duration of the call only; strings are (pointer, length),
  *   never NUL-terminated, and {NULL, 0} means absent;
- * - a dcom_rule may be used by any number of threads at once; a dcom_scratch by one thread
- *   at a time;
+ * - a dcom_rule may be used by any number of threads at once; a dcom_scratch and a
+ *   dcom_session by one thread at a time;
  * - per event, nothing allocates on the struct paths (with or without exceptions), the JSON
  *   path reuses the scratch's memory, and only dcom_rule_alert_json, when it writes an
  *   alert, allocates (temporaries freed before it returns; the scratch keeps its text);
+ * - correlation: a dcom_session (profile seed, elastic or extended) is fed JSON records in
+ *   input order with dcom_session_feed_json and keeps every alert of its profile in a bounded
+ *   queue, taken with dcom_session_next_alert; after warm-up, a record that completes no
+ *   alert allocates nothing;
  * - tuning: a rule created with exceptions is evaluated with dcom_rule_evaluate*, whose
  *   dcom_verdict says what fired and which exception item, if any, suppressed the alert.
  */
@@ -92,6 +96,40 @@
 #define DCOM_POSITION_EVTX 2
 
 /**
+ * `dcom_session_create` profile: the seed rule only (its alerts, exactly those of
+ * `dcom_rule_alert_json`; no correlation state). The values are core's `Profile` names:
+ * `seed`, `elastic`, `extended`.
+ */
+#define DCOM_PROFILE_SEED 0
+
+/**
+ * `dcom_session_create` profile: the seed rule and Elastic's three DCOM sequence rules,
+ * verbatim, with Elasticsearch's sequence semantics (docs/semantics.md).
+ */
+#define DCOM_PROFILE_ELASTIC 1
+
+/**
+ * `dcom_session_create` profile: the seed rule and the correlation rules D2, D2L and D3
+ * (docs/correlation.md).
+ */
+#define DCOM_PROFILE_EXTENDED 2
+
+/**
+ * The largest `hosts` a session accepts.
+ */
+#define DCOM_SESSION_MAX_HOSTS (1 << 20)
+
+/**
+ * The largest `pending` a session accepts (each host's buffers are sized from it).
+ */
+#define DCOM_SESSION_MAX_PENDING (1 << 16)
+
+/**
+ * The largest `alert_queue`, `elastic_pending` and `elastic_buffer` a session accepts.
+ */
+#define DCOM_SESSION_MAX_QUEUE (1 << 22)
+
+/**
  * The result of every function that can fail. `DCOM_OK` is 0; every failure has its own
  * fixed value, which never changes between versions (new failures get new values).
  *
@@ -149,7 +187,9 @@ typedef enum dcom_result {
     DCOM_ERROR_SCRATCH_BUSY = 9,
     /**
      * A bug inside the library (a Rust panic) was caught at the boundary. The call had no
-     * effect beyond its out-parameters; handles stay usable.
+     * effect beyond its out-parameters; handles stay usable, except a `dcom_session`, whose
+     * state a panic may leave half-updated: every later call on it returns this code
+     * (destroy it and start a new one).
      */
     DCOM_ERROR_INTERNAL = 10,
     /**
@@ -163,6 +203,22 @@ typedef enum dcom_result {
      * `dcom_rule_exception_count`).
      */
     DCOM_ERROR_OUT_OF_RANGE = 12,
+    /**
+     * The `dcom_session` is being used by another call right now (two threads sharing one
+     * session). Nothing was done; a session belongs to one thread at a time.
+     */
+    DCOM_ERROR_SESSION_BUSY = 13,
+    /**
+     * The session's input has ended (`dcom_session_finish` was called): it takes no more
+     * records. Its remaining alerts and its stats can still be read.
+     */
+    DCOM_ERROR_FINISHED = 14,
+    /**
+     * The session's alert queue is full (`dcom_session_limits.alert_queue`): the record was
+     * not fed. Take the waiting alerts with `dcom_session_next_alert`, then feed the record
+     * again.
+     */
+    DCOM_ERROR_QUEUE_FULL = 15,
 } dcom_result;
 
 /**
@@ -171,6 +227,8 @@ typedef enum dcom_result {
  *
  * Thread safety: immutable once created, so one handle may be used by any number of threads
  * at once, with no locking, until it is destroyed (which must not race with any use).
+ * A `dcom_session` created from the rule shares it: the handle may be destroyed before its
+ * sessions, which keep the rule alive until they are destroyed themselves.
  */
 typedef struct dcom_rule dcom_rule;
 
@@ -184,6 +242,18 @@ typedef struct dcom_rule dcom_rule;
  * `DCOM_ERROR_SCRATCH_BUSY` instead of corrupting it. It is not tied to a rule.
  */
 typedef struct dcom_scratch dcom_scratch;
+
+/**
+ * A correlation session: records in, in input order; alerts of its profile out. Opaque;
+ * create with `dcom_session_create`, free with `dcom_session_destroy`.
+ *
+ * Thread safety: **one thread at a time**. A session may move between threads, but only one
+ * call may use it at a time; a second, concurrent call fails with `DCOM_ERROR_SESSION_BUSY`
+ * instead of corrupting it. Records must be fed in input order (the order of their files,
+ * lines, EVTX records or arrival), so a parallel sensor decodes where it likes and feeds one
+ * session from one place; or keeps one session per partition of hosts (state is per host).
+ */
+typedef struct dcom_session dcom_session;
 
 /**
  * How to build a rule: passed to `dcom_rule_create` / `dcom_rule_create_ex`.
@@ -567,6 +637,203 @@ typedef struct dcom_origin {
     uint64_t event_record_id;
 } dcom_origin;
 
+/**
+ * How much state a session may hold: input to `dcom_session_create`, read during the call
+ * only.
+ *
+ * Fill it with `dcom_session_limits_default` and change what you need; every field is then
+ * taken as it is (0 is a value, not "default": an allowed lateness of 0 suits a sensor that
+ * feeds events as they happen and wants its alerts at once). Counts must be at least 1 and
+ * at most the `DCOM_SESSION_MAX_*` constants; durations at most 9,223,372,036,854 ms
+ * (`INT64_MAX` nanoseconds); anything else is `DCOM_ERROR_INVALID_OPTION`.
+ *
+ * ```c
+ * dcom_session_limits limits;
+ * dcom_session_limits_default(&limits);
+ * limits.lateness_ms = 5000;   // events arrive at most 5 s out of order
+ * ```
+ *
+ * Versioned by size like `dcom_rule_options`: `struct_size` is `sizeof(dcom_session_limits)`
+ * as the caller compiled it; a newer library takes its defaults for fields an older caller's
+ * struct does not have, and an older library refuses a newer struct only if a field it does
+ * not know is non-zero.
+ */
+typedef struct dcom_session_limits {
+    /**
+     * `sizeof(dcom_session_limits)` as the caller compiled it.
+     */
+    uint32_t struct_size;
+    /**
+     * `extended`: hosts whose state is held at once (default 4096); the least recently seen
+     * is evicted, with everything it holds, for a new one (counted: `evicted_hosts`).
+     */
+    uint32_t hosts;
+    /**
+     * `extended`: pending anchors, connections and logons per host (default 256 each); the
+     * oldest is pushed out (`evicted_pending`). Each host's reorder buffer holds 4 × this.
+     */
+    uint32_t pending;
+    /**
+     * Alerts that may wait in the queue (default 1024): a feed that finds this many waiting
+     * refuses its record (`DCOM_ERROR_QUEUE_FULL`). One feed may add more than one alert,
+     * so the queue can exceed it by what one record (or `dcom_session_finish`) completes.
+     */
+    uint32_t alert_queue;
+    /**
+     * Allowed lateness, both profiles (default 60,000 ms): how long a host's events wait
+     * for others older than them before they are evaluated; input reordered within it gives
+     * the correlations of time-sorted input. Alerts come out this much (in event time)
+     * after their partner.
+     */
+    uint64_t lateness_ms;
+    /**
+     * `extended`: how far back in time a host's events may jump before its state starts
+     * afresh (default 3,600,000 ms; concatenated recordings).
+     */
+    uint64_t rewind_ms;
+    /**
+     * `elastic`: pending first events per rule (default 1024).
+     */
+    uint32_t elastic_pending;
+    /**
+     * `elastic`: events waiting in the reorder buffer (default 4096); a full buffer releases
+     * its oldest early (`elastic_released_early`).
+     */
+    uint32_t elastic_buffer;
+} dcom_session_limits;
+
+/**
+ * A session's counts: written by `dcom_session_get_stats`.
+ *
+ * Set `struct_size` to `sizeof(dcom_session_stats)` before the call: the library writes that
+ * many bytes (the fields it knows, zeroes past them), so a program built against an older
+ * header gets the fields it knows of. Every count is since the session was created; the
+ * correlation state's counts stop at `dcom_session_finish`. Counts of a profile the session
+ * does not run are 0.
+ *
+ * The ones that say a match may have been missed: `evicted_hosts`, `evicted_pending`,
+ * `released_early`, `late` (and their `elastic_` counterparts) and `unwritten`.
+ */
+typedef struct dcom_session_stats {
+    /**
+     * Set by the caller: `sizeof(dcom_session_stats)`.
+     */
+    uint32_t struct_size;
+    /**
+     * The session's profile (`DCOM_PROFILE_*`).
+     */
+    uint32_t profile;
+    /**
+     * Records fed (accepted or rejected; a record refused for a full queue is not counted).
+     */
+    uint64_t records;
+    /**
+     * Records rejected (`DCOM_ERROR_BAD_JSON`, `DCOM_ERROR_INVALID_UTF8`).
+     */
+    uint64_t rejected;
+    /**
+     * Seed-rule alerts queued.
+     */
+    uint64_t alerts;
+    /**
+     * Records on which the seed rule fired but an exception item suppressed the alert.
+     */
+    uint64_t suppressed;
+    /**
+     * Correlation alerts queued (`extended` and `elastic` rules).
+     */
+    uint64_t correlation_alerts;
+    /**
+     * Alerts waiting in the queue now.
+     */
+    uint64_t waiting;
+    /**
+     * `extended`: records that were observed (a process start, network or logon event).
+     */
+    uint64_t observations;
+    /**
+     * `extended`: correlations the rules found (each one an alert, unless `unwritten`).
+     */
+    uint64_t correlations;
+    /**
+     * `extended`: observations older than what their host had already evaluated, evaluated
+     * out of order (their partners may have expired).
+     */
+    uint64_t late;
+    /**
+     * `extended`: observations evaluated before the lateness had passed because their
+     * host's reorder buffer was full.
+     */
+    uint64_t released_early;
+    /**
+     * `extended`: pending items pushed out of a full host by newer ones.
+     */
+    uint64_t evicted_pending;
+    /**
+     * `extended`: hosts evicted for new ones, with everything they held.
+     */
+    uint64_t evicted_hosts;
+    /**
+     * `extended`: local-time events of a host whose clock offset was not yet known.
+     */
+    uint64_t unaligned;
+    /**
+     * `extended`: times a host's time jumped back by more than `rewind_ms` and its state
+     * started afresh.
+     */
+    uint64_t rewinds;
+    /**
+     * `extended`: Sysmon 3 connections whose local end was guessed (the destination).
+     */
+    uint64_t side_guessed;
+    /**
+     * `elastic`: events pushed to the sequence matcher.
+     */
+    uint64_t elastic_events;
+    /**
+     * `elastic`: sequences completed.
+     */
+    uint64_t elastic_sequences;
+    /**
+     * `elastic`: second events whose pending first event was older than the maxspan.
+     */
+    uint64_t elastic_rejected_maxspan;
+    /**
+     * `elastic`: pending first events superseded by a newer one of the same key.
+     */
+    uint64_t elastic_replaced;
+    /**
+     * `elastic`: pending first events dropped because they could no longer complete.
+     */
+    uint64_t elastic_expired;
+    /**
+     * `elastic`: pending first events evicted from a full map while they could still
+     * complete.
+     */
+    uint64_t elastic_evicted_pending;
+    /**
+     * `elastic`: events evaluated before the lateness had passed (full reorder buffer).
+     */
+    uint64_t elastic_released_early;
+    /**
+     * `elastic`: events older than what was already evaluated.
+     */
+    uint64_t elastic_late;
+    /**
+     * `elastic`: stages an event satisfied without a `host.id` or key value.
+     */
+    uint64_t elastic_keyless;
+    /**
+     * `elastic`: stages whose key combinations exceeded the matcher's maximum.
+     */
+    uint64_t elastic_keys_truncated;
+    /**
+     * Correlations whose alert could not be written (the anchor record no longer decodes):
+     * should stay 0.
+     */
+    uint64_t unwritten;
+} dcom_session_stats;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -634,7 +901,8 @@ enum dcom_result dcom_rule_create_ex(const struct dcom_rule_options *options,
 
 /**
  * Frees a rule. NULL is allowed and does nothing. The handle must not be in use by any
- * other thread, and must not be used again.
+ * other thread, and must not be used again. Sessions created from it stay valid (they share
+ * the compiled rule, freed with the last of them).
  *
  * # Safety
  * `rule` is NULL or a handle from `dcom_rule_create` not yet destroyed.
@@ -1004,6 +1272,205 @@ enum dcom_result dcom_rule_alert(const struct dcom_rule *rule,
                                  char *alert,
                                  size_t alert_size,
                                  size_t *alert_needed);
+
+/**
+ * Fills `*limits` with the defaults (and `struct_size`): 4096 hosts, 256 pending items per
+ * host, 1024 queued alerts, 60 s allowed lateness, 1 h rewind, 1024 pending and 4096
+ * buffered `elastic` events. NULL `limits`: `DCOM_ERROR_NULL_ARGUMENT`.
+ *
+ * Errors: `DCOM_ERROR_NULL_ARGUMENT`, `DCOM_ERROR_MISALIGNED_POINTER`. No allocation.
+ * Thread-safe.
+ *
+ * # Safety
+ * `limits` is NULL or valid for a write of a `dcom_session_limits`.
+ */
+enum dcom_result dcom_session_limits_default(struct dcom_session_limits *limits);
+
+/**
+ * Creates a session running `profile` (`DCOM_PROFILE_SEED`, `DCOM_PROFILE_ELASTIC` or
+ * `DCOM_PROFILE_EXTENDED`) with the seed rule `rule` (its case folding and exceptions apply
+ * to the seed rule's alerts; the correlation rules are not tuned by exceptions).
+ *
+ * `limits` may be NULL for the defaults (`dcom_session_limits_default`). `flags`: 0 or
+ * `DCOM_ALERT_INCLUDE_ORIGINAL` (every alert embeds its record, for a correlation the
+ * anchor's, as `event.original`). On success `*session` receives a new handle, to be freed
+ * with `dcom_session_destroy`; on failure `*session` is set to NULL.
+ *
+ * Ownership: `rule` is shared, not borrowed: the session keeps the compiled rule alive, so
+ * the rule handle may be destroyed before the session. `limits` is read during the call only.
+ *
+ * Errors: `DCOM_ERROR_NULL_ARGUMENT` (`rule` or `session` NULL),
+ * `DCOM_ERROR_MISALIGNED_POINTER`, `DCOM_ERROR_INVALID_OPTION` (unknown profile or flag, a
+ * limit out of range, an unknown `struct_size`), `DCOM_ERROR_INTERNAL`.
+ *
+ * Cost: a few small allocations; each host's state is allocated the first time the host is
+ * seen, and reused for later hosts once evicted. Thread-safe.
+ *
+ * # Safety
+ * `rule` is NULL or a live handle; `limits` is NULL or points to a `dcom_session_limits`
+ * whose `struct_size` bytes are readable; `session` is valid for a write.
+ */
+enum dcom_result dcom_session_create(const struct dcom_rule *rule,
+                                     uint32_t profile,
+                                     const struct dcom_session_limits *limits,
+                                     uint32_t flags,
+                                     struct dcom_session **session);
+
+/**
+ * Frees a session, its state and any alerts still queued. NULL is allowed and does
+ * nothing. No call may be using it, and it must not be used again.
+ *
+ * # Safety
+ * `session` is NULL or a handle from `dcom_session_create` not yet destroyed.
+ */
+void dcom_session_destroy(struct dcom_session *session);
+
+/**
+ * Feeds one JSON record (`json_len` bytes at `json`: ECS, or a raw Windows event in any
+ * wrapper, exactly what `dcom_rule_match_json` accepts) to the session, in input order.
+ *
+ * `origin` says where the record came from, as for `dcom_rule_alert_json`: its alerts (and a
+ * correlation's partner) name it in `log.file.path` and `dcom_detect.source`. NULL, or
+ * `DCOM_POSITION_NONE`, numbers the record instead: the n-th record fed is `row` n.
+ *
+ * On success `*verdict` (if not NULL) is the seed rule's verdict on the record (as
+ * `dcom_rule_evaluate_json`), and `*alerts_waiting` (if not NULL) the number of alerts now in
+ * the queue: the correlations this record completed (possibly with earlier records as
+ * anchors: an alert comes once its partner has been seen and the allowed lateness has
+ * passed), then the record's own seed-rule alert. Take them with
+ * `dcom_session_next_alert`.
+ *
+ * Failures, each with nothing fed and the out-parameters neutral (`{0,
+ * DCOM_NOT_SUPPRESSED}`, 0; alerts already queued stay queued):
+ * - `DCOM_ERROR_BAD_JSON`, `DCOM_ERROR_INVALID_UTF8`: the record was rejected (counted in
+ *   `rejected`); `dcom_session_error_offset` / `dcom_session_error_message` say where and why;
+ * - `DCOM_ERROR_QUEUE_FULL`: `alert_queue` alerts are waiting; take them, then feed the
+ *   record again;
+ * - `DCOM_ERROR_FINISHED`: `dcom_session_finish` was called;
+ * - `DCOM_ERROR_NULL_ARGUMENT` (`session` NULL, `json` NULL with a length),
+ *   `DCOM_ERROR_MISALIGNED_POINTER`, `DCOM_ERROR_INVALID_LENGTH`, `DCOM_ERROR_INVALID_UTF8`
+ *   (`origin->file`), `DCOM_ERROR_INVALID_OPTION` (inconsistent `origin`),
+ *   `DCOM_ERROR_SESSION_BUSY`, `DCOM_ERROR_INTERNAL`.
+ *
+ * Cost: one decode of the record with the rule's and the correlation view's fields, the
+ * seed rule, and `O(pending)` work on the record's host (`extended`) or key (`elastic`). Once the buffers have
+ * grown (warm-up), a record that completes no alert allocates nothing, except that an
+ * anchor candidate (a COM server start, an explorer child: rare) reuses a pooled copy of its
+ * record and a new `origin->file` name is kept (once per distinct name). Writing an alert
+ * allocates (the document, about the size of the record). No lock.
+ *
+ * # Safety
+ * `session` is NULL or a live handle; `json` is NULL or valid for `json_len` bytes and
+ * `origin` NULL or a valid `dcom_origin` (its `file` valid for its length), both unchanged
+ * during the call (neither is kept); `verdict` and `alerts_waiting` are NULL or valid for a
+ * write.
+ */
+enum dcom_result dcom_session_feed_json(struct dcom_session *session,
+                                        const uint8_t *json,
+                                        size_t json_len,
+                                        const struct dcom_origin *origin,
+                                        struct dcom_verdict *verdict,
+                                        size_t *alerts_waiting);
+
+/**
+ * Takes the next queued alert: its ECS document (one line of JSON, no newline,
+ * NUL-terminated) is written to `alert` and removed from the queue.
+ *
+ * Alerts come out in the order they were completed. A correlation alert is anchored on its
+ * process start (`@timestamp`, `host`, `user`, `process` and `dcom_detect.source` are the
+ * anchor record's) and names the rule (`rule.*`) and its partner
+ * (`dcom_detect.correlation`): the same bytes the command line and Python write.
+ *
+ * Buffer: the library's text-output convention. When the queue is empty the call returns
+ * `DCOM_OK` with `*alert_needed` **0** and `alert` (if `alert_size` > 0) holding the empty
+ * string. When the alert does not fit, `DCOM_ERROR_BUFFER_TOO_SMALL` is returned,
+ * `*alert_needed` holds the size needed and the alert **stays** at the front of the queue:
+ * call again with a buffer of `*alert_needed` bytes. `{NULL, 0}` asks for the next alert's
+ * size without taking it.
+ *
+ * Works before and after `dcom_session_finish`.
+ *
+ * Errors: `DCOM_ERROR_NULL_ARGUMENT` (`session` NULL, `alert` NULL with a size),
+ * `DCOM_ERROR_MISALIGNED_POINTER`, `DCOM_ERROR_INVALID_LENGTH`,
+ * `DCOM_ERROR_BUFFER_TOO_SMALL`, `DCOM_ERROR_SESSION_BUSY`, `DCOM_ERROR_INTERNAL`.
+ *
+ * Cost: a copy of the document; frees it. No allocation.
+ *
+ * # Safety
+ * `session` is NULL or a live handle; `alert` is NULL or valid for `alert_size` bytes of
+ * writes; `alert_needed` is NULL or valid for a write.
+ */
+enum dcom_result dcom_session_next_alert(struct dcom_session *session,
+                                         char *alert,
+                                         size_t alert_size,
+                                         size_t *alert_needed);
+
+/**
+ * Ends the input: evaluates what the correlation state still holds (events waiting for
+ * the allowed lateness, anchors whose window is still open), queues the alerts this
+ * completes, and frees the state. `*alerts_waiting` (if not NULL) receives the number of
+ * alerts now queued (this call may queue more than `alert_queue`). Afterwards the session
+ * takes no more records (`DCOM_ERROR_FINISHED`, also for a second `dcom_session_finish`);
+ * `dcom_session_next_alert` and `dcom_session_get_stats` keep working.
+ *
+ * Errors: `DCOM_ERROR_NULL_ARGUMENT`, `DCOM_ERROR_MISALIGNED_POINTER`,
+ * `DCOM_ERROR_FINISHED`, `DCOM_ERROR_SESSION_BUSY`, `DCOM_ERROR_INTERNAL`. On failure
+ * `*alerts_waiting` is 0.
+ *
+ * Cost: `O(held)`; allocates only the alerts it writes.
+ *
+ * # Safety
+ * `session` is NULL or a live handle; `alerts_waiting` is NULL or valid for a write.
+ */
+enum dcom_result dcom_session_finish(struct dcom_session *session, size_t *alerts_waiting);
+
+/**
+ * The session's counts into `*stats`, whose `struct_size` the caller sets first
+ * (`sizeof(dcom_session_stats)`; at least the first version's size): exactly that many
+ * bytes are written. A `struct_size` out of range is `DCOM_ERROR_INVALID_OPTION` and nothing
+ * is written.
+ *
+ * Errors: `DCOM_ERROR_NULL_ARGUMENT`, `DCOM_ERROR_MISALIGNED_POINTER`,
+ * `DCOM_ERROR_INVALID_OPTION`, `DCOM_ERROR_SESSION_BUSY`, `DCOM_ERROR_INTERNAL`. No
+ * allocation.
+ *
+ * # Safety
+ * `session` is NULL or a live handle; `stats` is NULL or points to `struct_size` writable
+ * bytes (the `struct_size` it holds).
+ */
+enum dcom_result dcom_session_get_stats(const struct dcom_session *session,
+                                        struct dcom_session_stats *stats);
+
+/**
+ * The byte offset, in the record, where the last record fed to this session was found bad,
+ * into `*offset`; 0 if that record was not rejected.
+ *
+ * Errors: `DCOM_ERROR_NULL_ARGUMENT`, `DCOM_ERROR_MISALIGNED_POINTER`,
+ * `DCOM_ERROR_SESSION_BUSY`, `DCOM_ERROR_INTERNAL`.
+ *
+ * # Safety
+ * `session` is NULL or a live handle; `offset` is NULL or valid for a write.
+ */
+enum dcom_result dcom_session_error_offset(const struct dcom_session *session, size_t *offset);
+
+/**
+ * Why the last record fed to this session was rejected, as an English, NUL-terminated
+ * message without the offset (the text `dcom_scratch_error_message` gives for the same
+ * record); the empty string if that record was not rejected. The library's text-output
+ * convention.
+ *
+ * Errors: `DCOM_ERROR_NULL_ARGUMENT` (`session` NULL, or `buffer` NULL with `size` > 0),
+ * `DCOM_ERROR_MISALIGNED_POINTER`, `DCOM_ERROR_INVALID_LENGTH`, `DCOM_ERROR_BUFFER_TOO_SMALL`,
+ * `DCOM_ERROR_SESSION_BUSY`, `DCOM_ERROR_INTERNAL`. No allocation.
+ *
+ * # Safety
+ * `session` is NULL or a live handle; `buffer` is NULL or valid for `size` bytes of writes;
+ * `needed` is NULL or valid for a write.
+ */
+enum dcom_result dcom_session_error_message(const struct dcom_session *session,
+                                            char *buffer,
+                                            size_t size,
+                                            size_t *needed);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -71,7 +71,7 @@ impl dcom_origin {
     ///
     /// # Safety
     /// A non-NULL `file.ptr` is valid for `file.len` bytes, unchanged during `'a`.
-    unsafe fn as_core(&self) -> Result<Origin<'_>, dcom_result> {
+    pub(crate) unsafe fn as_core(&self) -> Result<Origin<'_>, dcom_result> {
         let file = checked_str(&self.file)?;
         let unused_are_zero = |fields: &[u64]| fields.iter().all(|&f| f == 0);
         let position = match self.position {
@@ -100,7 +100,7 @@ impl dcom_origin {
 }
 
 /// Core's alert options for `DCOM_ALERT_*` flags.
-fn alert_options(flags: u32) -> Result<AlertOptions, dcom_result> {
+pub(crate) fn alert_options(flags: u32) -> Result<AlertOptions, dcom_result> {
     if flags & !DCOM_ALERT_INCLUDE_ORIGINAL != 0 {
         return Err(DCOM_ERROR_INVALID_OPTION);
     }
@@ -223,7 +223,7 @@ unsafe fn write_alert(
 /// # Safety
 /// `origin` is NULL or a valid `dcom_origin` whose `file` is valid for its length, unchanged
 /// during `'a`.
-unsafe fn core_origin<'a>(origin: *const dcom_origin) -> Result<Origin<'a>, dcom_result> {
+pub(crate) unsafe fn core_origin<'a>(origin: *const dcom_origin) -> Result<Origin<'a>, dcom_result> {
     match optional_input(origin)? {
         Some(origin) => origin.as_core(),
         None => Ok(Origin { file: None, position: None }),

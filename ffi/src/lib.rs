@@ -11,6 +11,7 @@
 //! | struct of UTF-16 strings (ETW) | `dcom_rule_match_utf16`, `dcom_rule_evaluate_utf16` | surrogate check + evaluation; no allocation, lock or copy |
 //! | one JSON record | `dcom_rule_match_json`, `dcom_rule_evaluate_json` | one decode pass; no allocation in steady state (per-thread `dcom_scratch`) |
 //! | one JSON record → ECS alert | `dcom_rule_alert_json` | as `dcom_rule_evaluate_json`; only an alert allocates (inside core) |
+//! | a stream of JSON records → the alerts of a profile (`seed`, `elastic`, `extended`) | `dcom_session_feed_json`, then `dcom_session_next_alert` | one decode + `O(pending)` on the record's host; no allocation after warm-up for a record that completes no alert |
 //!
 //! Tuning: `dcom_rule_options.exceptions` (the JSON of an exceptions file) is compiled into the
 //! rule by `dcom_rule_create` (`dcom_rule_create_ex` also explains a refusal); a
@@ -20,8 +21,8 @@
 //! ## Conventions (the same for every function)
 //! - Names are `dcom_<object>_<verb>`. Every function that can fail returns a
 //!   [`dcom_result`]; `dcom_result_message` describes each code.
-//! - Handles (`dcom_rule`, `dcom_scratch`) are opaque, created through an out-parameter by
-//!   `_create` and freed by a NULL-tolerant `_destroy`.
+//! - Handles (`dcom_rule`, `dcom_scratch`, `dcom_session`) are opaque, created through an
+//!   out-parameter by `_create` and freed by a NULL-tolerant `_destroy`.
 //! - Inputs are borrowed for the duration of the call only and never kept. Strings are
 //!   `(pointer, length)`, never NUL-terminated; a NULL pointer with length 0 means absent.
 //! - Every pointer is checked for NULL and alignment, and every length for size, before use
@@ -29,7 +30,8 @@
 //! - No panic crosses the boundary: every export runs inside `catch_unwind` (`result::guard`)
 //!   and turns one into `DCOM_ERROR_INTERNAL`.
 //! - Thread safety is stated on each type: a `dcom_rule` is shared freely; a `dcom_scratch`
-//!   belongs to one thread at a time.
+//!   and a `dcom_session` belong to one thread at a time (a concurrent call is refused with
+//!   `DCOM_ERROR_SCRATCH_BUSY` / `DCOM_ERROR_SESSION_BUSY`, never a data race).
 //!
 //! ## Where later features plug in
 //! An alert for a struct event needs core to build an alert from a `Fields` view (today
@@ -55,6 +57,8 @@ pub mod event;
 pub mod json;
 // ECS alerts.
 pub mod alert;
+// The stateful correlation door.
+pub mod session;
 // Text out through caller buffers.
 pub mod buffer;
 // Pointer and length checks.
@@ -79,5 +83,11 @@ pub use rule::{
     dcom_rule_eql, dcom_rule_exception_count, dcom_rule_exception_name, dcom_rule_options, dcom_version,
     DCOM_BRANCH_ALL, DCOM_BRANCH_DCOMCNFG, DCOM_BRANCH_DCOM_COMMAND_LINE, DCOM_BRANCH_OFFICE_CHILD,
     DCOM_CASE_FOLDING_ASCII, DCOM_CASE_FOLDING_UNICODE_SIMPLE,
+};
+pub use session::{
+    dcom_session, dcom_session_create, dcom_session_destroy, dcom_session_error_message, dcom_session_error_offset,
+    dcom_session_feed_json, dcom_session_finish, dcom_session_get_stats, dcom_session_limits,
+    dcom_session_limits_default, dcom_session_next_alert, dcom_session_stats, DCOM_PROFILE_ELASTIC,
+    DCOM_PROFILE_EXTENDED, DCOM_PROFILE_SEED, DCOM_SESSION_MAX_HOSTS, DCOM_SESSION_MAX_PENDING, DCOM_SESSION_MAX_QUEUE,
 };
 pub use verdict::{dcom_verdict, DCOM_NOT_SUPPRESSED};

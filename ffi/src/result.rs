@@ -44,7 +44,9 @@ pub enum dcom_result {
     /// scratch). Nothing was done; give each thread its own scratch.
     DCOM_ERROR_SCRATCH_BUSY = 9,
     /// A bug inside the library (a Rust panic) was caught at the boundary. The call had no
-    /// effect beyond its out-parameters; handles stay usable.
+    /// effect beyond its out-parameters; handles stay usable, except a `dcom_session`, whose
+    /// state a panic may leave half-updated: every later call on it returns this code
+    /// (destroy it and start a new one).
     DCOM_ERROR_INTERNAL = 10,
     /// The exceptions file given in `dcom_rule_options` was refused (not JSON, not the
     /// documented format, an unknown operator, a missing value...). `dcom_rule_create_ex`
@@ -53,6 +55,16 @@ pub enum dcom_result {
     /// An index is out of range (an exception item index not below
     /// `dcom_rule_exception_count`).
     DCOM_ERROR_OUT_OF_RANGE = 12,
+    /// The `dcom_session` is being used by another call right now (two threads sharing one
+    /// session). Nothing was done; a session belongs to one thread at a time.
+    DCOM_ERROR_SESSION_BUSY = 13,
+    /// The session's input has ended (`dcom_session_finish` was called): it takes no more
+    /// records. Its remaining alerts and its stats can still be read.
+    DCOM_ERROR_FINISHED = 14,
+    /// The session's alert queue is full (`dcom_session_limits.alert_queue`): the record was
+    /// not fed. Take the waiting alerts with `dcom_session_next_alert`, then feed the record
+    /// again.
+    DCOM_ERROR_QUEUE_FULL = 15,
 }
 
 pub use dcom_result::*;
@@ -60,7 +72,7 @@ pub use dcom_result::*;
 impl dcom_result {
     /// Every code, in value order. (A function, not an associated constant, so that cbindgen
     /// does not export it.)
-    pub fn all() -> [dcom_result; 13] {
+    pub fn all() -> [dcom_result; 16] {
         [
             DCOM_OK,
             DCOM_ERROR_NULL_ARGUMENT,
@@ -75,6 +87,9 @@ impl dcom_result {
             DCOM_ERROR_INTERNAL,
             DCOM_ERROR_BAD_EXCEPTIONS,
             DCOM_ERROR_OUT_OF_RANGE,
+            DCOM_ERROR_SESSION_BUSY,
+            DCOM_ERROR_FINISHED,
+            DCOM_ERROR_QUEUE_FULL,
         ]
     }
 
@@ -94,6 +109,9 @@ impl dcom_result {
             DCOM_ERROR_INTERNAL => "internal error (a bug in dcom-detect; please report it)\0",
             DCOM_ERROR_BAD_EXCEPTIONS => "the exceptions file was refused (see dcom_rule_create_ex's message)\0",
             DCOM_ERROR_OUT_OF_RANGE => "index out of range\0",
+            DCOM_ERROR_SESSION_BUSY => "the session is in use by another call (one thread at a time)\0",
+            DCOM_ERROR_FINISHED => "the session's input has ended (dcom_session_finish was called)\0",
+            DCOM_ERROR_QUEUE_FULL => "the session's alert queue is full: take alerts, then feed the record again\0",
         }
     }
 
@@ -122,8 +140,9 @@ pub extern "C" fn dcom_result_message(code: c_int) -> *const c_char {
 /// Runs one export's body, turning a panic into `DCOM_ERROR_INTERNAL` so that no unwind
 /// ever crosses the C boundary.
 ///
-/// `AssertUnwindSafe` is sound here: rules are immutable, and a scratch is reset at the start
-/// of every call, so nothing observable is left half-updated by a panic.
+/// `AssertUnwindSafe` is sound here: rules are immutable, a scratch is reset at the start
+/// of every call, and a session that panicked is poisoned (refuses every later call), so
+/// nothing observable is left half-updated by a panic.
 #[inline]
 pub(crate) fn guard(body: impl FnOnce() -> Result<(), dcom_result>) -> dcom_result {
     match panic::catch_unwind(AssertUnwindSafe(body)) {
@@ -160,7 +179,7 @@ mod tests {
 
     #[test]
     fn unknown_codes_have_a_message() {
-        for code in [-1, 13, 1000, c_int::MIN, c_int::MAX] {
+        for code in [-1, 16, 1000, c_int::MIN, c_int::MAX] {
             let message = unsafe { CStr::from_ptr(dcom_result_message(code)) };
             assert_eq!(message.to_bytes(), b"unknown dcom_result code");
         }

@@ -4,6 +4,7 @@
 use std::ffi::c_char;
 use std::mem::size_of;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
 
 use dcom_detect_core::{CaseFolding, Options, Rule, EQL_SOURCE};
 
@@ -181,8 +182,12 @@ unsafe fn compile(options: *const dcom_rule_options) -> Result<Rule, Refusal> {
 ///
 /// Thread safety: immutable once created, so one handle may be used by any number of threads
 /// at once, with no locking, until it is destroyed (which must not race with any use).
+/// A `dcom_session` created from the rule shares it: the handle may be destroyed before its
+/// sessions, which keep the rule alive until they are destroyed themselves.
 pub struct dcom_rule {
-    pub(crate) rule: Rule,
+    /// Shared with the sessions created from this rule, so that destroying the handle
+    /// while a session lives is safe (the rule is freed with the last of them).
+    pub(crate) rule: Arc<Rule>,
 }
 
 const _: () = {
@@ -260,7 +265,7 @@ pub unsafe extern "C" fn dcom_rule_create_ex(
             .unwrap_or_else(|_| Err(DCOM_ERROR_INTERNAL.into()));
         match compiled {
             Ok(compiled) => {
-                out.write(Box::into_raw(Box::new(dcom_rule { rule: compiled })));
+                out.write(Box::into_raw(Box::new(dcom_rule { rule: Arc::new(compiled) })));
                 text.write_if_room("");
                 Ok(())
             }
@@ -270,7 +275,8 @@ pub unsafe extern "C" fn dcom_rule_create_ex(
 }
 
 /// Frees a rule. NULL is allowed and does nothing. The handle must not be in use by any
-/// other thread, and must not be used again.
+/// other thread, and must not be used again. Sessions created from it stay valid (they share
+/// the compiled rule, freed with the last of them).
 ///
 /// # Safety
 /// `rule` is NULL or a handle from `dcom_rule_create` not yet destroyed.

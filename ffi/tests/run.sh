@@ -14,7 +14,8 @@
 #     statically and dynamically, plain and with -fsanitize=address,undefined;
 #  5. runs each: plain, under valgrind (memcheck, leaks), and the sanitizer builds;
 #  6. builds examples/sensor.c the same way (static and shared) and checks its output with
-#     and without examples/exceptions.json, its refusal of a bad exceptions file, and that the
+#     and without examples/exceptions.json, its refusal of a bad exceptions file, its
+#     correlation alerts with --profile extended on a correlation fixture, and that the
 #     alert documents it prints for the golden corpus are core's golden alerts byte for byte.
 #
 # Output lands in $CARGO_TARGET_DIR (default: the workspace's target/), under ffi-c/ (the
@@ -36,12 +37,13 @@ CXX=${CXX:-c++}
 VALGRIND=${VALGRIND:-valgrind}
 GOLDEN=${DCOM_GOLDEN_DIR:-$ROOT/core/tests/golden}
 EXCEPTIONS=${DCOM_EXCEPTIONS:-$ROOT/examples/exceptions.json}
+CORRELATION=$ROOT/core/tests/data/correlation
 OUT=$TARGET/ffi-c
 PREFIX=$OUT/prefix
 LIBDIR=$PREFIX/lib
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -n1)
 SOVERSION=${VERSION%%.*}
-TESTS=(test_api test_golden test_threads test_tuning test_alerts)
+TESTS=(test_api test_golden test_threads test_tuning test_alerts test_session)
 
 die() { echo "ffi/tests/run.sh: $*" >&2; exit 1; }
 for tool in "$CARGO" "$MAKE" "$CC" "$CXX" "$VALGRIND" pkg-config nm readelf; do
@@ -163,6 +165,7 @@ args_of() {
     test_golden | test_alerts) echo "$GOLDEN" ;;
     test_threads) echo "$GOLDEN $EXCEPTIONS" ;;
     test_tuning) echo "$EXCEPTIONS" ;;
+    test_session) echo "$CORRELATION" ;;
     esac
 }
 VALGRIND_FLAGS=(-q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect)
@@ -255,6 +258,15 @@ check_sensor_golden() { # check_sensor_golden BINARY: its alert documents for th
     fi
     echo "$(wc -l <"$GOLDEN/alerts.ndjson") alert documents, byte-identical to alerts.ndjson"
 }
+check_sensor_correlates() { # check_sensor_correlates BINARY...: --profile extended on the Excel fixture
+    local output
+    output=$("$@" --profile extended "$CORRELATION/otrf_excel4macro.ndjson" 2>&1) || { echo "$output"; return 1; }
+    echo "$output"
+    expect_lines "$output" \
+        '^\{.*"correlation":\{"rule":"D2","partner":\{"source":\{"file":"[^"]*","line":4,.*"source":\{"file":"[^"]*otrf_excel4macro.ndjson","line":2,' \
+        '^\{.*"correlation":\{"rule":"D2L","partner":\{"source":\{"file":"[^"]*","line":1,.*"source":\{"file":"[^"]*otrf_excel4macro.ndjson","line":3,' \
+        '^5 lines, 4 alerts \(4 correlations\), 0 rejected, 0 evicted$'
+}
 step "compile examples/sensor.c (static, pkg-config)" compile "$ROOT/examples/sensor.c" "$OUT/sensor-static" static
 step "compile examples/sensor.c (shared, pkg-config)" compile "$ROOT/examples/sensor.c" "$OUT/sensor-shared" shared
 if [ -x "$OUT/sensor-static" ]; then
@@ -263,10 +275,13 @@ if [ -x "$OUT/sensor-static" ]; then
         check_sensor_tuned "$VALGRIND" "${VALGRIND_FLAGS[@]}" "$OUT/sensor-static"
     step "run sensor (static) with a bad exceptions file under valgrind" \
         check_sensor_refuses "$VALGRIND" "${VALGRIND_FLAGS[@]}" "$OUT/sensor-static"
+    step "run sensor (static) --profile extended under valgrind" \
+        check_sensor_correlates "$VALGRIND" "${VALGRIND_FLAGS[@]}" "$OUT/sensor-static"
 fi
 if [ -x "$OUT/sensor-shared" ]; then
     step "run sensor (shared)" check_sensor "$OUT/sensor-shared"
     step "run sensor (shared) with exceptions" check_sensor_tuned "$OUT/sensor-shared"
+    step "run sensor (shared) --profile extended" check_sensor_correlates "$OUT/sensor-shared"
     step "run sensor (shared) on the golden corpus: golden alert documents" check_sensor_golden "$OUT/sensor-shared"
 fi
 

@@ -122,11 +122,14 @@ static void test_result_codes(void) {
     CHECK_EQ(DCOM_ERROR_INTERNAL, 10);
     CHECK_EQ(DCOM_ERROR_BAD_EXCEPTIONS, 11);
     CHECK_EQ(DCOM_ERROR_OUT_OF_RANGE, 12);
+    CHECK_EQ(DCOM_ERROR_SESSION_BUSY, 13);
+    CHECK_EQ(DCOM_ERROR_FINISHED, 14);
+    CHECK_EQ(DCOM_ERROR_QUEUE_FULL, 15);
     const char *unknown = dcom_result_message(-1);
     CHECK_STR(unknown, "unknown dcom_result code");
-    CHECK_STR(dcom_result_message(13), "unknown dcom_result code");
+    CHECK_STR(dcom_result_message(16), "unknown dcom_result code");
     CHECK_STR(dcom_result_message(DCOM_OK), "success");
-    for (int code = DCOM_OK; code <= DCOM_ERROR_OUT_OF_RANGE; code++) {
+    for (int code = DCOM_OK; code <= DCOM_ERROR_QUEUE_FULL; code++) {
         const char *m = dcom_result_message(code);
         CHECK(m != NULL && m[0] != '\0' && strcmp(m, unknown) != 0);
         for (int other = DCOM_OK; other < code; other++) {

@@ -4,6 +4,7 @@
 //!   without exceptions (suppressed or not).
 //! - The JSON path allocates nothing once the scratch's buffers have grown, with or without
 //!   exceptions; nor does the alert door for records that raise no alert.
+//! - A session allocates nothing for records that complete no alert, once warmed up.
 
 use dcom_detect::*;
 
@@ -248,6 +249,77 @@ fn alert_door_without_alerts_allocates_nothing() {
             .is_some()))
             > 0
     );
+}
+
+/// Records of every kind a session observes, none of which completes a correlation or
+/// raises a seed alert: a COM server start (an anchor candidate: its record is copied into
+/// the session's pool) whose process gets no connection and whose logon no 4624, inbound
+/// connections to other processes (Sysmon 3, 5156, ECS to explorer without a child), a
+/// network logon nobody uses, ordinary starts (Sysmon 1, 4688), an outbound connection.
+/// `@T@` is replaced by the round's time (HH:MM:SS), `HOST` by the host.
+const QUIET: [&str; 8] = [
+    r#"{"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,"Hostname":"HOST","UtcTime":"2020-09-17 @T@.100","EventTime":"2020-09-17 @T@","ProcessGuid":"{d273d0f0-d91d-5f63-6b05-000000000400}","ProcessId":"1324","LogonId":"0x153ec2b","Image":"C:\\Program Files\\EXCEL.EXE","CommandLine":"\"C:\\Program Files\\EXCEL.EXE\" /automation -Embedding","ParentImage":"C:\\Windows\\System32\\svchost.exe"}"#,
+    r#"{"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":3,"Hostname":"HOST","UtcTime":"2020-09-17 @T@.200","ProcessGuid":"{d273d0f0-d91d-5f63-6b05-000000000999}","ProcessId":"888","Image":"C:\\Windows\\System32\\svchost.exe","Initiated":"false","Protocol":"tcp","SourceIp":"172.18.39.5","SourcePort":"61545","DestinationIp":"172.18.39.6","DestinationPort":"135"}"#,
+    r#"{"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":3,"Hostname":"HOST","UtcTime":"2020-09-17 @T@.300","ProcessGuid":"{d273d0f0-d91d-5f63-6b05-000000000777}","ProcessId":"777","Image":"C:\\Windows\\System32\\chrome.exe","Initiated":"true","Protocol":"tcp","SourceIp":"172.18.39.6","SourcePort":"50123","DestinationIp":"93.184.216.34","DestinationPort":"443"}"#,
+    r#"{"Channel":"Security","EventID":4624,"Hostname":"HOST","EventTime":"2020-09-17 @T@","LogonType":"3","IpAddress":"172.18.39.5","TargetLogonId":"0x99999"}"#,
+    r#"{"Channel":"Security","EventID":4688,"Hostname":"HOST","EventTime":"2020-09-17 @T@","NewProcessId":"0x600","ProcessId":"0x380","TargetLogonId":"0x3e7","NewProcessName":"C:\\Windows\\System32\\notepad.exe","CommandLine":"notepad.exe","ParentProcessName":"C:\\Windows\\System32\\cmd.exe"}"#,
+    r#"{"Channel":"Security","EventID":5156,"Hostname":"HOST","EventTime":"2020-09-17 @T@","ProcessId":"4","Direction":"%%14592","SourceAddress":"172.18.39.5","SourcePort":"61546","DestAddress":"172.18.39.6","DestPort":"445","Application":"System","Protocol":"6"}"#,
+    r#"{"@timestamp":"2020-09-17T@T@.500Z","host":{"id":"HOST","os":{"type":"windows"}},"event":{"category":["network"],"type":["start"]},"network":{"direction":"incoming","transport":"tcp"},"source":{"ip":"10.1.1.1","port":50000},"destination":{"ip":"10.1.1.2","port":49700},"process":{"entity_id":"e-1","pid":7,"name":"explorer.exe"}}"#,
+    r#"{"@timestamp":"2020-09-17T@T@.600Z","host":{"id":"HOST","os":{"type":"windows"}},"event":{"category":["process"],"type":["start"]},"process":{"entity_id":"n-1","pid":9,"name":"notepad.exe","args":["notepad.exe"],"parent":{"name":"cmd.exe","entity_id":"c-1"}}}"#,
+];
+
+/// A session fed records that complete no alert allocates nothing once every host and
+/// buffer has been used (hosts evicted and reused, anchors pooled), with every profile;
+/// an alert does allocate, and the counter sees it.
+#[test]
+fn session_feeding_allocates_nothing_in_steady_state() {
+    let hosts = ["ws-1", "ws-2", "dc-1", "ws-3"];
+    // 40 rounds, ten minutes apart: every pending item expires and the lateness passes.
+    let rounds: Vec<Vec<String>> = (0..40)
+        .map(|round| {
+            let minutes = round * 10;
+            let time = format!("{:02}:{:02}:05", minutes / 60, minutes % 60);
+            hosts.iter().flat_map(|h| QUIET.iter().map(|t| t.replace("HOST", h).replace("@T@", &time))).collect()
+        })
+        .collect();
+    let rule = RuleHandle::new(DCOM_CASE_FOLDING_ASCII);
+    for profile in [DCOM_PROFILE_EXTENDED, DCOM_PROFILE_ELASTIC, DCOM_PROFILE_SEED] {
+        let mut limits = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { dcom_session_limits_default(&mut limits) }, dcom_result::DCOM_OK);
+        limits.hosts = 3; // four hosts: one is evicted every round, its slot reused
+        limits.pending = 4;
+        let session = crate::session::SessionHandle::new(&rule, profile, Some(&limits), 0);
+        let mut line = 0u64;
+        let mut feed = |records: &[String]| {
+            for record in records {
+                line += 1;
+                let origin = line_origin("sensor.ndjson", line, line * 100);
+                let (code, verdict, waiting) = session.feed(record.as_bytes(), Some(&origin));
+                assert_eq!((code, verdict, waiting), (dcom_result::DCOM_OK, NO_VERDICT, 0), "{record}");
+            }
+        };
+        for warm_up in &rounds[..10] {
+            feed(warm_up);
+        }
+        let n = allocations_during(|| {
+            for round in &rounds[10..] {
+                feed(round);
+            }
+        });
+        assert_eq!(n, 0, "{n} allocations feeding quiet records after warm-up (profile {profile})");
+        let stats = session.stats();
+        assert_eq!((stats.alerts, stats.correlation_alerts, stats.rejected), (0, 0, 0));
+        if profile == DCOM_PROFILE_EXTENDED {
+            assert!(stats.observations >= 40 * 4 * 7 && stats.evicted_hosts > 0, "{stats:?}");
+        }
+        if profile == DCOM_PROFILE_ELASTIC {
+            assert!(stats.elastic_events >= 40 * 4 && stats.elastic_sequences == 0, "{stats:?}");
+        }
+        // An alert allocates (its document), inside the count.
+        let office = RECORDS[0].as_bytes();
+        assert!(allocations_during(|| assert_eq!(session.feed(office, None).2, 1)) > 0);
+        assert!(session.next_alert().is_some());
+    }
 }
 
 /// The counter works: creating a rule allocates.
