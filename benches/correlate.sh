@@ -51,15 +51,18 @@ needles=(-e mmc.exe -e excel.exe -e winword.exe -e outlook.exe -e powerpnt.exe -
 hyperfine --warmup 1 --runs "${RUNS:-5}" --export-json "$work/correlate.json" \
   -n "seed profile, 1 core" "$scan $file --threads 1 > /dev/null 2>&1" \
   -n "extended profile, 1 core" "$scan $file --threads 1 --profile extended > /dev/null 2>&1" \
+  -n "extended, no prefilter" "$scan $file --threads 1 --profile extended --no-prefilter > /dev/null 2>&1" \
+  -n "elastic profile, 1 core" "$scan $file --threads 1 --profile elastic > /dev/null 2>&1" \
   -n "rg -c -i -j1 (needles)" "rg -c -i -j1 ${needles[*]} $file > $work/count.txt"
 python3 - "$work/correlate.json" "$bytes" <<'PY'
 import json, sys
 runs = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 size = int(sys.argv[2])
-print(f"{'command':<28} {'mean s':>8} {'± s':>7} {'MB/s':>7} {'x rg':>6}")
-rg = runs["rg -c -i -j1 (needles)"]["mean"]
+print(f"{'command':<28} {'mean s':>8} {'± s':>7} {'user s':>7} {'MB/s':>7} {'x rg':>6} {'x rg (user)':>11}")
+rg = runs["rg -c -i -j1 (needles)"]
 for name, r in runs.items():
-    print(f"{name:<28} {r['mean']:>8.3f} {r['stddev']:>7.3f} {size / r['mean'] / 1e6:>7.0f} {rg / r['mean']:>6.2f}")
+    print(f"{name:<28} {r['mean']:>8.3f} {r['stddev']:>7.3f} {r['user']:>7.3f} {size / r['mean'] / 1e6:>7.0f} "
+          f"{rg['mean'] / r['mean']:>6.2f} {rg['user'] / r['user']:>11.2f}")
 PY
 
 # ---- peak RSS, 1x and 10x (the 10x file is generated, times continuing, not a copy)

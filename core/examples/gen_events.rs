@@ -76,6 +76,9 @@ const PLANT_EVERY: u64 = 20_000;
 /// Milliseconds from the Unix epoch to 2024-05-01T00:00:00Z.
 const BASE_MS: i64 = 1_714_521_600_000;
 
+/// An address and port.
+type Address<'a> = (&'a str, u16);
+
 /// (parent executable, parent command line, child executable, child command line)
 type Process = (&'static str, &'static str, &'static str, &'static str);
 
@@ -598,7 +601,7 @@ impl<W: Write> Gen<W> {
         pid: u64,
         parent_guid: &str,
         logon_id: u64,
-        connection: Option<((&str, u16), (&str, u16))>,
+        connection: Option<(Address, Address)>,
     ) -> String {
         let t = stamp(time);
         let host = self.host_fields(h);
