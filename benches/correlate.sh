@@ -84,7 +84,13 @@ fi
 
 # ---- EVTX records/s with and without correlation (realdata and netdata recordings)
 shared=${SHARED:-/work/shared}
-mapfile -t evtx < <(find "$shared/realdata" "$shared/netdata" -name '*.evtx' | sort)
+# Linked under plain names: many recordings' names hold spaces, which hyperfine would split.
+links=$work/evtx-links
+rm -rf "$links"; mkdir -p "$links"
+i=0
+while IFS= read -r f; do i=$((i + 1)); ln -s "$f" "$links/$(printf %04d $i).evtx"; done \
+  < <(find "$shared/realdata" "$shared/netdata" -name '*.evtx' | sort)
+mapfile -t evtx < <(find "$links" -name '*.evtx' | sort)
 if [ ${#evtx[@]} -gt 0 ]; then
   records=$("$scan" "${evtx[@]}" --threads 1 2>&1 >/dev/null | grep -o '^[^:]*: [0-9]* records' | awk '{s += $2} END {print s}')
   hyperfine --warmup 1 --runs "${RUNS:-5}" --export-json "$work/evtx.json" \
