@@ -51,8 +51,10 @@ pub struct ScanOptions {
     /// Bytes read per chunk (default 1 MiB).
     pub chunk_bytes: usize,
     /// The profile whose stateful rules the records are observed for (default
-    /// [`Profile::Seed`]: none). With another profile every record is decoded with the event
-    /// view (the prefilter is not used) and records the profile's rules observe are reported
+    /// [`Profile::Seed`]: none). With another profile records are decoded with the event
+    /// view: with `elastic` every record; with `extended` and the prefilter, every record the
+    /// rule's prefilter or [`may_observe`](crate::correlate::may_observe) keeps (the others
+    /// give no observation). Records the profile's rules observe are reported
     /// even when they did not match ([`Found::observation`]), for a
     /// [`Session`](crate::correlate::Session) of the same profile to feed on.
     pub profile: Profile,
@@ -398,7 +400,8 @@ impl<'r> Scanner<'r> {
         Scanner {
             rule,
             decoder: Decoder::with_limits(options.limits),
-            prefilter: (options.prefilter && !options.profile.correlates()).then(|| rule.prefilter()),
+            // `extended` skips what can give no observation (`may_observe`); `elastic` decodes all.
+            prefilter: (options.prefilter && options.profile != Profile::Elastic).then(|| rule.prefilter()),
             folded: Vec::new(),
             max_depth: options.limits.max_depth,
             observer: Observer::new(options.profile),
@@ -451,7 +454,11 @@ impl<'r> Scanner<'r> {
             if is_blank(record) {
                 batch.stats.blank_lines += 1;
             } else {
-                let candidate = candidates.is_none() || next_candidate.is_some_and(|c| c < end);
+                // Observing, a record the rule's prefilter rules out is still decoded when it
+                // may give an observation (`correlate::may_observe`, a sound byte test).
+                let candidate = candidates.is_none()
+                    || next_candidate.is_some_and(|c| c < end)
+                    || (matches!(self.observer, Some(Observer::Extended)) && crate::correlate::may_observe(record));
                 if candidate || !frame::is_plain_object(record, self.max_depth) {
                     let (outcome, observation) =
                         evaluate_observed(self.rule, &mut self.decoder, self.observer.as_ref(), record);

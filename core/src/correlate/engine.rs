@@ -387,6 +387,40 @@ impl<M: Copy> Correlator<M> {
         }
     }
 
+    /// The bytes of the state's parts, from the sizes of its item types with this mark type
+    /// `M`, in order: one host's fixed part, its index entry, a pending anchor, a pending
+    /// inbound connection, a pending logon, a recent start (pid-reuse guard), an observation
+    /// waiting in the reorder buffer, a learnt own address; then one host at these `limits`
+    /// (everything its buffers can hold, allocated when the host is first seen), and every
+    /// host at these limits. Stack sizes only: the state holds no heap data beyond these
+    /// buffers. O(1).
+    pub fn state_bytes(limits: &Limits) -> [(&'static str, usize); 10] {
+        use std::mem::size_of;
+        let pending = limits.pending.max(1);
+        let per_item = size_of::<Pending<Anchor, M>>()
+            + size_of::<Pending<Connection, M>>()
+            + size_of::<Pending<Logon, M>>()
+            + size_of::<(u64, Timestamp)>();
+        let index = size_of::<(HostKey, usize)>() + 1;
+        let host = size_of::<HostState<M>>()
+            + index
+            + pending * per_item
+            + pending.saturating_mul(4) * size_of::<Buffered<M>>()
+            + 8 * size_of::<IpAddr>();
+        [
+            ("host (fixed part)", size_of::<HostState<M>>()),
+            ("host index entry", index),
+            ("pending anchor", size_of::<Pending<Anchor, M>>()),
+            ("pending inbound connection", size_of::<Pending<Connection, M>>()),
+            ("pending logon", size_of::<Pending<Logon, M>>()),
+            ("recent start (pid guard)", size_of::<(u64, Timestamp)>()),
+            ("buffered observation", size_of::<Buffered<M>>()),
+            ("own address", size_of::<IpAddr>()),
+            ("one host at these limits", host),
+            ("every host at these limits", host.saturating_mul(limits.hosts.max(1))),
+        ]
+    }
+
     /// The slot of `key`'s state, creating it (or evicting the least recently seen host).
     fn host(&mut self, key: HostKey, emit: &mut impl FnMut(Event<M>)) -> usize {
         if let Some(&slot) = self.index.get(&key) {

@@ -33,6 +33,7 @@ pub use elastic::{
     Sequences, Step, TimeSource,
 };
 pub use engine::{Correlation, CorrelationStats, Correlator, Event, Limits, Partner};
+pub use observe::may_observe;
 pub use observe::{
     observe, Clock, Endpoint, EntityKey, Fact, HostKey, Inbound, Logon, Observation, Outbound, Start, SERVERS,
 };

@@ -40,8 +40,9 @@ impl Profile {
         }
     }
 
-    /// Whether the profile runs stateful rules beside the seed rule (every record is then
-    /// decoded and observed: no prefilter).
+    /// Whether the profile runs stateful rules beside the seed rule (a scan then decodes and
+    /// observes every record those rules might read, not only what the seed rule's prefilter
+    /// keeps).
     pub fn correlates(self) -> bool {
         self != Profile::Seed
     }

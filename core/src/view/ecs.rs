@@ -233,7 +233,7 @@ pub(crate) struct Node {
     segment: Box<str>,
     /// The full dotted path, for error messages.
     path: Box<str>,
-    /// Children with the [`tag`] of their segment, for a quick scan.
+    /// Children with the [`tag`] of their segment, sorted by tag (binary search).
     children: Vec<(u64, NodeId)>,
     slots: Vec<Slot>,
     /// A path of the ECS namespace (the rule's or tuning fields, or their parents): a value
@@ -346,7 +346,10 @@ impl Paths {
                         keyword: false,
                         marks_ecs: false,
                     });
-                    self.nodes[node as usize].children.push((tag(segment.as_bytes()), id));
+                    let t = tag(segment.as_bytes());
+                    let children = &mut self.nodes[node as usize].children;
+                    let at = children.partition_point(|&(ct, _)| ct <= t);
+                    children.insert(at, (t, id));
                     id
                 }
             };
@@ -361,11 +364,15 @@ impl Paths {
 
     #[inline]
     fn child(&self, node: NodeId, segment: &[u8]) -> Option<NodeId> {
+        // Children are sorted by tag (the root has dozens: every wrapper's fields): a binary
+        // search, then the few children sharing the tag (names longer than seven bytes).
         let t = tag(segment);
-        self.nodes[node as usize]
-            .children
+        let children = &self.nodes[node as usize].children;
+        let from = children.partition_point(|&(ct, _)| ct < t);
+        children[from..]
             .iter()
-            .find(|&&(ct, c)| ct == t && (segment.len() <= 7 || self.nodes[c as usize].segment.as_bytes() == segment))
+            .take_while(|&&(ct, _)| ct == t)
+            .find(|&&(_, c)| segment.len() <= 7 || self.nodes[c as usize].segment.as_bytes() == segment)
             .map(|&(_, c)| c)
     }
 
