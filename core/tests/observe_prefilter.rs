@@ -77,6 +77,7 @@ fn every_spelling_of_an_observed_event_passes_and_others_do_not() {
 
 /// (line, observation, outcome) of every record a scan reports, and the alerts of a session
 /// fed from it.
+#[cfg_attr(not(feature = "evtx"), allow(dead_code))]
 fn scan(text: &[u8], prefilter: bool) -> (Vec<String>, Vec<String>) {
     let rule = Rule::default();
     let options = ScanOptions { profile: Profile::Extended, prefilter, ..ScanOptions::default() };

@@ -101,7 +101,7 @@ fn a_stateful_alert_the_labels_do_not_expect_is_a_disagreement() {
     entry["correlation_anchors"]["D3"] = serde_json::json!([2434]);
     let doc = serde_json::json!({ "files": { name: entry } });
     std::fs::write(tmp.join("labels.json"), serde_json::to_vec(&doc).unwrap()).unwrap();
-    let report = validate(&Rule::default(), &[tmp.clone()]).unwrap();
+    let report = validate(&Rule::default(), std::slice::from_ref(&tmp)).unwrap();
     std::fs::remove_dir_all(&tmp).unwrap();
     assert!(!report.ok(), "the D3 anchor on line 1635 is not labelled");
     assert!(report.to_table().contains("DISAGREES"));
