@@ -761,8 +761,8 @@ class Correlator:
     Each :meth:`feed` / :meth:`feed_arrow` returns the correlation alerts the events fed
     complete (a correlation is reported once its window and the allowed lateness have passed,
     so usually by a later call); :meth:`finish` returns the rest at the end of the input.
-    The alerts are those ``Rule.scan_records(records, profile="extended")`` (records) or
-    ``Rule.scan`` of the same table as Parquet (Arrow rows) raises, byte for byte: anchored on
+    The alerts are those ``Rule.scan_records(records, profile="extended")`` raises for the
+    same events, byte for byte (Arrow rows: for the rows' JSON records): anchored on
     the process start, whose ``dcom_detect.source`` is its position among everything this
     correlator was fed, counted from 1 across calls (``line`` and ``offset`` for records,
     ``row`` for Arrow rows).

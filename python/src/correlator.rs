@@ -10,8 +10,8 @@
 //! Every record goes through the bytes a scan of the same events decodes: a `dict` is
 //! serialised as `Rule.scan_records` serialises it, an Arrow row is written as the JSON record
 //! `Rule.alerts_arrow` writes alerts from. So an alert is the one `Rule.scan_records(...,
-//! profile=...)` (records) or `Rule.scan` of the same table as Parquet (rows) writes, byte
-//! for byte; the anchor's `dcom_detect.source` is its position among everything this
+//! profile=...)` writes for the same records (for Arrow: the rows' records), byte for byte;
+//! the anchor's `dcom_detect.source` is its position among everything this
 //! correlator was fed (`line` and `offset` for records, as `scan_records` numbers them; `row`
 //! for Arrow rows), counted from 1 across calls.
 //!

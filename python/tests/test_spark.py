@@ -211,13 +211,13 @@ def ecs_network_events(hosts: int, seed: int) -> list[dict[str, Any]]:
         host = f"ws{h:03d}"
         base = rng.uniform(0, 600)
 
-        def start(t: float, name: str, parent: str, pid: int, args: list[str]) -> None:
+        def start(t: float, name: str, parent: str, pid: int, args: list[str], ppid: int = 700) -> None:
             out.append((t, {
                 "@timestamp": at(t),
                 "host": {"name": host, "id": f"{host}-id"},
                 "event": {"category": ["process"], "type": ["start"], "kind": "event"},
                 "process": {"name": name, "pid": pid, "entity_id": f"{host}-{pid}", "args": args,
-                            "parent": {"name": parent, "pid": 700, "entity_id": f"{host}-700"}},
+                            "parent": {"name": parent, "pid": ppid, "entity_id": f"{host}-{ppid}"}},
             }))
 
         def inbound(t: float, name: str, pid: int, remote: str) -> None:
@@ -236,7 +236,7 @@ def ecs_network_events(hosts: int, seed: int) -> list[dict[str, Any]]:
             inbound(base + rng.uniform(0.1, 3), "mmc.exe", 4100, "10.0.0.5")
         if h % 3 == 0:
             inbound(base + 10, "explorer.exe", 3000, "10.0.0.6")
-            start(base + 10 + rng.uniform(0.1, 3), "cmd.exe", "explorer.exe", 5100, ["cmd.exe", "/c", "whoami"])
+            start(base + 10 + rng.uniform(0.1, 3), "cmd.exe", "explorer.exe", 5100, ["cmd.exe", "/c", "whoami"], 3000)
         # Decoys: loopback to a COM server, a connection long after, benign starts.
         start(base + 100, "excel.exe", "svchost.exe", 4200, ["excel.exe", "-Embedding"])
         inbound(base + 101, "excel.exe", 4200, "127.0.0.1")
