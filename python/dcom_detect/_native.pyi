@@ -782,9 +782,9 @@ class Correlator:
     1
     """
 
-    def __init__(
-        self, rule: Rule | None = None, *, profile: Literal["extended"] = "extended", include_original: bool = False
-    ) -> None:
+    def __new__(
+        cls, rule: Rule | None = None, *, profile: Literal["extended"] = "extended", include_original: bool = False
+    ) -> Correlator:
         """A correlator for ``rule`` (default ``Rule()``; its case folding and field paths
         apply; exceptions tune the seed rule only).
 
