@@ -20,11 +20,24 @@ Output: a DataFrame with the ECS alert fields as columns (``@timestamp``, ``even
 the values that fired them), the alert as one JSON string (``alert``, byte for byte the
 engine's) and the ``--id-column`` of the event when asked for.
 
+The correlation rules (``--profile extended``: D2, D2L, D3, ``docs/correlation.md``) are
+stateful: they join a process start with an inbound connection or a network logon on the
+same host within seconds. :func:`correlate` runs them the way they can run in parallel:
+``repartition`` by the host column (every event of a host in one partition), then
+``sortWithinPartitions`` by the time column, then ``mapInArrow`` with one
+:class:`dcom_detect.Correlator` per partition, fed each Arrow batch in order and finished
+at the end of the partition's iterator; its alerts come out as rows. The host column must be
+the host the engine joins on (``host.name`` or ``host.id`` in ECS; ``Hostname`` or
+``Computer`` in raw Windows events), else a host's events are split across partitions and
+its correlations missed. An alert's ``dcom_detect.source.row`` is the anchor's row within
+its partition in time order; ask for ``--id-column`` to name the anchor event.
+
 Run it::
 
     # a local session (pip install dcom-detect pyspark; Java 17 or newer)
     python examples/spark_hunt.py events.ndjson --output alerts/
     python examples/spark_hunt.py events.parquet --format parquet --exceptions examples/exceptions.json
+    python examples/spark_hunt.py events.ndjson --profile extended --host-column host.name
 
     # a cluster
     spark-submit --master yarn --conf spark.archives=hunt-env.tar.gz#env \\
@@ -190,6 +203,96 @@ def hunt(
     return found.select(parsed.alias("_alert"), F.col(ALERT), *extra).select("_alert.*", ALERT, *extra)
 
 
+#: The correlation rule (``D2``, ``D2L``, ``D3``) of a correlation alert's row.
+CORRELATION = "correlation"
+#: The anchor's host (``host.name`` in the alert) of a correlation alert's row.
+HOST = "host_name"
+
+
+def _col(name: str) -> Any:
+    """A column by name: nested (``host.name`` in a ``host`` struct) or flat (a column
+    literally named ``host.name``)."""
+    return F.col(name)
+
+
+def correlate(
+    events: DataFrame,
+    rule: dcom_detect.Rule | None = None,
+    *,
+    host: str = "host.name",
+    time: str = "@timestamp",
+    columns: Mapping[str, str] | None = None,
+    id_column: str | None = None,
+    partitions: int | None = None,
+) -> DataFrame:
+    """The correlation alerts (``profile="extended"``) of ``events``: one
+    :class:`dcom_detect.Correlator` per partition of the events repartitioned by ``host`` and
+    sorted by ``time`` (then ``id_column``, for a stable order of events at the same time).
+
+    Args:
+        events: events, one per row: ECS (nested or flat columns) or raw Windows events as
+            ``spark.read.json`` reads them.
+        rule: the rule (its case folding and field paths); pickled to the executors.
+        host: the column (path) of the host the engine joins on (see the module
+            documentation).
+        time: the column (path) to sort by within a partition: the event time. Events of a
+            host may arrive up to a minute out of order (the correlator's allowed lateness).
+        columns: as for :func:`hunt` (the rule's fields).
+        id_column: a top-level column of ``events`` to carry into each alert's row: the
+            anchor event's value (the task keeps this column of its partition to look it up).
+        partitions: the number of partitions (default: ``spark.sql.shuffle.partitions``).
+
+    Returns:
+        One row per correlation alert: ``alert`` (the engine's JSON), ``correlation`` (the
+        rule), ``host_name`` (the anchor's host) and ``id_column`` if given.
+    """
+    rule = rule or dcom_detect.Rule()
+    columns = dict(columns or {})
+    out_fields = [
+        T.StructField(ALERT, T.StringType()),
+        T.StructField(CORRELATION, T.StringType()),
+        T.StructField(HOST, T.StringType()),
+    ]
+    id_type = events.schema[id_column].dataType if id_column else None
+    if id_column:
+        out_fields.append(T.StructField(id_column, id_type))  # type: ignore[arg-type]
+    by_host = events.repartition(partitions, _col(host)) if partitions else events.repartition(_col(host))
+    ordered = by_host.sortWithinPartitions(_col(time), *([_col(id_column)] if id_column else []))
+
+    def run(batches: Iterator[pyarrow.RecordBatch]) -> Iterator[pyarrow.RecordBatch]:
+        # Runs on the executors, once per partition: one correlation state for its hosts.
+        correlator = rule.correlator()
+        ids: list[Any] = []  # the id column of every batch so far (anchors are named by row)
+        out_schema: pyarrow.Schema | None = None
+
+        def rows(alerts: list[dcom_detect.Alert]) -> pyarrow.RecordBatch:
+            nonlocal out_schema
+            data: dict[str, Any] = {
+                ALERT: pyarrow.array([a.json for a in alerts], pyarrow.string()),
+                CORRELATION: pyarrow.array([a.correlation for a in alerts], pyarrow.string()),
+                HOST: pyarrow.array([a.host for a in alerts], pyarrow.string()),
+            }
+            fields = [pyarrow.field(name, pyarrow.string()) for name in (ALERT, CORRELATION, HOST)]
+            if id_column:
+                chunks = pyarrow.chunked_array(ids)
+                data[id_column] = pyarrow.array([chunks[(a.row or 0) - 1].as_py() for a in alerts], chunks.type)
+                fields.append(pyarrow.field(id_column, chunks.type))
+            out_schema = out_schema or pyarrow.schema(fields)
+            return pyarrow.RecordBatch.from_pydict(data, schema=out_schema)
+
+        for batch in batches:
+            if id_column:
+                ids.append(batch.column(id_column))
+            alerts = correlator.feed_arrow(batch, columns=columns)
+            if alerts:
+                yield rows(alerts)
+        alerts = correlator.finish()
+        if alerts:
+            yield rows(alerts)
+
+    return ordered.mapInArrow(run, T.StructType(out_fields))
+
+
 def _column(text: str) -> tuple[str, str]:
     field, sep, column = text.partition("=")
     if not (sep and field and column):
@@ -208,6 +311,14 @@ def main(argv: Sequence[str] | None = None, spark: SparkSession | None = None) -
     parser.add_argument("--case-folding", choices=["ascii", "unicode_simple"], default="ascii")
     parser.add_argument("--column", dest="columns", action="append", type=_column, default=[], metavar="FIELD=COLUMN")
     parser.add_argument("--id-column", help="a column of the events to keep beside each alert")
+    parser.add_argument(
+        "--profile",
+        choices=["seed", "extended"],
+        default="seed",
+        help="extended: the correlation rules D2, D2L, D3 too (default seed: the rule alone)",
+    )
+    parser.add_argument("--host-column", default="host.name", help="the host column (extended; default host.name)")
+    parser.add_argument("--time-column", default="@timestamp", help="the time column (extended; default @timestamp)")
     parser.add_argument("--master", default=None, help="Spark master when not run by spark-submit (default local[*])")
     args = parser.parse_args(argv)
 
@@ -220,7 +331,18 @@ def main(argv: Sequence[str] | None = None, spark: SparkSession | None = None) -
     fmt = args.format or ("parquet" if args.input[0].rstrip("/").endswith(".parquet") else "json")
     events = spark.read.parquet(*args.input) if fmt == "parquet" else spark.read.json(args.input)
     rule = dcom_detect.Rule(exceptions=args.exceptions, case_folding=args.case_folding)
-    alerts = hunt(events, rule, columns=dict(args.columns), id_column=args.id_column).cache()
+    alerts = hunt(events, rule, columns=dict(args.columns), id_column=args.id_column).select(ALERT)
+    if args.profile == "extended":
+        found = correlate(
+            events,
+            rule,
+            host=args.host_column,
+            time=args.time_column,
+            columns=dict(args.columns),
+            id_column=args.id_column,
+        )
+        alerts = alerts.unionByName(found.select(ALERT))
+    alerts = alerts.cache()
     count = alerts.count()
     if args.output:
         alerts.select(ALERT).write.mode("overwrite").text(args.output)

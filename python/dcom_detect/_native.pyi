@@ -20,6 +20,7 @@ from ._types import (
     Event,
     ExceptionsSource,
     CorrelationRuleInfo,
+    CorrelatorStatsDict,
     RuleMetadata,
     RecordSource,
     ScanSource,
@@ -40,6 +41,8 @@ __all__ = [
     "Skipped",
     "ScanEvents",
     "ScanStats",
+    "Correlator",
+    "CorrelatorStats",
     "ExceptionItem",
     "ValidationReport",
     "rule_metadata",
@@ -369,6 +372,16 @@ class Rule:
             include_original: embed each row's JSON record as ``event.original``.
 
         Raises the same errors as :meth:`match_arrow`.
+        """
+    def correlator(self, *, profile: Literal["elastic", "extended"] = "extended", include_original: bool = False) -> Correlator:
+        """A stateful correlation run with this rule: ``Correlator(self, profile=...)``.
+
+        Feed it records (:meth:`Correlator.feed`) or Arrow batches
+        (:meth:`Correlator.feed_arrow`) in input order, as they arrive; each call returns the
+        correlation alerts it completes, :meth:`Correlator.finish` the rest.
+
+        Raises:
+            ValueError: ``profile`` is not a correlation profile (``"seed"`` has none).
         """
     def validate(self, paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None) -> ValidationReport:
         """Runs the validation report with this rule (its case folding and exceptions).
@@ -746,6 +759,163 @@ class ScanStats:
     def to_dict(self) -> StatsDict:
         """The counts as a dict."""
     def __eq__(self, other: object, /) -> bool: ...
+
+@final
+class Correlator:
+    """A stateful run of the correlation rules (``profile="extended"``: D2, D2L, D3; see
+    ``docs/correlation.md``) for notebooks and pipelines: core's correlation session, fed
+    events in input order, a call at a time.
+
+    Each :meth:`feed` / :meth:`feed_arrow` returns the correlation alerts the events fed
+    complete (a correlation is reported once its window and the allowed lateness have passed,
+    so usually by a later call); :meth:`finish` returns the rest at the end of the input.
+    The alerts are those ``Rule.scan_records(records, profile="extended")`` raises for the
+    same events, byte for byte (Arrow rows: for the rows' JSON records): anchored on
+    the process start, whose ``dcom_detect.source`` is its position among everything this
+    correlator was fed, counted from 1 across calls (``line`` and ``offset`` for records,
+    ``row`` for Arrow rows).
+
+    Events must be fed per host in time order, up to the allowed lateness (60 s); across
+    hosts any interleaving works. Memory is bounded (4096 hosts, 256 pending items of each
+    kind per host) whatever the input's length; :attr:`stats` counts every eviction and late
+    event that could hide a correlation. Not for use by several threads at once.
+
+    >>> import dcom_detect
+    >>> correlator = dcom_detect.Rule().correlator()
+    >>> correlator.feed([{"@timestamp": "2024-01-01T00:00:00Z", "host": {"name": "a"}}])
+    []
+    >>> correlator.finish()
+    []
+    >>> correlator.stats.records
+    1
+    """
+
+    def __new__(
+        cls, rule: Rule | None = None, *, profile: Literal["elastic", "extended"] = "extended", include_original: bool = False
+    ) -> Correlator:
+        """A correlator for ``rule`` (default ``Rule()``; its case folding and field paths
+        apply; exceptions tune the seed rule only).
+
+        Args:
+            rule: the rule.
+            profile: ``"extended"`` (the correlation rules D2, D2L, D3) or ``"elastic"``
+                (Elastic's three DCOM sequence rules).
+            include_original: embed each alert's anchor record as ``event.original``.
+
+        Raises:
+            ValueError: ``profile`` is not a correlation profile.
+        """
+    @property
+    def profile(self) -> Literal["elastic", "extended"]:
+        """The profile this correlator runs."""
+    @property
+    def include_original(self) -> bool:
+        """Whether alerts carry their anchor's record as ``event.original``."""
+    @property
+    def fed(self) -> int:
+        """Records and rows fed so far (the next one is number ``fed + 1``)."""
+    @property
+    def finished(self) -> bool:
+        """Whether :meth:`finish` was called."""
+    @property
+    def stats(self) -> CorrelatorStats:
+        """The counts so far (readable after :meth:`finish` too)."""
+    def feed(self, records: Event | Iterable[Event]) -> list[Alert]:
+        """Feeds records in input order: one record (a dict, or a JSON line as ``str`` /
+        ``bytes``) or an iterable of them, each serialised as :meth:`Rule.scan_records`
+        serialises it.
+
+        Returns:
+            The correlation alerts completed so far, in the order the engine reports them.
+
+        Raises:
+            TypeError: an item is not a record (the message names its index).
+            BadEventError: a record is not a JSON object the engine reads. The records
+                before it were fed, and the alerts they completed are returned by the next
+                call; the ones after it were not fed.
+            RuntimeError: the correlator is finished.
+        """
+    def feed_arrow(self, data: ArrowData, *, columns: ColumnMapping | None = None) -> list[Alert]:
+        """Feeds Arrow data in input order, row after row: a pyarrow ``RecordBatch``,
+        ``Table`` or ``RecordBatchReader``, a polars or pandas DataFrame, or any Arrow
+        PyCapsule producer, as :meth:`Rule.alerts_arrow` reads them. Each row is read as the
+        JSON record :meth:`Rule.alerts_arrow` writes (flat ``process.parent.name`` columns
+        and nested structs alike; timestamps as RFC 3339 text); the correlation reads
+        ``@timestamp``, ``host``, ``event``, ``process`` (names, pids, entity ids, args),
+        ``source``, ``destination``, ``network`` and ``winlog.logon``.
+
+        Args:
+            data: the rows.
+            columns: as :meth:`Rule.match_arrow`, for the rule's fields.
+
+        Returns:
+            The correlation alerts completed so far.
+
+        Raises:
+            ColumnError, TypeError, ValueError: as :meth:`Rule.alerts_arrow`.
+            BadEventError: a row's record could not be read (the rows before it were fed).
+            RuntimeError: the correlator is finished.
+        """
+    def finish(self) -> list[Alert]:
+        """Ends the input and returns the alerts of what the correlator still held.
+
+        Raises:
+            RuntimeError: already finished.
+        """
+
+@final
+class CorrelatorStats:
+    """The counts of a :class:`Correlator`: what was fed, and what the engine reports
+    (late events, early releases, evictions: everything that could hide a correlation)."""
+
+    @property
+    def records(self) -> int:
+        """Records and rows fed."""
+    @property
+    def blank(self) -> int:
+        """Blank records (counted, skipped)."""
+    @property
+    def observations(self) -> int:
+        """Records that gave the correlation something (a process start, an inbound
+        connection, a network logon, with a host and a time)."""
+    @property
+    def correlations(self) -> int:
+        """Correlations found."""
+    @property
+    def alerts(self) -> int:
+        """Correlation alerts returned (or ready for the next call)."""
+    @property
+    def late(self) -> int:
+        """Observations older than what their host had already evaluated (beyond the allowed
+        lateness): their partners may have expired."""
+    @property
+    def released_early(self) -> int:
+        """Observations evaluated before the lateness had passed (a full reorder buffer)."""
+    @property
+    def evicted_pending(self) -> int:
+        """Pending items pushed out by newer ones (a full host)."""
+    @property
+    def evicted_hosts(self) -> int:
+        """Hosts evicted for new ones, with everything they held."""
+    @property
+    def unaligned(self) -> int:
+        """Local-time events of a host whose clock offset was not yet known."""
+    @property
+    def rewinds(self) -> int:
+        """Times a host's time jumped back by more than an hour and its state started
+        afresh."""
+    @property
+    def side_guessed(self) -> int:
+        """Sysmon 3 connections whose local end was guessed."""
+    @property
+    def unwritten(self) -> int:
+        """Correlations whose alert could not be written."""
+    @property
+    def lossy(self) -> bool:
+        """Whether anything that could hide a correlation happened (late, released early,
+        evicted, unwritten)."""
+    def to_dict(self) -> CorrelatorStatsDict:
+        """The counts as a dict."""
 
 @final
 class ValidationReport:

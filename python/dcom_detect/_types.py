@@ -14,6 +14,7 @@ __all__ = [
     "DataSource",
     "RuleMetadata",
     "StatsDict",
+    "CorrelatorStatsDict",
     "SupportsReadBytes",
     "Event",
     "ScanSource",
@@ -104,6 +105,24 @@ class StatsDict(TypedDict):
     skipped_files: int
     correlations: int
     complete: bool
+
+
+class CorrelatorStatsDict(TypedDict):
+    """``CorrelatorStats.to_dict()``."""
+
+    records: int
+    blank: int
+    observations: int
+    correlations: int
+    alerts: int
+    late: int
+    released_early: int
+    evicted_pending: int
+    evicted_hosts: int
+    unaligned: int
+    rewinds: int
+    side_guessed: int
+    unwritten: int
 
 
 class SupportsReadBytes(Protocol):

@@ -9,6 +9,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`arrow`] | Arrow PyCapsules (`__arrow_c_stream__`, `__arrow_c_array__`) → core's Arrow view; `match_arrow`, `alerts_arrow` |
+//! | [`correlator`] | `Correlator`: core's correlation `Session` fed records and Arrow batches in input order; `CorrelatorStats` |
 //! | [`event`] | Python events (dict, JSON str, bytes) → JSON bytes for core's decoder |
 //! | [`exceptions`] | the `exceptions` argument (path, JSON, dict / list) → JSON bytes for core; `ExceptionItem` |
 //! | [`rule`] | `Rule`, `Verdict` and its evidence; `match_many` with the interpreter released |
@@ -19,6 +20,7 @@
 use pyo3::prelude::*;
 
 mod arrow;
+mod correlator;
 mod dict;
 mod errors;
 mod event;
@@ -35,6 +37,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<rule::Verdict>()?;
     m.add_class::<rule::OfficeChild>()?;
     m.add_class::<rule::DcomCommandLine>()?;
+    m.add_class::<correlator::Correlator>()?;
+    m.add_class::<correlator::CorrelatorStats>()?;
     m.add_class::<scan::Scan>()?;
     m.add_class::<scan::Alert>()?;
     m.add_class::<scan::Rejected>()?;

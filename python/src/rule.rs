@@ -249,6 +249,13 @@ impl PyRule {
         arrow::alerts_arrow(py, &self.rule, data, columns, file, first_row, include_original)
     }
 
+    /// A stateful correlation run with this rule (`Correlator`): feed it records or Arrow
+    /// batches in input order, get back the correlation alerts each call completes.
+    #[pyo3(signature = (*, profile = "extended", include_original = false))]
+    fn correlator(&self, profile: &str, include_original: bool) -> PyResult<crate::correlator::Correlator> {
+        crate::correlator::Correlator::create(Arc::clone(&self.rule), profile, include_original)
+    }
+
     /// Runs the validation report with this rule (its case folding and exceptions).
     #[pyo3(signature = (paths = None))]
     fn validate(&self, py: Python<'_>, paths: Option<&Bound<'_, PyAny>>) -> PyResult<ValidationReport> {
