@@ -117,11 +117,10 @@ impl<'r> AlertWriter<'r> {
         anchor: &Origin<'_>,
         partner: &Origin<'_>,
     ) -> Result<Alert, DecodeError> {
-        let doc = self.decoder.decode(self.rule.view_paths(), anchor_record)?;
-        let value = build_correlation(correlation, &doc, anchor_record, anchor, partner, self.options);
-        let mut alert = Alert::new(&value, BranchSet::default(), anchor);
-        alert.correlation = Some(ProfileRule::Extended(correlation.rule));
-        Ok(alert)
+        let options = self.options;
+        self.joined(ProfileRule::Extended(correlation.rule), anchor_record, anchor, |doc| {
+            build_correlation(correlation, doc, anchor_record, anchor, partner, options)
+        })
     }
 
     /// The alert of one of Elastic's sequences, anchored on its process start:
@@ -137,10 +136,23 @@ impl<'r> AlertWriter<'r> {
         anchor: &Origin<'_>,
         partner: &Origin<'_>,
     ) -> Result<Alert, DecodeError> {
+        let options = self.options;
+        self.joined(ProfileRule::Elastic(sequence.rule), anchor_record, anchor, |doc| {
+            build_sequence(sequence, doc, anchor_record, anchor, partner, options)
+        })
+    }
+
+    /// The alert `build` makes from the decoded anchor record, naming `rule`.
+    fn joined(
+        &mut self,
+        rule: ProfileRule,
+        anchor_record: &[u8],
+        anchor: &Origin<'_>,
+        build: impl FnOnce(&Document<'_>) -> Value,
+    ) -> Result<Alert, DecodeError> {
         let doc = self.decoder.decode(self.rule.view_paths(), anchor_record)?;
-        let value = build_sequence(sequence, &doc, anchor_record, anchor, partner, self.options);
-        let mut alert = Alert::new(&value, BranchSet::default(), anchor);
-        alert.correlation = Some(ProfileRule::Elastic(sequence.rule));
+        let mut alert = Alert::new(&build(&doc), BranchSet::default(), anchor);
+        alert.correlation = Some(rule);
         Ok(alert)
     }
 
