@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 seconds=${1:-30}
 shift || true
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then targets=(decode scan evtx exceptions c_json c_utf16); fi
+if [ ${#targets[@]} -eq 0 ]; then targets=(decode scan evtx exceptions c_json c_utf16 correlate); fi
 export RUSTC_BOOTSTRAP=1
 corpus_root=../target/fuzz-corpus
 for target in "${targets[@]}"; do
