@@ -1,4 +1,4 @@
-//! `Correlator`: core's correlation [`Session`] as a stateful Python object, fed records and
+//! `Correlator`: core's correlation [`Session`] (either stateful profile) as a Python object, fed records and
 //! Arrow batches in input order, returning the correlation alerts each call completes.
 //!
 //! ```text
@@ -23,7 +23,7 @@
 //! Per record: one serialisation (dicts) or JSON write (Arrow rows) into a reused buffer, one
 //! decode of the fields the correlation reads, core's `observe` and correlator step; a copy of
 //! the record for an anchor candidate (a COM server start or an explorer child). Memory is
-//! bounded by core's [`Limits`] (hosts × pending items) whatever the input's length. Arrow
+//! bounded by core's limits (`correlate::Limits`, `ElasticLimits`) whatever the input's length. Arrow
 //! batches are read with the interpreter released; records need it (they are Python objects).
 
 use std::sync::Arc;
