@@ -4,7 +4,7 @@
 
 mod counting;
 
-use counting::allocations_during;
+use counting::{allocations_during, bytes_during};
 use dcom_detect_core::view::ecs::Paths;
 use std::ops::ControlFlow;
 
@@ -303,6 +303,37 @@ fn correlating_allocates_nothing_in_steady_state() {
         }
     });
     assert_eq!(n, 0, "{n} allocations after warm-up");
+}
+
+/// A host's buffers grow on demand: at the default limits a thousand hosts that each sent
+/// one inbound connection hold a few hundred bytes each, not every buffer at full size
+/// (`Correlator::state_bytes`' upper bound, over 300 KB per host).
+#[test]
+fn quiet_hosts_cost_little() {
+    use dcom_detect_core::correlate::{observe, Correlator, Limits};
+
+    let inbound = r#"{"@timestamp":"2020-09-17T21:46:13Z","host":{"id":"HOST"},"event":{"category":["network"],"type":["start"]},"network":{"direction":"incoming","transport":"tcp"},"source":{"ip":"10.1.1.1","port":50000},"destination":{"ip":"10.1.1.2","port":49700},"process":{"entity_id":"e-1","pid":7,"name":"explorer.exe"}}"#;
+    let rule = Rule::default();
+    let paths = Paths::new(rule.fields()).with_view();
+    let mut decoder = Decoder::new();
+    let observations: Vec<_> = (0..1000)
+        .map(|h| {
+            let record = inbound.replace("HOST", &format!("host-{h}"));
+            observe(&decoder.decode(&paths, record.as_bytes()).expect("valid")).expect("an observation")
+        })
+        .collect();
+    let limits = Limits::default();
+    let full_host = Correlator::<usize>::state_bytes(&limits)[8].1;
+    let mut correlator = Correlator::<usize>::new(limits);
+    let bytes = bytes_during(|| {
+        for (i, o) in observations.iter().enumerate() {
+            correlator.observe(o, i, |_| {});
+        }
+    });
+    assert_eq!(correlator.stats().observations, 1000);
+    let per_host = bytes / 1000;
+    assert!(per_host < 4096, "{per_host} bytes per quiet host");
+    assert!(full_host > 100 * per_host as usize, "upper bound {full_host} vs {per_host}");
 }
 
 #[test]

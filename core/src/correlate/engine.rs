@@ -170,7 +170,19 @@ struct Connection {
     local: Endpoint,
 }
 
-/// Bounded ring of recent items: pushing into a full ring drops the oldest.
+/// Makes room for one more item in `items`, which is never to hold more than `limit`: grows
+/// the allocation by doubling (at least 4 items), never past `limit`. Amortised O(1); once a
+/// deque has held `limit` items (or its high-water mark) it never allocates again.
+fn make_room<T>(items: &mut VecDeque<T>, limit: usize) {
+    let len = items.len();
+    if len == items.capacity() && len < limit {
+        let target = len.saturating_mul(2).max(4).min(limit);
+        items.reserve_exact(target - len);
+    }
+}
+
+/// Bounded ring of recent items: pushing into a full ring drops the oldest. Its buffer grows
+/// on demand up to `capacity` items (a quiet host costs nothing) and is kept when cleared.
 #[derive(Debug)]
 struct Ring<T> {
     items: VecDeque<T>,
@@ -178,11 +190,13 @@ struct Ring<T> {
 }
 
 impl<T> Ring<T> {
+    /// An empty ring of at most `capacity` (at least 1) items; allocates nothing yet.
     fn with_capacity(capacity: usize) -> Ring<T> {
-        Ring { items: VecDeque::with_capacity(capacity), capacity: capacity.max(1) }
+        Ring { items: VecDeque::new(), capacity: capacity.max(1) }
     }
 
-    /// Pushes `item`; returns whether an older item was dropped. O(1), no allocation.
+    /// Pushes `item`; returns whether an older item was dropped. Amortised O(1); allocates
+    /// only while the ring grows towards a length it has not held before.
     fn push(&mut self, item: T) -> bool {
         self.push_out(item).is_some()
     }
@@ -190,6 +204,7 @@ impl<T> Ring<T> {
     /// Pushes `item`; returns the older item dropped to make room, if any.
     fn push_out(&mut self, item: T) -> Option<T> {
         let dropped = if self.items.len() >= self.capacity { self.items.pop_front() } else { None };
+        make_room(&mut self.items, self.capacity);
         self.items.push_back(item);
         dropped
     }
@@ -222,7 +237,7 @@ impl<M: Copy> HostState<M> {
             last_used: 0,
             newest: None,
             released: None,
-            buffer: VecDeque::with_capacity(limits.pending.saturating_mul(4).max(1)),
+            buffer: VecDeque::new(),
             offset: None,
             own: Ring::with_capacity(8),
             anchors: Ring::with_capacity(limits.pending),
@@ -346,13 +361,14 @@ impl<M: Copy> Correlator<M> {
             stats.late += 1;
             process(host, stats, item, &mut emit);
         } else {
-            if host.buffer.len() >= limits.pending.saturating_mul(4).max(1) {
+            if host.buffer.len() >= buffer_limit(&limits) {
                 // A full buffer releases its oldest observation early.
                 stats.released_early += 1;
                 let oldest = host.buffer.pop_front().expect("a full buffer");
                 process(host, stats, oldest, &mut emit);
             }
             let at = host.buffer.partition_point(|b| b.key() <= item.key());
+            make_room(&mut host.buffer, buffer_limit(&limits));
             host.buffer.insert(at, item);
         }
         let newest = host.newest.map_or(time, |n| n.max(time));
@@ -391,9 +407,9 @@ impl<M: Copy> Correlator<M> {
     /// `M`, in order: one host's fixed part, its index entry, a pending anchor, a pending
     /// inbound connection, a pending logon, a recent start (pid-reuse guard), an observation
     /// waiting in the reorder buffer, a learnt own address; then one host at these `limits`
-    /// (everything its buffers can hold, allocated when the host is first seen), and every
-    /// host at these limits. Stack sizes only: the state holds no heap data beyond these
-    /// buffers. O(1).
+    /// with every buffer full, and every host so. These are upper bounds: a host's buffers
+    /// grow on demand (doubling) and a quiet host holds little more than its fixed part.
+    /// Stack sizes only: the state holds no heap data beyond these buffers. O(1).
     pub fn state_bytes(limits: &Limits) -> [(&'static str, usize); 10] {
         use std::mem::size_of;
         let pending = limits.pending.max(1);
@@ -540,6 +556,11 @@ fn process<M: Copy>(
 /// Observations are evaluated in this order: by time, process starts before other events of
 /// the same instant (so the pid-reuse guard sees a start stamped with its connection's
 /// time), then in input order.
+/// The most observations a host's reorder buffer holds ([`Limits::pending`] × 4, at least 1).
+fn buffer_limit(limits: &Limits) -> usize {
+    limits.pending.saturating_mul(4).max(1)
+}
+
 fn rank(fact: &Fact) -> u8 {
     match fact {
         Fact::Start(_) => 0,
