@@ -2,6 +2,7 @@
 //! paste into Kibana (order-insensitivity is two sequences, one per order; EQL's `maxspan` is
 //! symmetric, so D2L's 60 s before / 2 s after is written as the two orders' spans).
 
+use crate::guide;
 use crate::rule::definition::{DataSource, Metadata, METADATA, THREAT};
 
 use super::{CorrelationRule, ElasticRule};
@@ -33,6 +34,8 @@ static D2: Metadata = Metadata {
         "Remote administration consoles legitimately activating MMC or Office over DCOM.",
         "Document management or reporting servers automating Office through remote COM.",
     ],
+    guide: guide::D2,
+    branch_guides: &[],
 };
 
 static D2L: Metadata = Metadata {
@@ -51,6 +54,8 @@ static D2L: Metadata = Metadata {
     threat: THREAT,
     data_sources: SOURCES,
     false_positives: &["Remote administration that activates MMC or Office in a network logon session."],
+    guide: guide::D2L,
+    branch_guides: &[],
 };
 
 static D3: Metadata = Metadata {
@@ -70,6 +75,8 @@ static D3: Metadata = Metadata {
     threat: THREAT,
     data_sources: SOURCES,
     false_positives: &["A user starting a program while explorer.exe serves a remote file-sharing or RPC request."],
+    guide: guide::D3,
+    branch_guides: &[],
 };
 
 const ELASTIC_SOURCES: &[DataSource] = &[
@@ -106,6 +113,12 @@ const fn elastic(rule: ElasticRule, description: &'static str) -> Metadata {
         threat: THREAT,
         data_sources: ELASTIC_SOURCES,
         false_positives: &[],
+        guide: match rule {
+            ElasticRule::Mmc20 => guide::MMC20,
+            ElasticRule::ShellWindows => guide::SHELLWINDOWS,
+            ElasticRule::Hta => guide::HTA,
+        },
+        branch_guides: &[],
     }
 }
 

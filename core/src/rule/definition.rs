@@ -2,6 +2,8 @@
 //! its catalogue metadata. Data only; [`crate::rule`] evaluates it and [`crate::rule::prefilter`]
 //! derives its byte needles from it, so neither depends on the other.
 
+use crate::guide::{self, BranchGuide};
+
 /// The rule's EQL text, byte for byte as Elastic ships it.
 pub const EQL_SOURCE: &str = r#"process where event.type == "start" and
 (
@@ -72,6 +74,12 @@ pub struct Metadata {
     pub data_sources: &'static [DataSource],
     /// Known false positives, from the rule's notes.
     pub false_positives: &'static [&'static str],
+    /// The triage guide (Markdown, Elastic's `note`): investigation, false positives, response,
+    /// hunting pivots ([`crate::guide`], `docs/triage/`). Never empty.
+    pub guide: &'static str,
+    /// The seed rule's per-branch guides, one per branch in [`Branch::ALL`](crate::rule::Branch::ALL)
+    /// order; empty for a stateful rule (its alert has no branches).
+    pub branch_guides: &'static [BranchGuide],
 }
 
 /// One MITRE ATT&CK entry: id, name and reference URL.
@@ -151,4 +159,6 @@ pub static METADATA: Metadata = Metadata {
         "Software deployment (SCCM, Intune) driving Office COM interfaces during patch cycles.",
         "Approved Excel macro automation starting wscript.exe or cmd.exe in finance or operations.",
     ],
+    guide: guide::SEED,
+    branch_guides: &guide::SEED_BRANCHES,
 };
