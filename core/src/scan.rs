@@ -32,7 +32,7 @@ use std::ops::{ControlFlow, Range};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-use crate::correlate::{Observed, Observer, Profile};
+use crate::correlate::{ObserveCandidates, Observed, Observer, Profile};
 use crate::error::{DecodeError, ErrorKind};
 use crate::rule::prefilter::Prefilter;
 use crate::rule::{BranchSet, Rule};
@@ -448,17 +448,23 @@ impl<'r> Scanner<'r> {
             Some(c) => c.next_from(0),
             None => Some(0),
         };
+        // Observing for `extended`, a record the rule's prefilter rules out is still decoded
+        // when it may give an observation (`correlate::may_observe`, a sound byte test run
+        // here over the whole chunk's lowercase copy at once).
+        let mut observable = match (&candidates, &self.observer) {
+            (Some(c), Some(Observer::Extended)) => Some(ObserveCandidates::new(chunk, c.folded())),
+            _ => None,
+        };
+        let mut next_observable = observable.as_mut().and_then(|o| o.next_from(0));
         while pos < chunk.len() {
             let end = memchr::memchr(b'\n', &chunk[pos..]).map_or(chunk.len(), |i| pos + i);
             let record = &chunk[pos..end];
             if is_blank(record) {
                 batch.stats.blank_lines += 1;
             } else {
-                // Observing, a record the rule's prefilter rules out is still decoded when it
-                // may give an observation (`correlate::may_observe`, a sound byte test).
                 let candidate = candidates.is_none()
                     || next_candidate.is_some_and(|c| c < end)
-                    || (matches!(self.observer, Some(Observer::Extended)) && crate::correlate::may_observe(record));
+                    || next_observable.is_some_and(|c| c < end);
                 if candidate || !frame::is_plain_object(record, self.max_depth) {
                     let (outcome, observation) =
                         evaluate_observed(self.rule, &mut self.decoder, self.observer.as_ref(), record);
@@ -490,6 +496,11 @@ impl<'r> Scanner<'r> {
             if let (Some(walk), Some(c)) = (&mut candidates, next_candidate) {
                 if c < pos {
                     next_candidate = if pos < chunk.len() { walk.next_from(pos) } else { None };
+                }
+            }
+            if let (Some(walk), Some(c)) = (&mut observable, next_observable) {
+                if c < pos {
+                    next_observable = if pos < chunk.len() { walk.next_from(pos) } else { None };
                 }
             }
             if batch.hits.len() >= max_hits && pos < chunk.len() {

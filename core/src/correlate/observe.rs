@@ -163,6 +163,31 @@ pub const SERVERS: [&str; 14] = [
     "winword.exe",
 ];
 
+/// The parent of a COM server started for a DCOM activation (the DcomLaunch service's host).
+pub const ACTIVATION_PARENT: &str = "svchost.exe";
+
+/// The arguments a COM server is started with for an activation (any one, compared without
+/// ASCII case against each argument).
+pub const ACTIVATION_ARGS: [&str; 2] = ["-Embedding", "/automation"];
+
+/// The process whose children and inbound connections D3 joins.
+pub const EXPLORER: &str = "explorer.exe";
+
+/// `network.direction` values of an inbound connection (compared without ASCII case).
+pub const INBOUND_DIRECTIONS: [&str; 3] = ["ingress", "incoming", "inbound"];
+
+/// `network.direction` values of an outbound connection (compared without ASCII case).
+pub const OUTBOUND_DIRECTIONS: [&str; 3] = ["egress", "outgoing", "outbound"];
+
+/// The only `network.transport` that partners (compared without ASCII case).
+pub const TRANSPORT: &str = "tcp";
+
+/// `winlog.logon.type` values of a network logon (4624 type 3; compared without ASCII case).
+pub const NETWORK_LOGON_TYPES: [&str; 2] = ["Network", "3"];
+
+/// The lowest local port of the inbound connection D3 accepts (the dynamic RPC range).
+pub const D3_MIN_LOCAL_PORT: u16 = 49152;
+
 /// The observation a decoded document gives, if any. The document must have been decoded
 /// with [`Paths::with_view`](crate::view::ecs::Paths::with_view). None for an event the
 /// rules never read, an event without a host or a readable time, an outbound connection
@@ -221,15 +246,13 @@ pub fn observe(doc: &Document<'_>) -> Option<Observation> {
 /// `memchr` search for `\u`. No allocation once the buffer has grown to the longest record.
 pub fn may_observe(record: &[u8]) -> bool {
     use std::cell::RefCell;
-    use std::sync::OnceLock;
-    static NEEDLES: OnceLock<Needles> = OnceLock::new();
     thread_local! {
         static FOLDED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     }
     if memchr::memmem::find(record, b"\\u").is_some() {
         return true;
     }
-    let needles = NEEDLES.get_or_init(Needles::new);
+    let needles = Needles::get();
     FOLDED.with(|folded| {
         let mut folded = folded.borrow_mut();
         folded.clear();
@@ -257,9 +280,75 @@ impl Needles {
     }
 
     fn is_match(&self, haystack: &[u8]) -> bool {
+        self.find(haystack, 0).is_some()
+    }
+
+    /// The start of the first word at or after `from`.
+    fn find(&self, haystack: &[u8], from: usize) -> Option<usize> {
+        let span = aho_corasick::Span { start: from, end: haystack.len() };
         match self {
-            Needles::Packed(s) => s.find(haystack).is_some(),
-            Needles::Automaton(a) => a.is_match(haystack),
+            Needles::Packed(s) => s.find_in(haystack, span).map(|m| m.start()),
+            Needles::Automaton(a) => a.find(aho_corasick::Input::new(haystack).span(span)).map(|m| m.start()),
+        }
+    }
+
+    fn get() -> &'static Needles {
+        use std::sync::OnceLock;
+        static NEEDLES: OnceLock<Needles> = OnceLock::new();
+        NEEDLES.get_or_init(Needles::new)
+    }
+}
+
+/// [`may_observe`] over a buffer of many `\n`-separated records at once, for a forward walk:
+/// a record may give an observation exactly when [`next_from`](Self::next_from) its start
+/// returns a position before its end (the words and `\u` never span a newline).
+///
+/// # Cost
+/// Reuses a lowercase copy of the buffer the caller already holds (the rule's prefilter
+/// makes one); each search resumes where the last one stopped, so a whole walk is O(n) with
+/// one packed multi-word search and one `memchr` search over the buffer. No allocation.
+#[derive(Debug)]
+pub struct ObserveCandidates<'h> {
+    raw: &'h [u8],
+    folded: &'h [u8],
+    /// Cached result of the last search of each kind: (searched from, found).
+    word: Option<(usize, Option<usize>)>,
+    escape: Option<(usize, Option<usize>)>,
+}
+
+impl<'h> ObserveCandidates<'h> {
+    /// A walk over `raw`, whose ASCII-lowercase copy is `folded` (the same length).
+    pub fn new(raw: &'h [u8], folded: &'h [u8]) -> ObserveCandidates<'h> {
+        debug_assert_eq!(raw.len(), folded.len());
+        ObserveCandidates { raw, folded, word: None, escape: None }
+    }
+
+    /// The first position at or after `from` of a word [`may_observe`] looks for or of a
+    /// `\u`; positions passed to successive calls must not decrease.
+    pub fn next_from(&mut self, from: usize) -> Option<usize> {
+        let (raw, folded) = (self.raw, self.folded);
+        let word = cached(&mut self.word, from, || Needles::get().find(folded, from));
+        let escape =
+            cached(&mut self.escape, from, || memchr::memmem::find(raw.get(from..)?, b"\\u").map(|i| from + i));
+        match (word, escape) {
+            (Some(w), Some(e)) => Some(w.min(e)),
+            (w, e) => w.or(e),
+        }
+    }
+}
+
+/// The cached search result when it is still valid from `from`, else a new search.
+fn cached(
+    slot: &mut Option<(usize, Option<usize>)>,
+    from: usize,
+    search: impl FnOnce() -> Option<usize>,
+) -> Option<usize> {
+    match *slot {
+        Some((_, found)) if found.is_none_or(|f| f >= from) => found,
+        _ => {
+            let found = search();
+            *slot = Some((from, found));
+            found
         }
     }
 }
@@ -268,9 +357,9 @@ fn start(doc: &Document<'_>) -> Start {
     let name = first(doc, ViewField::ProcessName);
     let parent = first(doc, ViewField::ParentName);
     let is = |v: Option<Text<'_>>, name: &str| v.is_some_and(|v| eq(v, name));
-    let com_server = is(parent, "svchost.exe")
+    let com_server = is(parent, ACTIVATION_PARENT)
         && name.is_some_and(|n| SERVERS.iter().any(|s| eq(n, s)))
-        && doc.view(ViewField::ProcessArgs).any(|a| eq(a, "-Embedding") || eq(a, "/automation"));
+        && doc.view(ViewField::ProcessArgs).any(|a| ACTIVATION_ARGS.iter().any(|arg| eq(a, arg)));
     Start {
         entity: first(doc, ViewField::ProcessEntityId).and_then(entity_key),
         pid: number(doc, ViewField::ProcessPid),
@@ -278,27 +367,36 @@ fn start(doc: &Document<'_>) -> Start {
         parent_pid: number(doc, ViewField::ParentPid),
         logon_id: number(doc, ViewField::LogonId).filter(|&id| id != 0),
         com_server,
-        explorer_child: is(parent, "explorer.exe"),
+        explorer_child: is(parent, EXPLORER),
         utc_and_local: None,
     }
+}
+
+/// A network event's source and destination ends (`source.ip`/`port`,
+/// `destination.ip`/`port`), each None without a readable address. O(values).
+pub(crate) fn ends(doc: &Document<'_>) -> [Option<Endpoint>; 2] {
+    let ip = |f: ViewField| first(doc, f).and_then(|v| v.as_str()).and_then(parse_ip);
+    let port = |f: ViewField| number(doc, f).and_then(|p| u16::try_from(p).ok());
+    [
+        ip(ViewField::SourceIp).map(|a| (a, port(ViewField::SourcePort))),
+        ip(ViewField::DestinationIp).map(|a| (a, port(ViewField::DestinationPort))),
+    ]
 }
 
 fn connection(doc: &Document<'_>) -> Option<Fact> {
     let direction = first(doc, ViewField::NetworkDirection)?;
     let ip = |f: ViewField| first(doc, f).and_then(|v| v.as_str()).and_then(parse_ip);
     let port = |f: ViewField| number(doc, f).and_then(|p| u16::try_from(p).ok());
-    let inbound = ["ingress", "incoming", "inbound"].iter().any(|d| eq(direction, d));
-    let outbound = ["egress", "outgoing", "outbound"].iter().any(|d| eq(direction, d));
+    let inbound = INBOUND_DIRECTIONS.iter().any(|d| eq(direction, d));
+    let outbound = OUTBOUND_DIRECTIONS.iter().any(|d| eq(direction, d));
     if outbound {
         return Some(Fact::Outbound(Outbound { local: ip(ViewField::SourceIp)? }));
     }
-    if !inbound || !first(doc, ViewField::NetworkTransport).is_some_and(|t| eq(t, "tcp")) {
+    if !inbound || !first(doc, ViewField::NetworkTransport).is_some_and(|t| eq(t, TRANSPORT)) {
         return None;
     }
-    let ends = [
-        (ip(ViewField::SourceIp)?, port(ViewField::SourcePort)),
-        (ip(ViewField::DestinationIp)?, port(ViewField::DestinationPort)),
-    ];
+    let [Some(source), Some(destination)] = ends(doc) else { return None };
+    let ends = [source, destination];
     let name = first(doc, ViewField::ProcessName);
     let local = match doc.schema() {
         Schema::Raw(_, RawKind::Sysmon3) => None,
@@ -307,7 +405,7 @@ fn connection(doc: &Document<'_>) -> Option<Fact> {
     Some(Fact::Inbound(Inbound {
         entity: first(doc, ViewField::ProcessEntityId).and_then(entity_key),
         pid: number(doc, ViewField::ProcessPid),
-        explorer: name.is_some_and(|n| eq(n, "explorer.exe")),
+        explorer: name.is_some_and(|n| eq(n, EXPLORER)),
         com_server: name.is_some_and(|n| SERVERS.iter().any(|s| eq(n, s))),
         ends,
         local,
@@ -315,7 +413,7 @@ fn connection(doc: &Document<'_>) -> Option<Fact> {
 }
 
 fn logon(doc: &Document<'_>) -> Option<Logon> {
-    if !first(doc, ViewField::LogonType).is_some_and(|t| eq(t, "Network") || eq(t, "3")) {
+    if !first(doc, ViewField::LogonType).is_some_and(|t| NETWORK_LOGON_TYPES.iter().any(|n| eq(t, n))) {
         return None;
     }
     let source = first(doc, ViewField::SourceIp).and_then(|v| v.as_str()).and_then(parse_ip)?;

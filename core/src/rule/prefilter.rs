@@ -207,7 +207,12 @@ pub struct Candidates<'p, 'h> {
     escape: Option<(usize, Option<usize>)>,
 }
 
-impl Candidates<'_, '_> {
+impl<'h> Candidates<'_, 'h> {
+    /// The buffer with ASCII letters lowercased (for other searches over the same bytes).
+    pub fn folded(&self) -> &'h [u8] {
+        self.folded
+    }
+
     /// The first position at or after `from` inside a line that could match; positions
     /// passed to successive calls must not decrease.
     pub fn next_from(&mut self, from: usize) -> Option<usize> {

@@ -233,8 +233,12 @@ pub(crate) struct Node {
     segment: Box<str>,
     /// The full dotted path, for error messages.
     path: Box<str>,
-    /// Children with the [`tag`] of their segment, sorted by tag (binary search).
+    /// Children with the [`tag`] of their segment, in insertion order.
     children: Vec<(u64, NodeId)>,
+    /// The same children in an open-addressing table (linear probing, a power of two at
+    /// least twice their number, so a probe always ends; an empty slot has tag 0, which no
+    /// non-empty segment has): the decoder's per-key lookup.
+    table: Box<[(u64, NodeId)]>,
     slots: Vec<Slot>,
     /// A path of the ECS namespace (the rule's or tuning fields, or their parents): a value
     /// where this node has children rejects an ECS document.
@@ -264,6 +268,7 @@ impl Paths {
                 segment: "".into(),
                 path: "".into(),
                 children: Vec::new(),
+                table: Box::default(),
                 slots: Vec::new(),
                 ecs: false,
                 keyword: false,
@@ -341,15 +346,16 @@ impl Paths {
                         segment: segment.into(),
                         path: path[..end].into(),
                         children: Vec::new(),
+                        table: Box::default(),
                         slots: Vec::new(),
                         ecs,
                         keyword: false,
                         marks_ecs: false,
                     });
                     let t = tag(segment.as_bytes());
-                    let children = &mut self.nodes[node as usize].children;
-                    let at = children.partition_point(|&(ct, _)| ct <= t);
-                    children.insert(at, (t, id));
+                    let parent = &mut self.nodes[node as usize];
+                    parent.children.push((t, id));
+                    parent.table = child_table(&parent.children);
                     id
                 }
             };
@@ -362,18 +368,28 @@ impl Paths {
         node
     }
 
+    /// The child of `node` named `segment`. One hash of the segment's [`tag`] and a short
+    /// linear probe (the root has dozens of children: every wrapper's fields); the segment
+    /// itself is compared only for names longer than seven bytes, which tags do not tell apart.
     #[inline]
     fn child(&self, node: NodeId, segment: &[u8]) -> Option<NodeId> {
-        // Children are sorted by tag (the root has dozens: every wrapper's fields): a binary
-        // search, then the few children sharing the tag (names longer than seven bytes).
         let t = tag(segment);
-        let children = &self.nodes[node as usize].children;
-        let from = children.partition_point(|&(ct, _)| ct < t);
-        children[from..]
-            .iter()
-            .take_while(|&&(ct, _)| ct == t)
-            .find(|&&(_, c)| segment.len() <= 7 || self.nodes[c as usize].segment.as_bytes() == segment)
-            .map(|&(_, c)| c)
+        let table = &self.nodes[node as usize].table;
+        if table.is_empty() || t == 0 {
+            return None;
+        }
+        let mask = table.len() - 1;
+        let mut i = slot_of(t, mask);
+        loop {
+            let (ct, c) = table[i];
+            if ct == 0 {
+                return None;
+            }
+            if ct == t && (segment.len() <= 7 || self.nodes[c as usize].segment.as_bytes() == segment) {
+                return Some(c);
+            }
+            i = (i + 1) & mask;
+        }
     }
 
     #[inline]
@@ -847,6 +863,27 @@ fn is_java_whitespace(c: char) -> bool {
             | '\u{205f}'
             | '\u{3000}'
     )
+}
+
+/// The open-addressing table of `children` (see [`Node::table`]).
+fn child_table(children: &[(u64, NodeId)]) -> Box<[(u64, NodeId)]> {
+    let len = (children.len() * 2).next_power_of_two().max(2);
+    let mut table = vec![(0u64, 0 as NodeId); len].into_boxed_slice();
+    for &(t, c) in children {
+        let mut i = slot_of(t, len - 1);
+        while table[i].0 != 0 {
+            i = (i + 1) & (len - 1);
+        }
+        table[i] = (t, c);
+    }
+    table
+}
+
+/// A tag's first slot in a table of `mask + 1` slots (Fibonacci hashing: the product's high
+/// bits mix every byte of the tag).
+#[inline]
+fn slot_of(tag: u64, mask: usize) -> usize {
+    (tag.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize & mask
 }
 
 /// A cheap fingerprint of a name: its length and first seven bytes. Equal names have equal
