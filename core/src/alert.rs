@@ -443,13 +443,9 @@ fn build_correlation<M>(
     let mut other = partner_object(partner, correlation.partner_time.to_string());
     match correlation.partner_fact {
         Partner::Inbound { remote, local } => {
-            let end = |(ip, port): Endpoint| match port {
-                Some(port) => json!({ "ip": ip.to_string(), "port": port }),
-                None => json!({ "ip": ip.to_string() }),
-            };
             other.insert("kind".into(), json!("inbound_connection"));
-            other.insert("remote".into(), end(remote));
-            other.insert("local".into(), end(local));
+            other.insert("remote".into(), endpoint_json(remote));
+            other.insert("local".into(), endpoint_json(local));
         }
         Partner::Logon { logon_id, source } => {
             other.insert("kind".into(), json!("network_logon"));
@@ -475,8 +471,28 @@ fn build_sequence<M: Copy>(
     let time = Timestamp::from_unix_nanos(sequence.partner().time_ms.saturating_mul(1_000_000));
     let mut other = partner_object(partner, time.to_string());
     other.insert("kind".into(), json!("inbound_connection"));
+    // The connection's ends as its event names them (ECS `source`, `destination`): Elastic's
+    // rules take them as logged, and Sysmon versions disagree on which end of an incoming
+    // connection is the source, so they are not relabelled remote and local here.
+    let mut network = Map::new();
+    for (name, end) in ["source", "destination"].into_iter().zip(sequence.partner().ends) {
+        if let Some(end) = end {
+            network.insert(name.into(), endpoint_json(end));
+        }
+    }
+    if !network.is_empty() {
+        other.insert("network".into(), Value::Object(network));
+    }
     let gap_ms = sequence.partner().time_ms - sequence.anchor().time_ms;
     build_joined(ProfileRule::Elastic(sequence.rule), doc, record, anchor, other, gap_ms as f64 / 1e3, options)
+}
+
+/// One end of a connection: `{"ip": ..., "port": ...}` (no `port` when unknown).
+fn endpoint_json((ip, port): Endpoint) -> Value {
+    match port {
+        Some(port) => json!({ "ip": ip.to_string(), "port": port }),
+        None => json!({ "ip": ip.to_string() }),
+    }
 }
 
 /// `dcom_detect.correlation.partner`'s source and time.

@@ -141,7 +141,14 @@ mod recordings {
                 assert_eq!(v["rule"]["id"], r.id());
                 assert_eq!(v["rule"]["name"], r.name());
                 assert_eq!(v["dcom_detect"]["correlation"]["rule"], r.short_name());
-                assert_eq!(v["dcom_detect"]["correlation"]["partner"]["kind"], "inbound_connection");
+                let partner = &v["dcom_detect"]["correlation"]["partner"];
+                assert_eq!(partner["kind"], "inbound_connection");
+                // The incoming connection's ends, as its event names them.
+                let end = |name: &str| &partner["network"][name];
+                let ip = |name: &str| end(name)["ip"].as_str().and_then(|a| a.parse::<std::net::IpAddr>().ok());
+                let (source, destination) = (ip("source").expect("source ip"), ip("destination").expect("dest ip"));
+                assert!(!source.is_loopback() && source != destination, "{partner}");
+                assert!(end("destination")["port"].as_u64().is_some_and(|p| p > 0), "{partner}");
                 let gap = v["dcom_detect"]["correlation"]["gap_seconds"].as_f64().unwrap();
                 assert!(gap.abs() * 1000.0 <= r.maxspan_millis() as f64, "{gap}");
                 let source = &v["dcom_detect"]["source"];

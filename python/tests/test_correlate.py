@@ -138,6 +138,11 @@ def test_the_elastic_profile_raises_elastics_shellwindows_sequence() -> None:
     lines = shell.read_text(encoding="utf-8").splitlines()
     partner = json.loads(lines[found["partner"]["source"]["line"] - 1])
     assert partner["EventID"] == 3 and partner["Image"].lower().endswith("explorer.exe"), partner
+    # ... and its ends, as the event names them.
+    assert found["partner"]["network"] == {
+        "source": {"ip": partner["SourceIp"], "port": int(partner["SourcePort"])},
+        "destination": {"ip": partner["DestinationIp"], "port": int(partner["DestinationPort"])},
+    }
     assert 0 < -found["gap_seconds"] <= 5
     assert document["process"]["parent"]["name"].lower() == "explorer.exe"
     # The same records as dicts, and the command line, give the same alert bytes.

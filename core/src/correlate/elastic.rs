@@ -33,6 +33,7 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::observe::Endpoint;
 use crate::view::ecs::{Document, Schema, ViewField};
 use crate::view::field::{Mapping, ECS_IGNORE_ABOVE};
 use crate::view::text::Text;
@@ -139,7 +140,8 @@ impl ElasticRule {
         self as usize
     }
 
-    fn spec(self) -> &'static Spec {
+    /// The rule as data: its stages' conditions and keys (read by [`crate::export::sigma`]).
+    pub(crate) fn spec(self) -> &'static Spec {
         match self {
             ElasticRule::Mmc20 => &MMC20,
             ElasticRule::ShellWindows => &SHELLWINDOWS,
@@ -152,7 +154,7 @@ impl ElasticRule {
 
 /// Where a condition's values come from.
 #[derive(Clone, Copy, Debug)]
-enum Src {
+pub(crate) enum Src {
     /// A field of the event view.
     View(ViewField),
     /// `host.os.type` (see [`ElasticReader`]).
@@ -164,7 +166,7 @@ enum Src {
 /// when *no* value equals (a `must_not` term query); a field without values satisfies only
 /// `!=`.
 #[derive(Clone, Copy, Debug)]
-enum Cond {
+pub(crate) enum Cond {
     /// `field == "literal"`: exact, case-sensitive (a term query on a keyword).
     Exact(Src, &'static str),
     /// `field : "literal"` or `field : ("a", "b")`: equality ignoring ASCII case (a
@@ -180,17 +182,17 @@ enum Cond {
 
 /// One stage: its event category (`network where`), its conditions and its own `by` key.
 #[derive(Debug)]
-struct Stage {
-    category: &'static str,
-    conds: &'static [Cond],
-    key: ViewField,
+pub(crate) struct Stage {
+    pub(crate) category: &'static str,
+    pub(crate) conds: &'static [Cond],
+    pub(crate) key: ViewField,
 }
 
 /// A rule: its two stages (each joined on `host.id` and the stage's key) and its maxspan.
 #[derive(Debug)]
-struct Spec {
-    stages: [Stage; 2],
-    maxspan_ms: i64,
+pub(crate) struct Spec {
+    pub(crate) stages: [Stage; 2],
+    pub(crate) maxspan_ms: i64,
 }
 
 use Cond::{Above, AtLeast, Exact, Like, NotAddress};
@@ -342,6 +344,9 @@ pub struct ElasticEvent {
     pub keyless: u8,
     /// Stages whose key combinations were more than [`MAX_KEYS`] (the rest were dropped).
     pub keys_truncated: u8,
+    /// The event's source and destination ends (a network event's; None elsewhere), for
+    /// the alert's partner.
+    pub ends: [Option<Endpoint>; 2],
 }
 
 impl ElasticEvent {
@@ -387,7 +392,8 @@ impl ElasticReader {
     /// its keys: a keyless one is counted) and has a time.
     /// O(values), no allocation.
     pub fn read(&self, doc: &Document<'_>) -> Option<ElasticEvent> {
-        let mut event = ElasticEvent { time_ms: 0, stages: [[None; 2]; 3], keyless: 0, keys_truncated: 0 };
+        let mut event =
+            ElasticEvent { time_ms: 0, stages: [[None; 2]; 3], keyless: 0, keys_truncated: 0, ends: [None; 2] };
         let mut any = false;
         for rule in ElasticRule::ALL {
             for (s, stage) in rule.spec().stages.iter().enumerate() {
@@ -412,6 +418,7 @@ impl ElasticReader {
             TimeSource::SysmonUtcTime => doc.sysmon_utc_time().or_else(|| doc.timestamp()),
         };
         event.time_ms = time?.unix_millis();
+        event.ends = super::observe::ends(doc);
         Some(event)
     }
 
@@ -560,6 +567,8 @@ pub struct SequenceEvent<M> {
     pub mark: M,
     /// `@timestamp`, in milliseconds.
     pub time_ms: i64,
+    /// Its source and destination ends ([`ElasticEvent::ends`]).
+    pub ends: [Option<Endpoint>; 2],
 }
 
 /// A completed sequence.
@@ -651,6 +660,7 @@ struct Pending<M> {
     time_ms: i64,
     seq: u64,
     mark: M,
+    ends: [Option<Endpoint>; 2],
 }
 
 /// What the sequencer reports: completed sequences, and when an event leaves the state, so a
@@ -798,8 +808,8 @@ impl<M: Copy> Sequences<M> {
                         emit(Step::Match(ElasticMatch {
                             rule,
                             events: [
-                                SequenceEvent { mark: first.mark, time_ms: first.time_ms },
-                                SequenceEvent { mark: q.mark, time_ms: q.time_ms },
+                                SequenceEvent { mark: first.mark, time_ms: first.time_ms, ends: first.ends },
+                                SequenceEvent { mark: q.mark, time_ms: q.time_ms, ends: q.event.ends },
                             ],
                             key,
                         }));
@@ -809,7 +819,7 @@ impl<M: Copy> Sequences<M> {
             }
             if let Some(keys) = q.event.stages[slot][0] {
                 for &key in keys.as_slice() {
-                    let entry = Pending { time_ms: q.time_ms, seq: q.seq, mark: q.mark };
+                    let entry = Pending { time_ms: q.time_ms, seq: q.seq, mark: q.mark, ends: q.event.ends };
                     self.stats.replaced += u64::from(self.pending[slot].contains_key(&key));
                     match self.pending[slot].get_mut(&key) {
                         // The latest stage-0 event of a key is the only one that can complete
