@@ -37,6 +37,7 @@
 pub mod alert;
 pub mod correlate;
 pub mod error;
+pub mod export;
 pub mod guide;
 pub mod rule;
 pub mod scan;

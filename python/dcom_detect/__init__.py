@@ -62,6 +62,7 @@ from ._errors import BadEventError, ColumnError, DcomDetectError, ExceptionsFile
 from ._frame import alerts_to_frame
 from ._native import (
     EQL_SOURCE,
+    SIGMA_FIELDS,
     Alert,
     Correlator,
     CorrelatorStats,
@@ -79,7 +80,9 @@ from ._native import (
     Verdict,
     __version__,
     correlation_rules,
+    event_view,
     rule_metadata,
+    sigma,
 )
 from ._types import (
     ArrowArrayExportable,
@@ -125,6 +128,9 @@ __all__ = [
     "alerts_to_frame",
     "rule_metadata",
     "correlation_rules",
+    "sigma",
+    "event_view",
+    "SIGMA_FIELDS",
     "EQL_SOURCE",
     "BRANCHES",
     "DcomDetectError",

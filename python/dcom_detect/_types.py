@@ -69,6 +69,9 @@ class CorrelationRuleInfo(TypedDict):
     severity: str
     risk_score: int
     eql: str
+    sigma: str
+    """The rule as Sigma: its base rules and the correlation rule, one YAML document each
+    (``docs/export.md``)."""
 
 
 class RuleMetadata(TypedDict):

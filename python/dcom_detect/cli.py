@@ -46,6 +46,7 @@ from typing import TextIO
 
 from . import __version__
 from ._errors import ExceptionsFileError, UnreadableInputError
+from ._export_cli import FORMATS, print_format
 from ._native import Alert, Rejected, Rule, ScanStats, Skipped, Suppressed, correlation_rules
 
 PROFILES = ("seed", "elastic", "extended")
@@ -171,6 +172,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     rule.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     rule.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="text (default), json (as --json), sigma (Sigma YAML generated from the rule definitions; "
+        "with --profile also the correlation rules), or a query language converted from it by pySigma "
+        "(splunk, eql, esql, lucene, kusto, sql; needs pip install 'dcom-detect[sigma]'); docs/export.md",
+    )
+    rule.add_argument(
         "--profile",
         choices=PROFILES,
         default="seed",
@@ -263,6 +272,10 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _print_rule(args: argparse.Namespace, out: TextIO) -> int:
+    if args.format not in ("text", "json"):
+        ok, usage = print_format(args.format, args.profile, out, sys.stderr)
+        return EXIT_USAGE if usage else EXIT_NO_ALERTS if ok else EXIT_INVALID
+    args.json = args.json or args.format == "json"
     rule = _rule(args)
     meta = rule.metadata
     exceptions = [{"name": item.name, "description": item.description} for item in rule.exceptions]

@@ -14,6 +14,7 @@
 //! | [`exceptions`] | the `exceptions` argument (path, JSON, dict / list) → JSON bytes for core; `ExceptionItem` |
 //! | [`rule`] | `Rule`, `Verdict` and its evidence; `match_many` with the interpreter released |
 //! | [`scan`] | `Scan` (core's scan on a thread, alerts through a bounded channel), `Alert`, `ScanStats`, `Rejected`, `Suppressed`, `Skipped`; paths walked by core's `Inputs` |
+//! | [`sigma`] | `sigma(profile)` (core's Sigma export), `SIGMA_FIELDS`, `event_view(event)` |
 //! | [`validate`] | `ValidationReport`: core's validation report, run with the interpreter released |
 //! | [`errors`] | core errors → `BadEventError`, `ExceptionsFileError`, `UnreadableInputError`, `TypeError` |
 
@@ -27,6 +28,7 @@ mod event;
 mod exceptions;
 mod rule;
 mod scan;
+mod sigma;
 mod validate;
 
 #[pymodule]
@@ -50,6 +52,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<validate::ValidationReport>()?;
     m.add_function(wrap_pyfunction!(rule_metadata, m)?)?;
     m.add_function(wrap_pyfunction!(correlation_rules, m)?)?;
+    m.add_function(wrap_pyfunction!(sigma::sigma, m)?)?;
+    m.add_function(wrap_pyfunction!(sigma::event_view, m)?)?;
+    m.add("SIGMA_FIELDS", sigma::sigma_fields(m.py())?)?;
     Ok(())
 }
 
@@ -73,6 +78,7 @@ fn correlation_rules<'py>(py: Python<'py>, profile: &str) -> PyResult<Vec<Bound<
             d.set_item("severity", meta.severity)?;
             d.set_item("risk_score", meta.risk_score)?;
             d.set_item("eql", rule.eql())?;
+            d.set_item("sigma", dcom_detect_core::export::sigma::correlation_rule(*rule))?;
             Ok(d)
         })
         .collect()

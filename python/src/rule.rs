@@ -96,6 +96,13 @@ impl PyRule {
         metadata_dict(py, self.rule.metadata())
     }
 
+    /// The rule as Sigma YAML (core's `export::sigma`): the seed rule, then with `"elastic"` or
+    /// `"extended"` each of the profile's correlation rules over its base rules.
+    #[pyo3(signature = (*, profile = "seed"))]
+    fn to_sigma(&self, profile: &str) -> PyResult<String> {
+        crate::sigma::sigma(profile)
+    }
+
     /// Evaluates the rule on one event.
     fn evaluate(&self, py: Python<'_>, event: &Bound<'_, PyAny>) -> PyResult<Verdict> {
         with_workspace(|ws| {
