@@ -21,7 +21,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
-use super::observe::{is_loopback, Clock, Endpoint, Fact, HostKey, Inbound, Logon, Observation, Start};
+use super::observe::{
+    is_loopback, Clock, Endpoint, Fact, HostKey, Inbound, Logon, Observation, Start, D3_MIN_LOCAL_PORT,
+};
 use super::CorrelationRule;
 use crate::view::time::Timestamp;
 
@@ -649,7 +651,7 @@ fn joins_inbound<M>(
             }
         }
         CorrelationRule::D3 => {
-            if !i.explorer || c.item.local.1.is_none_or(|port| port < 49152) {
+            if !i.explorer || c.item.local.1.is_none_or(|port| port < D3_MIN_LOCAL_PORT) {
                 return false;
             }
             match (s.parent_entity, i.entity, s.parent_pid, i.pid) {
