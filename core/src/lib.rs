@@ -14,6 +14,7 @@
 //! | records → outcomes, in order | [`scan`] | every record accounted for (matched, not matched, suppressed, rejected with its position) |
 //! | observations → correlations | [`correlate`] (opt-in `extended` profile) | per-host bounded state fed in input order, evaluated in time order within the allowed lateness |
 //! | verdict → alert | [`alert`] | one ECS alert document, byte-identical from every door |
+//! | rules → other languages | [`export`] (`sigma`) | Sigma generated from the same definitions the engine evaluates; what Sigma cannot express stated in the output |
 //!
 //! [`validate`] (with `io`) runs the whole pipeline over labelled recordings; [`errors`] gathers
 //! every typed error.
