@@ -33,9 +33,9 @@ pub use elastic::{
     Sequences, Step, TimeSource,
 };
 pub use engine::{Correlation, CorrelationStats, Correlator, Event, Limits, Partner};
-pub use observe::{may_observe, ObserveCandidates};
 #[cfg(test)]
 pub(crate) use observe::is_loopback;
+pub use observe::{may_observe, ObserveCandidates};
 pub use observe::{
     observe, Clock, Endpoint, EntityKey, Fact, HostKey, Inbound, Logon, Observation, Outbound, Start, ACTIVATION_ARGS,
     ACTIVATION_PARENT, D3_MIN_LOCAL_PORT, EXPLORER, INBOUND_DIRECTIONS, NETWORK_LOGON_TYPES, OUTBOUND_DIRECTIONS,
