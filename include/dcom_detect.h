@@ -417,6 +417,22 @@ typedef struct dcom_metadata {
      * ATT&CK sub-technique: T1021.003 Distributed Component Object Model.
      */
     struct dcom_attack_ref subtechnique;
+    /**
+     * The triage guide common to the rule's branches (Markdown, `docs/triage/seed.md`):
+     * investigation, false positives, response, hunting pivots. Appended, with the two fields
+     * below, after `subtechnique`: a caller built against an older header never reads them,
+     * and one built against this header reads them only when `struct_size` covers them.
+     */
+    const char *guide;
+    /**
+     * Each branch's own guide: an array of `branch_guide_count` strings, entry `i` for the
+     * branch whose bit is `1 << i` (`dcom_branch_name(1 << i)` names it).
+     */
+    const char *const *branch_guides;
+    /**
+     * Number of entries in `branch_guides` (3).
+     */
+    size_t branch_guide_count;
 } dcom_metadata;
 
 /**
@@ -976,6 +992,21 @@ const char *dcom_branch_name(uint32_t branch);
  * Thread-safe. Returns NULL only on an internal error.
  */
 const struct dcom_metadata *dcom_rule_metadata(void);
+
+/**
+ * The triage guide (Markdown, `docs/triage/`) of a stateful rule of the `elastic` or
+ * `extended` profile, named as its alerts name it (`"D2"`, `"D2L"`, `"D3"`, `"mmc20"`,
+ * `"shellwindows"`, `"hta"`, ASCII case ignored) or by its `rule.id`: a static NUL-terminated
+ * string, valid for the life of the process; never free it. The seed rule's guides are in
+ * `dcom_metadata` (`guide`, `branch_guides`).
+ *
+ * Returns NULL when `rule` is NULL, not UTF-8, or names no stateful rule. The first call
+ * builds the six strings (once); later calls compare at most six names. Thread-safe.
+ *
+ * # Safety
+ * `rule`, when not NULL, must point to a NUL-terminated string.
+ */
+const char *dcom_rule_guide(const char *rule);
 
 /**
  * Evaluates the rule on one process event given as UTF-8 strings: the sensor's hot path.

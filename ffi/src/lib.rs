@@ -76,7 +76,7 @@ pub use json::{
     dcom_rule_evaluate_json, dcom_rule_match_json, dcom_scratch, dcom_scratch_create, dcom_scratch_destroy,
     dcom_scratch_error_message, dcom_scratch_error_offset,
 };
-pub use metadata::{dcom_attack_ref, dcom_metadata, dcom_rule_metadata};
+pub use metadata::{dcom_attack_ref, dcom_metadata, dcom_rule_guide, dcom_rule_metadata};
 pub use result::{dcom_result, dcom_result_message};
 pub use rule::{
     dcom_branch_name, dcom_rule, dcom_rule_case_folding, dcom_rule_create, dcom_rule_create_ex, dcom_rule_destroy,

@@ -7,6 +7,7 @@
 use std::ffi::{c_char, CString};
 use std::sync::OnceLock;
 
+use dcom_detect_core::correlate::ProfileRule;
 use dcom_detect_core::{rule::AttackRef, METADATA};
 
 use crate::result::guard_value;
@@ -63,6 +64,16 @@ pub struct dcom_metadata {
     pub technique: dcom_attack_ref,
     /// ATT&CK sub-technique: T1021.003 Distributed Component Object Model.
     pub subtechnique: dcom_attack_ref,
+    /// The triage guide common to the rule's branches (Markdown, `docs/triage/seed.md`):
+    /// investigation, false positives, response, hunting pivots. Appended, with the two fields
+    /// below, after `subtechnique`: a caller built against an older header never reads them,
+    /// and one built against this header reads them only when `struct_size` covers them.
+    pub guide: *const c_char,
+    /// Each branch's own guide: an array of `branch_guide_count` strings, entry `i` for the
+    /// branch whose bit is `1 << i` (`dcom_branch_name(1 << i)` names it).
+    pub branch_guides: *const *const c_char,
+    /// Number of entries in `branch_guides` (3).
+    pub branch_guide_count: usize,
 }
 
 /// The C view and the strings it points into, built together so the pointers stay valid.
@@ -70,9 +81,10 @@ struct Storage {
     view: dcom_metadata,
     _strings: Vec<CString>,
     _references: Vec<*const c_char>,
+    _branch_guides: Vec<*const c_char>,
 }
 
-// SAFETY: the raw pointers point into `_strings` and `_references`, which are never changed
+// SAFETY: the raw pointers point into `_strings`, `_references` and `_branch_guides`, which are never changed
 // or moved (heap buffers owned by the same value) after construction; everything is
 // read-only from then on.
 unsafe impl Send for Storage {}
@@ -93,6 +105,7 @@ impl Storage {
         let technique = attack(m.threat.technique);
         let subtechnique = attack(m.threat.subtechnique);
         let references: Vec<*const c_char> = m.references.iter().map(|r| c(r)).collect();
+        let branch_guides: Vec<*const c_char> = m.branch_guides.iter().map(|g| c(g.guide)).collect();
         let view = dcom_metadata {
             struct_size: std::mem::size_of::<dcom_metadata>(),
             id: c(m.id),
@@ -110,8 +123,11 @@ impl Storage {
             tactic,
             technique,
             subtechnique,
+            guide: c(m.guide),
+            branch_guides: branch_guides.as_ptr(),
+            branch_guide_count: branch_guides.len(),
         };
-        Storage { view, _strings: strings, _references: references }
+        Storage { view, _strings: strings, _references: references, _branch_guides: branch_guides }
     }
 }
 
@@ -125,6 +141,40 @@ static METADATA_C: OnceLock<Storage> = OnceLock::new();
 #[no_mangle]
 pub extern "C" fn dcom_rule_metadata() -> *const dcom_metadata {
     guard_value(std::ptr::null(), || &METADATA_C.get_or_init(Storage::build).view as *const _)
+}
+
+/// The stateful rules' guides, NUL-terminated, built on first use.
+static GUIDES_C: OnceLock<Vec<(ProfileRule, CString)>> = OnceLock::new();
+
+/// The triage guide (Markdown, `docs/triage/`) of a stateful rule of the `elastic` or
+/// `extended` profile, named as its alerts name it (`"D2"`, `"D2L"`, `"D3"`, `"mmc20"`,
+/// `"shellwindows"`, `"hta"`, ASCII case ignored) or by its `rule.id`: a static NUL-terminated
+/// string, valid for the life of the process; never free it. The seed rule's guides are in
+/// `dcom_metadata` (`guide`, `branch_guides`).
+///
+/// Returns NULL when `rule` is NULL, not UTF-8, or names no stateful rule. The first call
+/// builds the six strings (once); later calls compare at most six names. Thread-safe.
+///
+/// # Safety
+/// `rule`, when not NULL, must point to a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn dcom_rule_guide(rule: *const c_char) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        if rule.is_null() {
+            return std::ptr::null();
+        }
+        // SAFETY: the caller passes a NUL-terminated string.
+        let Ok(name) = unsafe { std::ffi::CStr::from_ptr(rule) }.to_str() else { return std::ptr::null() };
+        let Some(found) = ProfileRule::find(name) else { return std::ptr::null() };
+        let guides = GUIDES_C.get_or_init(|| {
+            [dcom_detect_core::correlate::Profile::Elastic, dcom_detect_core::correlate::Profile::Extended]
+                .iter()
+                .flat_map(|p| p.rules())
+                .map(|r| (*r, CString::new(r.metadata().guide).expect("guide has no NUL")))
+                .collect()
+        });
+        guides.iter().find(|(r, _)| *r == found).map_or(std::ptr::null(), |(_, g)| g.as_ptr())
+    })
 }
 
 #[cfg(test)]
@@ -158,6 +208,25 @@ mod tests {
         ] {
             assert_eq!((s(c.id), s(c.name), s(c.reference)), (r.id, r.name, r.reference));
         }
+        assert_eq!(s(m.guide), METADATA.guide);
+        let guides = unsafe { std::slice::from_raw_parts(m.branch_guides, m.branch_guide_count) };
+        let expected: Vec<&str> = METADATA.branch_guides.iter().map(|g| g.guide).collect();
+        assert_eq!(guides.iter().map(|g| s(*g)).collect::<Vec<_>>(), expected);
         assert_eq!(dcom_rule_metadata(), m as *const _, "one static struct");
+    }
+
+    #[test]
+    fn stateful_guides_by_name_or_id() {
+        for rule in ProfileRule::find("d2").into_iter().chain(ProfileRule::find("HTA")) {
+            let name = CString::new(rule.name()).unwrap();
+            let by_name = unsafe { dcom_rule_guide(name.as_ptr()) };
+            assert_eq!(s(by_name), rule.metadata().guide);
+            let id = CString::new(rule.id()).unwrap();
+            assert_eq!(unsafe { dcom_rule_guide(id.as_ptr()) }, by_name, "one static string");
+        }
+        for bad in [c"seed", c"office_child", c""] {
+            assert!(unsafe { dcom_rule_guide(bad.as_ptr()) }.is_null());
+        }
+        assert!(unsafe { dcom_rule_guide(std::ptr::null()) }.is_null());
     }
 }

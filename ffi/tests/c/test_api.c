@@ -8,6 +8,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,29 @@ static void test_static_texts(void) {
     CHECK_STR(m->subtechnique.reference, "https://attack.mitre.org/techniques/T1021/003/");
     CHECK(m->reference_count >= 1);
     CHECK_STR(m->references[0], "https://attack.mitre.org/techniques/T1021/003/");
+    /* The triage guides (docs/triage/): appended fields, present when struct_size covers them. */
+    CHECK(m->struct_size >= offsetof(dcom_metadata, branch_guide_count) + sizeof(size_t));
+    CHECK(strncmp(m->guide, "# The seed rule", 15) == 0);
+    CHECK(strstr(m->guide, "\n## Investigation\n") != NULL && strstr(m->guide, "\n## Hunting pivots\n") != NULL);
+    CHECK_EQ(m->branch_guide_count, 3);
+    for (uint32_t i = 0; i < 3; i++) {
+        /* Entry i is the guide of the branch whose bit is 1 << i, and its title names it. */
+        const char *title_end = strchr(m->branch_guides[i], '\n');
+        const char *name = dcom_branch_name(1u << i);
+        CHECK(title_end != NULL && name != NULL);
+        char title[256] = {0};
+        memcpy(title, m->branch_guides[i], (size_t)(title_end - m->branch_guides[i]) < 255 ? (size_t)(title_end - m->branch_guides[i]) : 255);
+        CHECK(strstr(title, name) != NULL);
+        CHECK(strstr(m->branch_guides[i], "## False positives") != NULL);
+    }
+    const char *d2 = dcom_rule_guide("D2");
+    CHECK(d2 != NULL && strncmp(d2, "# D2:", 5) == 0);
+    CHECK(dcom_rule_guide("d2") == d2);
+    CHECK(dcom_rule_guide("3f0c6d2e-8a41-4d7b-9a52-d2c0f3a1e702") == d2);
+    CHECK(dcom_rule_guide("shellwindows") != NULL && strstr(dcom_rule_guide("shellwindows"), "ShellWindows") != NULL);
+    CHECK(dcom_rule_guide("D2L") != d2 && dcom_rule_guide("D3") != NULL && dcom_rule_guide("mmc20") != NULL && dcom_rule_guide("hta") != NULL);
+    CHECK(dcom_rule_guide("seed") == NULL);
+    CHECK(dcom_rule_guide(NULL) == NULL);
 
     CHECK_EQ(DCOM_BRANCH_OFFICE_CHILD | DCOM_BRANCH_DCOMCNFG | DCOM_BRANCH_DCOM_COMMAND_LINE, DCOM_BRANCH_ALL);
     CHECK_STR(dcom_branch_name(DCOM_BRANCH_OFFICE_CHILD), "office_child");
