@@ -64,9 +64,9 @@ def rule_metadata() -> RuleMetadata:
 def correlation_rules(profile: Literal["seed", "elastic", "extended"] = "extended") -> list[CorrelationRuleInfo]:
     """A profile's stateful rules (``docs/correlation.md``), in order; none for ``"seed"``.
     For each, ``rule`` (``"D2"``, ``"D2L"``, ``"D3"``; ``"mmc20"``, ``"shellwindows"``,
-    ``"hta"``), ``id``, ``name``, ``description``, ``severity``, ``risk_score`` and ``eql``
+    ``"hta"``), ``id``, ``name``, ``description``, ``severity``, ``risk_score``, ``eql``
     (ours: one sequence per order of its events, EQL a user can paste into Kibana; Elastic's:
-    verbatim).
+    verbatim) and ``guide`` (its triage guide, ``docs/triage/``).
 
     Raises:
         ValueError: an unknown profile."""
@@ -155,7 +155,8 @@ class Rule:
     def metadata(self) -> RuleMetadata:
         """The rule's metadata as a new dict: id, name, description, severity, risk score,
         version, MITRE ATT&CK tactic / technique / sub-technique (ids, names, references),
-        references, data sources, known false positives and branch names."""
+        references, data sources, known false positives, branch names, the triage ``guide``
+        and each branch's guide (``branch_guides``; Markdown from ``docs/triage/``)."""
     def to_sigma(self, *, profile: Literal["seed", "elastic", "extended"] = "seed") -> str:
         """The rule as Sigma YAML (``docs/export.md``): the seed rule, then with ``"elastic"``
         or ``"extended"`` each of the profile's correlation rules over its base rules, one

@@ -7,7 +7,10 @@ untrusted output); every value from the event is escaped.
 from __future__ import annotations
 
 import html
+import re
 from typing import TYPE_CHECKING, Any
+
+from .guide import alert_guide
 
 if TYPE_CHECKING:
     from ._native import Alert
@@ -51,8 +54,41 @@ def _row(key: str, value_html: str) -> str:
     return f'<tr><td style="{_KEY}">{_e(key)}</td><td>{value_html}</td></tr>'
 
 
+_INLINE_CODE = re.compile(r"`([^`]+)`")
+_GUIDE = "margin-top:8px;border-top:1px solid #d0d7de;padding-top:6px"
+_GUIDE_BODY = "white-space:pre-wrap;line-height:1.45;max-height:480px;overflow:auto;margin-top:4px"
+
+
+def guide_html(markdown: str) -> str:
+    """A triage guide (Markdown) as escaped HTML: headings in bold, fenced blocks and inline
+    code in monospace, everything else as written (``white-space: pre-wrap``)."""
+    out: list[str] = []
+    fenced = False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            out.append(f'<pre style="{_CODE};margin:2px 0;white-space:pre-wrap">' if not fenced else "</pre>")
+            fenced = not fenced
+            continue
+        if fenced:
+            out.append(_e(line) + "\n")
+            continue
+        text = _INLINE_CODE.sub(lambda m: f'<code style="{_CODE}">{m.group(1)}</code>', _e(line))
+        if line.startswith("## "):
+            out.append(f'<b style="font-size:13px">{text[3:]}</b>\n')
+        elif line.startswith("# "):
+            out.append(f'<b style="font-size:14px">{text[2:]}</b>\n')
+        elif line == "---":
+            out.append('<hr style="border:0;border-top:1px dashed #d0d7de">')
+        else:
+            out.append(text + "\n")
+    if fenced:
+        out.append("</pre>")
+    return "".join(out)
+
+
 def alert_html(alert: Alert) -> str:
-    """The alert as an HTML card: what fired and why, where, on which host, by whom."""
+    """The alert as an HTML card: what fired and why, where, on which host, by whom, and its
+    triage guide (``docs/triage/``) in a collapsed ``<details>``."""
     document = alert.to_dict()
     rule = document.get("rule") or {}
     threat = document.get("threat") or {}
@@ -99,5 +135,8 @@ def alert_html(alert: Alert) -> str:
         f'<div style="margin-bottom:6px">{"".join(badges)}'
         f'<b style="font-size:14px">{_e(rule.get("name"))}</b></div>'
         f'<table style="border-collapse:collapse">{"".join(rows)}</table>'
+        f'<details style="{_GUIDE}"><summary style="cursor:pointer;color:#0969da">'
+        "Triage guide: investigation, false positives, response, hunting pivots</summary>"
+        f'<div style="{_GUIDE_BODY}">{guide_html(alert_guide(alert))}</div></details>'
         "</div>"
     )

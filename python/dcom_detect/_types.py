@@ -72,6 +72,9 @@ class CorrelationRuleInfo(TypedDict):
     sigma: str
     """The rule as Sigma: its base rules and the correlation rule, one YAML document each
     (``docs/export.md``)."""
+    guide: str
+    """The rule's triage guide (Markdown, ``docs/triage/``): investigation, false positives,
+    response, hunting pivots."""
 
 
 class RuleMetadata(TypedDict):
@@ -91,6 +94,11 @@ class RuleMetadata(TypedDict):
     data_sources: list[DataSource]
     false_positives: list[str]
     branches: list[BranchName]
+    guide: str
+    """The triage guide common to the rule's branches (Markdown, ``docs/triage/seed.md``; Elastic's
+    ``note``): investigation, false positives, response, hunting pivots."""
+    branch_guides: dict[BranchName, str]
+    """Each branch's own triage guide (``docs/triage/seed_<branch>.md``), keyed by branch name."""
 
 
 class StatsDict(TypedDict):

@@ -7,6 +7,7 @@ Usage::
                                                             # recognised by content; folders walked)
     dcom-detect validate [--json] [--exceptions FILE] [PATH...]  # the validation report
     dcom-detect rule [--json] [--exceptions FILE]           # the EQL text, metadata, exception items
+    dcom-detect rule --guide [--profile P]                  # the triage guides (docs/triage/)
 
 Exit codes of ``scan`` (also in ``dcom-detect scan --help``):
 
@@ -48,6 +49,7 @@ from . import __version__
 from ._errors import ExceptionsFileError, UnreadableInputError
 from ._export_cli import FORMATS, print_format
 from ._native import Alert, Rejected, Rule, ScanStats, Skipped, Suppressed, correlation_rules
+from .guide import rule_guides
 
 PROFILES = ("seed", "elastic", "extended")
 """The scan profiles: the seed rule alone, or with Elastic's sequence rules, or with ours."""
@@ -186,6 +188,12 @@ def _parser() -> argparse.ArgumentParser:
         help="elastic: also print Elastic's three DCOM sequence rules; extended: also the correlation "
         "rules D2, D2L and D3; each with its EQL",
     )
+    rule.add_argument(
+        "--guide",
+        action="store_true",
+        help="print the triage guides (Markdown, docs/triage/): the seed rule's and its three branches', "
+        "and with --profile each stateful rule's (investigation, false positives, response, hunting pivots)",
+    )
     _case_folding_option(rule)
     _exceptions_option(rule, "an exceptions (tuning) file: checks it and lists its items")
     return parser
@@ -272,6 +280,12 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _print_rule(args: argparse.Namespace, out: TextIO) -> int:
+    if args.guide:
+        if args.json or args.format != "text":
+            sys.stderr.write("dcom-detect rule: --guide prints Markdown; with --json the metadata carries the guides\n")
+            return EXIT_USAGE
+        out.write(rule_guides(args.profile) + "\n")
+        return EXIT_NO_ALERTS
     if args.format not in ("text", "json"):
         ok, usage = print_format(args.format, args.profile, out, sys.stderr)
         return EXIT_USAGE if usage else EXIT_NO_ALERTS if ok else EXIT_INVALID

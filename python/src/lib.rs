@@ -60,8 +60,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
 
 /// A profile's stateful rules, in order (`"extended"` by default, `"elastic"`, or `"seed"`:
 /// none): for each, a new dict with `rule` (`"D2"`, `"D2L"`, `"D3"`; `"mmc20"`,
-/// `"shellwindows"`, `"hta"`), `id`, `name`, `description`, `severity`, `risk_score` and `eql`
-/// (ours: one sequence per order of its events; Elastic's: verbatim).
+/// `"shellwindows"`, `"hta"`), `id`, `name`, `description`, `severity`, `risk_score`, `eql`
+/// (ours: one sequence per order of its events; Elastic's: verbatim) and `guide` (its triage
+/// guide, `docs/triage/`).
 #[pyfunction]
 #[pyo3(signature = (profile = "extended"))]
 fn correlation_rules<'py>(py: Python<'py>, profile: &str) -> PyResult<Vec<Bound<'py, pyo3::types::PyDict>>> {
@@ -79,6 +80,7 @@ fn correlation_rules<'py>(py: Python<'py>, profile: &str) -> PyResult<Vec<Bound<
             d.set_item("risk_score", meta.risk_score)?;
             d.set_item("eql", rule.eql())?;
             d.set_item("sigma", dcom_detect_core::export::sigma::correlation_rule(*rule))?;
+            d.set_item("guide", meta.guide)?;
             Ok(d)
         })
         .collect()

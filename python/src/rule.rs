@@ -383,6 +383,12 @@ pub(crate) fn metadata_dict<'py>(py: Python<'py>, meta: &Metadata) -> PyResult<B
     d.set_item("data_sources", sources)?;
     d.set_item("false_positives", meta.false_positives.to_vec())?;
     d.set_item("branches", Branch::ALL.map(Branch::name).to_vec())?;
+    d.set_item("guide", meta.guide)?;
+    let branch_guides = PyDict::new(py);
+    for g in meta.branch_guides {
+        branch_guides.set_item(g.branch.name(), g.guide)?;
+    }
+    d.set_item("branch_guides", branch_guides)?;
     Ok(d)
 }
 

@@ -31,6 +31,13 @@ def test_hunting_notebook_runs() -> None:
     assert "ws-finance-07" in html and "office_child" in html
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
     assert "4 alerts, 1 suppressed" in text and "suppressed by 'IT workstations: admins open dcomcnfg'" in text
+    # The real alert (OTRF ShellWindows, D3): its card with the collapsed guide, the guide's
+    # hunting pivots, the pivot table (the stager calling home) and the timeline.
+    assert html.count("Triage guide: investigation, false positives, response, hunting pivots") == 6
+    assert "Incoming connection to explorer.exe with an explorer.exe child" in html
+    assert "correlations=2" in text and text.count("## Hunting pivots") == 1
+    assert "powershell.exe" in html and "10.10.10.5" in html and "whoami.exe" in html
+    assert any("image/png" in o.get("data", {}) for o in outputs), "the timeline plot"
 
 
 def test_stubs_match_the_module() -> None:
