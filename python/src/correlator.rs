@@ -28,7 +28,7 @@
 
 use std::sync::Arc;
 
-use dcom_detect_core::correlate::{Profile, Session, SessionStats};
+use dcom_detect_core::correlate::{Profile, Session, SessionStats, SessionSummary};
 use dcom_detect_core::source::arrow::ColumnMap;
 use dcom_detect_core::{AlertOptions, Decoder, Position, Rule};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -338,40 +338,49 @@ pub struct CorrelatorStats {
     side_guessed: u64,
     /// Correlations whose alert could not be written (the anchor record no longer decodes).
     unwritten: u64,
+    /// Whether anything that could hide a correlation happened: late observations, early
+    /// releases, evictions, or unwritten alerts (core's `SessionSummary::lossy`).
+    lossy: bool,
 }
 
 impl CorrelatorStats {
     /// The counts of either profile (the other profile's are zero): the `elastic` profile's
     /// events, sequences and bounds map onto the same names; it has no hosts, clocks or sides.
     fn new(core: SessionStats, records: u64, blank: u64, alerts: u64) -> CorrelatorStats {
-        let (x, e) = (core.extended, core.elastic);
+        let summary = core.summary();
+        let SessionSummary {
+            observations,
+            correlations,
+            late,
+            released_early,
+            evicted_pending,
+            evicted_hosts,
+            unaligned,
+            rewinds,
+            side_guessed,
+            unwritten,
+        } = summary;
         CorrelatorStats {
             records,
             blank,
-            observations: x.observations + e.events,
-            correlations: x.correlations + e.sequences,
+            observations,
+            correlations,
             alerts,
-            late: x.late + e.late,
-            released_early: x.released_early + e.released_early,
-            evicted_pending: x.evicted_pending + e.evicted_pending,
-            evicted_hosts: x.evicted_hosts,
-            unaligned: x.unaligned,
-            rewinds: x.rewinds,
-            side_guessed: x.side_guessed,
-            unwritten: core.unwritten,
+            late,
+            released_early,
+            evicted_pending,
+            evicted_hosts,
+            unaligned,
+            rewinds,
+            side_guessed,
+            unwritten,
+            lossy: summary.lossy(),
         }
     }
 }
 
 #[pymethods]
 impl CorrelatorStats {
-    /// Whether anything that could hide a correlation happened: late observations, early
-    /// releases, evictions, or unwritten alerts.
-    #[getter]
-    fn lossy(&self) -> bool {
-        self.late + self.released_early + self.evicted_pending + self.evicted_hosts + self.unwritten > 0
-    }
-
     /// The counts as a new dict.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);

@@ -57,6 +57,27 @@ def test_records_fed_in_any_chunks_give_the_scan_alerts(size: int, kind: str) ->
     assert stats.to_dict()["records"] == len(records)
 
 
+def test_input_far_out_of_order_is_counted_and_reported_lossy() -> None:
+    def start(time: str) -> dict[str, Any]:
+        return {
+            "@timestamp": f"2024-05-01T{time}Z",
+            "host": {"name": "ws-1", "id": "h-1"},
+            "event": {"category": ["process"], "type": ["start"]},
+            "process": {"name": "cmd.exe", "pid": 4, "parent": {"name": "explorer.exe", "pid": 8}},
+        }
+
+    # The second start is ten minutes older than the first (past the allowed lateness: it is
+    # evaluated at once); the third is older still than what was evaluated: late.
+    records = [start("10:10:00"), start("10:00:00"), start("09:59:00")]
+    correlator = dcom_detect.Rule().correlator()
+    fed_in_chunks(correlator, records, 1)
+    stats = correlator.stats
+    assert stats.observations == 3 and stats.late == 1 and stats.lossy, stats
+    in_order = dcom_detect.Rule().correlator()
+    fed_in_chunks(in_order, records[::-1], 1)
+    assert in_order.stats.late == 0 and not in_order.stats.lossy, in_order.stats
+
+
 def test_one_record_at_a_time_and_positions_continue() -> None:
     lines = fixture_lines()
     correlator = dcom_detect.Correlator(dcom_detect.Rule())

@@ -43,7 +43,7 @@ pub use observe::{
 };
 pub use profile::{Observed, Observer, Profile, ProfileRule, UnknownProfile};
 pub use rules::seed_metadata;
-pub use session::{Mark, Session, SessionStats};
+pub use session::{Mark, Session, SessionStats, SessionSummary};
 
 /// One of the correlation rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -386,7 +386,6 @@ pub(crate) fn ends(doc: &Document<'_>) -> [Option<Endpoint>; 2] {
 fn connection(doc: &Document<'_>) -> Option<Fact> {
     let direction = first(doc, ViewField::NetworkDirection)?;
     let ip = |f: ViewField| first(doc, f).and_then(|v| v.as_str()).and_then(parse_ip);
-    let port = |f: ViewField| number(doc, f).and_then(|p| u16::try_from(p).ok());
     let inbound = INBOUND_DIRECTIONS.iter().any(|d| eq(direction, d));
     let outbound = OUTBOUND_DIRECTIONS.iter().any(|d| eq(direction, d));
     if outbound {

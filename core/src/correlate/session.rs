@@ -52,6 +52,64 @@ pub struct SessionStats {
     pub unwritten: u64,
 }
 
+impl SessionStats {
+    /// Both profiles' counts under one set of names (a session runs one profile, so the
+    /// other's are zero): what a front end shows whatever the profile. The `elastic`
+    /// profile's events and sequences count as observations and correlations; it has no
+    /// hosts, clocks or sides.
+    pub fn summary(&self) -> SessionSummary {
+        let (x, e) = (&self.extended, &self.elastic);
+        SessionSummary {
+            observations: x.observations + e.events,
+            correlations: x.correlations + e.sequences,
+            late: x.late + e.late,
+            released_early: x.released_early + e.released_early,
+            evicted_pending: x.evicted_pending + e.evicted_pending,
+            evicted_hosts: x.evicted_hosts,
+            unaligned: x.unaligned,
+            rewinds: x.rewinds,
+            side_guessed: x.side_guessed,
+            unwritten: self.unwritten,
+        }
+    }
+}
+
+/// [`SessionStats`] of either profile under one set of names ([`SessionStats::summary`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionSummary {
+    /// Records that gave an observation (`extended`) or satisfied a stage (`elastic`).
+    pub observations: u64,
+    /// Correlations or sequences found.
+    pub correlations: u64,
+    /// Observations older than what was already evaluated (beyond the allowed lateness):
+    /// evaluated out of order, their partners may have expired.
+    pub late: u64,
+    /// Observations evaluated before the lateness had passed because a reorder buffer was
+    /// full.
+    pub released_early: u64,
+    /// Pending items pushed out by newer ones.
+    pub evicted_pending: u64,
+    /// Hosts evicted for new ones, with everything they held (`extended`).
+    pub evicted_hosts: u64,
+    /// Local-time events of a host whose clock offset was not yet known (`extended`).
+    pub unaligned: u64,
+    /// Times a host's time jumped back past the rewind limit and its state started afresh
+    /// (`extended`).
+    pub rewinds: u64,
+    /// Sysmon 3 connections whose local end was guessed (`extended`).
+    pub side_guessed: u64,
+    /// Correlations whose alert could not be written.
+    pub unwritten: u64,
+}
+
+impl SessionSummary {
+    /// Whether anything that could hide a correlation happened: late observations, early
+    /// releases, evictions or unwritten alerts.
+    pub fn lossy(&self) -> bool {
+        self.late + self.released_early + self.evicted_pending + self.evicted_hosts + self.unwritten > 0
+    }
+}
+
 /// What one observation released: a correlation of either engine, or a held record.
 #[derive(Debug)]
 enum Released {
