@@ -88,7 +88,13 @@ def event_view(event: Event) -> dict[str, list[str]]:
     """What the engine's event view reads of one event (a ``dict``, JSON ``str`` or ``bytes``):
     each view field with values, by ECS path, its values as text in document order. Raw
     Windows events are read through the view's mapping (a Sysmon 1 event's ``process.name``
-    is its ``Image``'s basename).
+    is its ``Image``'s basename). Then what the engine derives, each a one-item list:
+    ``dcom_detect.event`` (how it read the event: ``ecs``, ``sysmon_1``, ``sysmon_3``,
+    ``4688``, ``5156``, ``4624``); ``dcom_detect.time`` and ``dcom_detect.clock`` (when it
+    happened as the correlation reads it, RFC 3339: ``utc``, or ``local`` for NXLog's local
+    ``EventTime``, with the collector's time as ``dcom_detect.collected``); and
+    ``dcom_detect.local_time`` (NXLog's ``EventTime``, as if UTC, whenever the event carries
+    one). :func:`dcom_detect.pivot.pivot` reads events through it.
 
     Raises:
         BadEventError: the event cannot be read."""

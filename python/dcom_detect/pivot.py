@@ -7,25 +7,24 @@ start, network connection and logon, with the alert's process tree marked (``rel
 triage guides' "Hunting pivots" sections (``docs/triage/``) run on the SIEM; these run on the
 scanned file in a notebook (``examples/hunting.ipynb``).
 
-Schemas read: ECS documents (nested or dotted keys: Elastic Defend, Winlogbeat), raw Windows
-events flat (OTRF / NXLog) or wrapped (``winlog.event_data``, ``event_data``,
-``Event.EventData`` of evtx_dump JSON): Sysmon 1 and 3, Security 4688, 5156 and 4624. Times
-are UTC: ``@timestamp`` for ECS, Sysmon's ``UtcTime``, ``TimeCreated``; events that only carry
-NXLog's ``EventTime`` (the host's local time: OTRF's Security events) are shifted by the
-host's offset, learnt as the engine does from Sysmon events carrying both ``UtcTime`` and
-``EventTime`` (the median difference, rounded to a quarter hour); without such an event the
-collector's ``@timestamp`` is used. The remote end of a connection is its source when inbound,
-its destination when outbound (ECS, 5156 and the 2020 OTRF Sysmon 3; the 2019 EVTX samples
-log Sysmon 3 the other way round).
+Events are read through the engine's event view (:func:`dcom_detect.event_view`): whatever
+the engine reads (ECS documents, raw Sysmon 1 and 3, Security 4688, 5156 and 4624 events,
+flat or wrapped) is mapped to ECS by the engine, and each event's time is the engine's. Times
+are UTC; events that only carry NXLog's local ``EventTime`` (OTRF's Security events) are
+shifted by the host's offset, learnt from the events carrying both a UTC time and
+``EventTime`` (the median difference, rounded to a quarter hour, as the correlation rounds
+it); without such an event the collector's ``@timestamp`` is used. The remote end of a
+connection is its source when inbound, its destination when outbound, by the view's
+``network.direction`` (the 2019 EVTX samples log Sysmon 3 the other way round, which the
+correlation tells from the host's own addresses and a pivot does not).
 
-Cost: one pass over the file, decoding only lines that mention the host's name (a
-case-insensitive byte search), then pandas operations on the host's events.
+Cost: one pass over the file, decoding (with the engine) only lines that mention the host's
+name (a case-insensitive byte search), then pandas operations on the host's events.
 """
 
 from __future__ import annotations
 
 import gzip
-import json
 import os
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
@@ -33,6 +32,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas
+
+from ._errors import BadEventError
+from ._native import event_view
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -73,43 +75,20 @@ no braces); ``related`` marks the alert's process tree (its process, its parent 
 descendants), their connections and the network logons from a related connection's remote
 address or the alert's partner; ``is_alert`` the alert's own record; ``line`` is 1-based."""
 
-_DATA = ("", "winlog.event_data.", "event_data.", "Event.EventData.")
 _INBOUND = {"ingress", "inbound", "incoming"}
 _OUTBOUND = {"egress", "outbound", "outgoing"}
-
-
-def _get(record: Mapping[str, Any], path: str) -> Any:
-    """The value at a dotted path, whether the record nests or dots its keys (or mixes)."""
-    if path in record:
-        return record[path]
-    head, dot, rest = path.partition(".")
-    while dot:
-        value = record.get(head)
-        if isinstance(value, Mapping):
-            found = _get(value, rest)
-            if found is not None:
-                return found
-        nxt, dot, rest = rest.partition(".")
-        head = f"{head}.{nxt}"
-    return None
-
-
-def _first(value: Any) -> Any:
-    if isinstance(value, list):
-        return value[0] if value else None
-    return value
-
-
-def _text(record: Mapping[str, Any], *paths: str) -> str | None:
-    for path in paths:
-        value = _first(_get(record, path))
-        if value is not None and value != "":
-            return str(value)
-    return None
-
-
-def _data(record: Mapping[str, Any], *names: str) -> str | None:
-    return _text(record, *(prefix + name for name in names for prefix in _DATA))
+# Winlogbeat's names of the 4624 logon types (the view's `winlog.logon.type`).
+_LOGON_TYPES = {
+    "interactive": 2,
+    "network": 3,
+    "batch": 4,
+    "service": 5,
+    "unlock": 7,
+    "networkcleartext": 8,
+    "newcredentials": 9,
+    "remoteinteractive": 10,
+    "cachedinteractive": 11,
+}
 
 
 def _int(value: str | None) -> int | None:
@@ -125,8 +104,14 @@ def _guid(value: str | None) -> str | None:
     return value.strip("{}").lower() if value else None
 
 
-def _basename(path: str | None) -> str | None:
-    return path.replace("/", "\\").rsplit("\\", 1)[-1] if path else None
+def _at(document: Mapping[str, Any], path: str) -> str | None:
+    """A value of an alert's own (nested) document at a dotted path, as text."""
+    value: Any = document
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return None if value is None or value == "" else str(value)
 
 
 def _lines(path: Path) -> Iterator[bytes]:
@@ -141,133 +126,61 @@ def _lines(path: Path) -> Iterator[bytes]:
         yield from stream
 
 
-def _row(record: Mapping[str, Any], line: int) -> dict[str, Any] | None:
-    """One normalised row, or None when the record is none of the kinds a pivot shows."""
-    channel = (_text(record, "Channel", "winlog.channel", "log_name", "Event.System.Channel") or "").lower()
-    event_id = _int(_text(record, "EventID", "winlog.event_id", "event_id", "Event.System.EventID"))
-    host = _text(record, "host.name", "Hostname", "Computer", "winlog.computer_name", "computer_name", "Event.System.Computer")
-    utc = _data(record, "UtcTime") or _text(record, "Event.System.TimeCreated.#attributes.SystemTime", "TimeCreated")
+def _row(record: bytes, line: int) -> dict[str, Any] | None:
+    """One normalised row, or None when the record is none of the kinds a pivot shows (or the
+    engine rejects it). Fields come from the engine's event view (:func:`event_view`): raw
+    Windows events are mapped to ECS by the engine, not here."""
+    try:
+        view = event_view(record)
+    except BadEventError:
+        return None
+
+    def first(path: str) -> str | None:
+        values = view.get(path)
+        return values[0] if values else None
+
+    categories, types = set(view.get("event.category", [])), set(view.get("event.type", []))
     row: dict[str, Any] = {
         "line": line,
-        "host": host,
-        "utc": utc,
-        "local": _text(record, "EventTime"),
-        "collected": _text(record, "@timestamp"),
+        "event": first("dcom_detect.event"),
+        "host": first("host.name") or first("host.id"),
+        "utc": first("dcom_detect.time") if first("dcom_detect.clock") == "utc" else None,
+        "local": first("dcom_detect.local_time"),
+        "collected": first("dcom_detect.collected"),
+        "user": first("user.name"),
+        "pid": _int(first("process.pid")),
+        "entity_id": _guid(first("process.entity_id")),
+        "process": first("process.name"),
+        "logon_id": first("winlog.logon.id"),
     }
-    if "sysmon" in channel and event_id == 1:
-        image, parent = _data(record, "Image"), _data(record, "ParentImage")
-        row.update(
-            kind="process_start",
-            event="sysmon_1",
-            pid=_int(_data(record, "ProcessId")),
-            parent_pid=_int(_data(record, "ParentProcessId")),
-            entity_id=_guid(_data(record, "ProcessGuid")),
-            parent_entity_id=_guid(_data(record, "ParentProcessGuid")),
-            process=_basename(image),
-            parent=_basename(parent),
-            command_line=_data(record, "CommandLine"),
-            user=_data(record, "User"),
-            logon_id=_data(record, "LogonId"),
-        )
-    elif channel == "security" and event_id == 4688:
-        row.update(
-            kind="process_start",
-            event="4688",
-            pid=_int(_data(record, "NewProcessId")),
-            parent_pid=_int(_data(record, "ProcessId")),
-            process=_basename(_data(record, "NewProcessName")),
-            parent=_basename(_data(record, "ParentProcessName")),
-            command_line=_data(record, "CommandLine"),
-            user=_data(record, "SubjectUserName"),
-            logon_id=_data(record, "SubjectLogonId"),
-        )
-    elif "sysmon" in channel and event_id == 3:
-        inbound = (_data(record, "Initiated") or "").lower() == "false"
-        src, dst = (_data(record, "SourceIp"), _data(record, "SourcePort")), (_data(record, "DestinationIp"), _data(record, "DestinationPort"))
-        remote, local = (src, dst) if inbound else (dst, src)
-        row.update(
-            kind="connection",
-            event="sysmon_3",
-            pid=_int(_data(record, "ProcessId")),
-            entity_id=_guid(_data(record, "ProcessGuid")),
-            process=_basename(_data(record, "Image")),
-            user=_data(record, "User"),
-            direction="inbound" if inbound else "outbound",
-            remote_ip=remote[0],
-            remote_port=_int(remote[1]),
-            local_port=_int(local[1]),
-        )
-    elif channel == "security" and event_id == 5156:
-        inbound = _data(record, "Direction") == "%%14592"
-        src, dst = (_data(record, "SourceAddress"), _data(record, "SourcePort")), (_data(record, "DestAddress"), _data(record, "DestPort"))
-        remote, local = (src, dst) if inbound else (dst, src)
-        row.update(
-            kind="connection",
-            event="5156",
-            pid=_int(_data(record, "ProcessID", "ProcessId")),
-            process=_basename(_data(record, "Application")),
-            direction="inbound" if inbound else "outbound",
-            remote_ip=remote[0],
-            remote_port=_int(remote[1]),
-            local_port=_int(local[1]),
-        )
-    elif channel == "security" and event_id == 4624:
-        row.update(
-            kind="logon",
-            event="4624",
-            user=_data(record, "TargetUserName"),
-            remote_ip=_data(record, "IpAddress"),
-            remote_port=_int(_data(record, "IpPort")),
-            logon_id=_data(record, "TargetLogonId"),
-            logon_type=_int(_data(record, "LogonType")),
-        )
-    else:
-        return _ecs_row(record, row)
-    return row
-
-
-def _ecs_row(record: Mapping[str, Any], row: dict[str, Any]) -> dict[str, Any] | None:
-    categories = _get(record, "event.category")
-    categories = set(categories if isinstance(categories, list) else [categories])
-    types = _get(record, "event.type")
-    types = set(types if isinstance(types, list) else [types])
-    row["utc"] = row["collected"]
-    row["event"] = "ecs"
-    row["user"] = _text(record, "user.name")
     if "process" in categories and "start" in types:
         row.update(
             kind="process_start",
-            pid=_int(_text(record, "process.pid")),
-            parent_pid=_int(_text(record, "process.parent.pid")),
-            entity_id=_guid(_text(record, "process.entity_id")),
-            parent_entity_id=_guid(_text(record, "process.parent.entity_id")),
-            process=_text(record, "process.name") or _basename(_text(record, "process.executable")),
-            parent=_text(record, "process.parent.name") or _basename(_text(record, "process.parent.executable")),
-            command_line=_text(record, "process.command_line"),
+            parent_pid=_int(first("process.parent.pid")),
+            parent_entity_id=_guid(first("process.parent.entity_id")),
+            parent=first("process.parent.name"),
+            command_line=first("process.command_line"),
         )
     elif "network" in categories:
-        direction = (_text(record, "network.direction") or "").lower()
+        direction = (first("network.direction") or "").lower()
         inbound = direction in _INBOUND
         if not inbound and direction not in _OUTBOUND:
             return None
         remote, local = ("source", "destination") if inbound else ("destination", "source")
         row.update(
             kind="connection",
-            pid=_int(_text(record, "process.pid")),
-            entity_id=_guid(_text(record, "process.entity_id")),
-            process=_text(record, "process.name") or _basename(_text(record, "process.executable")),
             direction="inbound" if inbound else "outbound",
-            remote_ip=_text(record, f"{remote}.ip"),
-            remote_port=_int(_text(record, f"{remote}.port")),
-            local_port=_int(_text(record, f"{local}.port")),
+            remote_ip=first(f"{remote}.ip"),
+            remote_port=_int(first(f"{remote}.port")),
+            local_port=_int(first(f"{local}.port")),
         )
     elif "authentication" in categories:
-        logon_type = _text(record, "winlog.logon.type", "winlog.event_data.LogonType")
+        logon_type = first("winlog.logon.type")
         row.update(
             kind="logon",
-            remote_ip=_text(record, "source.ip"),
-            logon_id=_text(record, "winlog.logon.id", "winlog.event_data.TargetLogonId"),
-            logon_type=3 if logon_type == "Network" else _int(logon_type),
+            remote_ip=first("source.ip"),
+            remote_port=_int(first("source.port")),
+            logon_type=_LOGON_TYPES.get((logon_type or "").lower(), _int(logon_type)),
         )
     else:
         return None
@@ -294,13 +207,7 @@ def read_host_events(path: str | os.PathLike[str], host: str) -> pandas.DataFram
     for number, raw in enumerate(_lines(Path(path)), start=1):
         if needle not in raw.lower():
             continue
-        try:
-            record = json.loads(raw)
-        except ValueError:
-            continue
-        if not isinstance(record, dict):
-            continue
-        row = _row(record, number)
+        row = _row(raw, number)
         if row is None or not row.get("host"):
             continue
         name = str(row["host"]).lower()
@@ -379,8 +286,8 @@ def pivot(alert: Alert, path: str | os.PathLike[str] | None = None, *, window: t
 
     process = document.get("process") or {}
     parent = process.get("parent") or {}
-    pids = {pid for pid in (_int(_text(process, "pid")), _int(_text(parent, "pid"))) if pid is not None}
-    guids = {g for g in (_guid(_text(process, "entity_id")), _guid(_text(parent, "entity_id"))) if g}
+    pids = {pid for pid in (_int(_at(process, "pid")), _int(_at(parent, "pid"))) if pid is not None}
+    guids = {g for g in (_guid(_at(process, "entity_id")), _guid(_at(parent, "entity_id"))) if g}
     starts = frame[frame["kind"] == "process_start"]
     size = -1
     while size != len(pids) + len(guids):  # the tree's starts in the window, to a fixed point
@@ -398,7 +305,7 @@ def pivot(alert: Alert, path: str | os.PathLike[str] | None = None, *, window: t
     pid_related = frame["pid"].isin(pids).fillna(False).astype(bool) | frame["entity_id"].isin(guids)
     inbound = frame[pid_related & (frame["kind"] == "connection") & (frame["direction"] == "inbound")]
     sources = set(inbound["remote_ip"].dropna())
-    partner_ip = _text(document, "dcom_detect.correlation.partner.remote.ip")
+    partner_ip = _at(document, "dcom_detect.correlation.partner.remote.ip")
     if partner_ip:
         sources.add(partner_ip)
     logon_related = (frame["kind"] == "logon") & (frame["logon_type"] == 3).fillna(False).astype(bool) & frame["remote_ip"].isin(sources)

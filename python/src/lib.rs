@@ -14,7 +14,8 @@
 //! | [`exceptions`] | the `exceptions` argument (path, JSON, dict / list) → JSON bytes for core; `ExceptionItem` |
 //! | [`rule`] | `Rule`, `Verdict` and its evidence; `match_many` with the interpreter released |
 //! | [`scan`] | `Scan` (core's scan on a thread, alerts through a bounded channel), `Alert`, `ScanStats`, `Rejected`, `Suppressed`, `Skipped`; paths walked by core's `Inputs` |
-//! | [`sigma`] | `sigma(profile)` (core's Sigma export), `SIGMA_FIELDS`, `event_view(event)` |
+//! | [`sigma`] | `sigma(profile)` (core's Sigma export), `SIGMA_FIELDS` |
+//! | [`view`] | `event_view(event)`: the engine's view of one event, with its time |
 //! | [`validate`] | `ValidationReport`: core's validation report, run with the interpreter released |
 //! | [`errors`] | core errors → `BadEventError`, `ExceptionsFileError`, `UnreadableInputError`, `TypeError` |
 
@@ -30,6 +31,7 @@ mod rule;
 mod scan;
 mod sigma;
 mod validate;
+mod view;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -53,7 +55,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rule_metadata, m)?)?;
     m.add_function(wrap_pyfunction!(correlation_rules, m)?)?;
     m.add_function(wrap_pyfunction!(sigma::sigma, m)?)?;
-    m.add_function(wrap_pyfunction!(sigma::event_view, m)?)?;
+    m.add_function(wrap_pyfunction!(view::event_view, m)?)?;
     m.add("SIGMA_FIELDS", sigma::sigma_fields(m.py())?)?;
     Ok(())
 }

@@ -153,3 +153,37 @@ def test_plot_timeline(tmp_path: Path) -> None:
     assert "powershell.exe ↔ 10.10.10.5" in labels and "whoami.exe" in labels
     ax.figure.savefig(tmp_path / "timeline.png")
     assert (tmp_path / "timeline.png").stat().st_size > 1000
+
+
+def test_event_view_gives_the_engines_reading_and_time() -> None:
+    # The pivot reads every event through the engine's view: a raw event's kind, its time
+    # as the correlation reads it, and NXLog's local EventTime when the event carries one.
+    lines = FIXTURE.read_text(encoding="utf-8").splitlines()
+    seen = set()
+    for line in lines:
+        record = json.loads(line)
+        view = dcom_detect.event_view(line)
+        kind = view["dcom_detect.event"][0]
+        seen.add(kind)
+        assert kind == {
+            ("Microsoft-Windows-Sysmon/Operational", 1): "sysmon_1",
+            ("Microsoft-Windows-Sysmon/Operational", 3): "sysmon_3",
+            ("security", 4688): "4688",
+            ("security", 5156): "5156",
+            ("security", 4624): "4624",
+        }.get((record["Channel"].replace("Security", "security"), record["EventID"]), "ecs")
+        if kind.startswith("sysmon"):
+            # Sysmon's own UTC time, and the host's local time beside it.
+            assert view["dcom_detect.clock"] == ["utc"]
+            assert pandas.Timestamp(view["dcom_detect.time"][0]) == pandas.Timestamp(record["UtcTime"], tz="UTC")
+        elif kind != "ecs":
+            # Security events carry only the local EventTime: the collector's time beside it.
+            assert view["dcom_detect.clock"] == ["local"]
+            assert pandas.Timestamp(view["dcom_detect.collected"][0]) == pandas.Timestamp(record["@timestamp"])
+        if "EventTime" in record:
+            assert pandas.Timestamp(view["dcom_detect.local_time"][0]).tz_localize(None) == pandas.Timestamp(record["EventTime"])
+    assert {"sysmon_1", "sysmon_3", "4624"} <= seen
+    ecs = dcom_detect.event_view(b'{"@timestamp":"2024-05-01T10:00:00Z","event":{"category":"process","type":"start"}}')
+    assert ecs["dcom_detect.event"] == ["ecs"] and ecs["dcom_detect.clock"] == ["utc"]
+    assert pandas.Timestamp(ecs["dcom_detect.time"][0]) == pandas.Timestamp("2024-05-01T10:00:00Z")
+    assert "dcom_detect.time" not in dcom_detect.event_view(b'{"event":{"category":"process"}}')

@@ -35,12 +35,12 @@ pub use elastic::{
 pub use engine::{Correlation, CorrelationStats, Correlator, Event, Limits, Partner};
 #[cfg(test)]
 pub(crate) use observe::is_loopback;
-pub use observe::{may_observe, ObserveCandidates};
 pub use observe::{
-    observe, Clock, Endpoint, EntityKey, Fact, HostKey, Inbound, Logon, Observation, Outbound, Start, ACTIVATION_ARGS,
-    ACTIVATION_PARENT, D3_MIN_LOCAL_PORT, EXPLORER, INBOUND_DIRECTIONS, NETWORK_LOGON_TYPES, OUTBOUND_DIRECTIONS,
-    SERVERS, TRANSPORT,
+    event_time, observe, Clock, Endpoint, EntityKey, Fact, HostKey, Inbound, Logon, Observation, Outbound, Start,
+    ACTIVATION_ARGS, ACTIVATION_PARENT, D3_MIN_LOCAL_PORT, EXPLORER, INBOUND_DIRECTIONS, NETWORK_LOGON_TYPES,
+    OUTBOUND_DIRECTIONS, SERVERS, TRANSPORT,
 };
+pub use observe::{may_observe, ObserveCandidates};
 pub use profile::{Observed, Observer, Profile, ProfileRule, UnknownProfile};
 pub use rules::seed_metadata;
 pub use session::{Mark, Session, SessionStats, SessionSummary};

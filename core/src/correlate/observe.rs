@@ -204,13 +204,7 @@ pub fn observe(doc: &Document<'_>) -> Option<Observation> {
         return None;
     };
     let host = host_key(doc)?;
-    let (time, clock) = match (doc.schema(), doc.local_time()) {
-        // OTRF's non-Sysmon events: local time (Sysmon events carry UtcTime, preferred).
-        (Schema::Raw(_, RawKind::Security4688 | RawKind::Security5156 | RawKind::Security4624), Some(local)) => {
-            (local, Clock::Local { collected: doc.timestamp() })
-        }
-        _ => (doc.timestamp()?, Clock::Utc),
-    };
+    let (time, clock) = event_time(doc)?;
     let fact = match fact {
         Fact::Start(mut s) => {
             if let (Schema::Raw(_, RawKind::Sysmon1), Some(local), Some(utc)) =
@@ -223,6 +217,20 @@ pub fn observe(doc: &Document<'_>) -> Option<Observation> {
         other => other,
     };
     Some(Observation { host, time, clock, fact })
+}
+
+/// When an event happened, as the correlation reads it: the view's time
+/// ([`Document::timestamp`], UTC) with [`Clock::Utc`]; for a Security event carrying NXLog's
+/// local `EventTime` (OTRF's non-Sysmon events, whose `@timestamp` is the collector's), that
+/// local time with [`Clock::Local`] and the collector's time. None without a readable time.
+/// O(values), no allocation.
+pub fn event_time(doc: &Document<'_>) -> Option<(Timestamp, Clock)> {
+    match (doc.schema(), doc.local_time()) {
+        (Schema::Raw(_, RawKind::Security4688 | RawKind::Security5156 | RawKind::Security4624), Some(local)) => {
+            Some((local, Clock::Local { collected: doc.timestamp() }))
+        }
+        _ => Some((doc.timestamp()?, Clock::Utc)),
+    }
 }
 
 /// Whether a record's raw bytes can give an observation at all: a sound, cheap test that lets
