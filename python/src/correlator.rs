@@ -28,7 +28,7 @@
 
 use std::sync::Arc;
 
-use dcom_detect_core::correlate::{Profile, Session, SessionStats, SessionSummary};
+use dcom_detect_core::correlate::{Profile, Session, SessionStats};
 use dcom_detect_core::source::arrow::ColumnMap;
 use dcom_detect_core::{AlertOptions, Decoder, Position, Rule};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -347,34 +347,22 @@ impl CorrelatorStats {
     /// The counts of either profile (the other profile's are zero): the `elastic` profile's
     /// events, sequences and bounds map onto the same names; it has no hosts, clocks or sides.
     fn new(core: SessionStats, records: u64, blank: u64, alerts: u64) -> CorrelatorStats {
-        let summary = core.summary();
-        let SessionSummary {
-            observations,
-            correlations,
-            late,
-            released_early,
-            evicted_pending,
-            evicted_hosts,
-            unaligned,
-            rewinds,
-            side_guessed,
-            unwritten,
-        } = summary;
+        let s = core.summary();
         CorrelatorStats {
             records,
             blank,
-            observations,
-            correlations,
+            observations: s.observations,
+            correlations: s.correlations,
             alerts,
-            late,
-            released_early,
-            evicted_pending,
-            evicted_hosts,
-            unaligned,
-            rewinds,
-            side_guessed,
-            unwritten,
-            lossy: summary.lossy(),
+            late: s.late,
+            released_early: s.released_early,
+            evicted_pending: s.evicted_pending,
+            evicted_hosts: s.evicted_hosts,
+            unaligned: s.unaligned,
+            rewinds: s.rewinds,
+            side_guessed: s.side_guessed,
+            unwritten: s.unwritten,
+            lossy: s.lossy(),
         }
     }
 }
