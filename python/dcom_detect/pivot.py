@@ -324,7 +324,7 @@ def plot_timeline(frame: pandas.DataFrame, *, ax: Axes | None = None, title: str
     process name (or the remote address), the alert at 0. Returns the matplotlib axes.
 
     Raises:
-        ImportError: matplotlib is not installed (``pip install matplotlib``)."""
+        ImportError: matplotlib is not installed (``pip install 'dcom-detect[pivot]'``)."""
     try:
         import matplotlib.pyplot as plt
     except ImportError as error:  # pragma: no cover - depends on the environment
