@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+from typing import Any
 
 import pytest
 from conftest import REPO
@@ -187,3 +188,53 @@ def test_the_elastic_rules_are_listed_verbatim() -> None:
         assert r["eql"].startswith("sequence ") and "with maxspan=" in r["eql"], r["eql"]
     document = json.loads(run("rule", "--json", "--profile", "elastic").stdout)
     assert document["correlation_rules"] == rules
+
+
+def test_a_parquet_table_correlates_as_the_ndjson_it_was_made_from(tmp_path: pathlib.Path) -> None:
+    import polars
+    import pyarrow.parquet
+
+    host = {"name": "ws-1", "id": "h-1", "os": {"type": "windows"}}
+    explorer = {"entity_id": "e-explorer", "pid": 1000, "name": "explorer.exe"}
+
+    def event(time: str, category: str, **fields: Any) -> dict[str, Any]:
+        return {"@timestamp": f"2024-05-01T10:00:{time}Z", "host": host, "event": {"category": [category], "type": ["start"]}, **fields}
+
+    records = [
+        event("00", "file", file={"path": "C:\\x.tmp"}),
+        # ShellWindows' shape: an inbound connection to explorer.exe on a dynamic port from
+        # another host, and an explorer child two seconds later (D3; Elastic's ShellWindows).
+        event(
+            "01",
+            "network",
+            network={"direction": "incoming", "transport": "tcp"},
+            source={"ip": "10.0.0.9", "port": 50000},
+            destination={"ip": "10.0.0.5", "port": 49700},
+            process=explorer,
+        ),
+        event(
+            "03",
+            "process",
+            process={"entity_id": "e-cmd", "pid": 2000, "name": "cmd.exe", "args": ["cmd.exe", "/c", "whoami"], "parent": explorer},
+        ),
+        # And the seed rule's own match.
+        event("04", "process", process={"name": "cmd.exe", "pid": 2100, "parent": {"name": "mmc.exe", "pid": 900}}),
+    ]
+    ndjson = tmp_path / "events.ndjson"
+    ndjson.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    parquet = tmp_path / "events.parquet"
+    pyarrow.parquet.write_table(polars.read_ndjson(ndjson).to_arrow(), parquet, row_group_size=2)
+
+    def placed(alert: dcom_detect.Alert, position: int | None) -> tuple[str | None, int | None, str]:
+        document = alert.to_dict()
+        document.pop("log", None)
+        document["dcom_detect"].pop("source")
+        (document["dcom_detect"].get("correlation") or {}).get("partner", {}).pop("source", None)
+        return alert.correlation, position, json.dumps(document, sort_keys=True)
+
+    for profile, rules in [("extended", {"D3", None}), ("elastic", {"shellwindows", None})]:
+        want = sorted((placed(a, a.line) for a in dcom_detect.Rule().scan(ndjson, profile=profile)), key=str)
+        scan = dcom_detect.Rule().scan(parquet, profile=profile)
+        got = sorted((placed(a, a.row) for a in scan), key=str)
+        assert got == want and {c for c, _, _ in got} == rules, (profile, got)
+        assert scan.stats.records == len(records) and scan.stats.matched == 1

@@ -295,7 +295,13 @@ where
         Format::Evtx => crate::source::evtx::scan_evtx_reader(rule, options, opened.into_file().map_err(failed)?, sink),
         #[cfg(feature = "parquet")]
         Format::Parquet => {
-            crate::source::parquet::scan_parquet(rule, columns, opened.into_file().map_err(failed)?, sink)
+            let file = opened.into_file().map_err(failed)?;
+            match options.profile {
+                profile if profile.correlates() => {
+                    crate::source::parquet::scan_parquet_observing(rule, columns, profile, file, sink)
+                }
+                _ => crate::source::parquet::scan_parquet(rule, columns, file, sink),
+            }
         }
         #[allow(unreachable_patterns)]
         format => Err(failed(UnsupportedFormat { format }.into_io())),

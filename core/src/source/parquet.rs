@@ -16,6 +16,9 @@
 //! reads exists is counted without being read. Nothing allocates per row on the match path
 //! (see [`crate::source::arrow`]).
 //!
+//! With a profile that correlates, [`scan_parquet_observing`] reads every column of every
+//! row instead, to observe each row for the profile's stateful rules.
+//!
 //! # Errors
 //! A file that is not Parquet, a corrupt page, a compression codec that is not built in
 //! (brotli) or a column the view refuses ([`crate::source::arrow::ColumnError`]) stops the scan with a
@@ -34,9 +37,11 @@ use ::parquet::arrow::ProjectionMask;
 
 use arrow_schema::DataType;
 
+use crate::correlate::{Observer, Profile};
 use crate::rule::Rule;
 use crate::scan::{Found, Outcome, Position, ScanError, Stats};
 use crate::source::arrow::{columns_read, BatchView, ColumnMap};
+use crate::view::ecs::Decoder;
 
 /// The first (and last) four bytes of a Parquet file.
 pub const MAGIC: &[u8; 4] = b"PAR1";
@@ -132,6 +137,72 @@ where
             }
         }
         first_row += rows as u64;
+    }
+    Ok(stats)
+}
+
+/// [`scan_parquet`] for a profile with stateful rules ([`Profile::correlates`]): every row is
+/// also observed for `profile`'s rules and reported when it matters to them, so the caller's
+/// [`crate::correlate::Session`] correlates a table as it does the NDJSON file it was made
+/// from (with rows for lines).
+///
+/// # Cost
+/// One pass over every column of every row group (the partners' fields are anywhere): each
+/// row is matched through the Arrow view, then written as a JSON record and decoded once
+/// with the event view for its observation. Memory is bounded by one batch of
+/// [`BATCH_ROWS`] rows and one record.
+pub fn scan_parquet_observing<F>(
+    rule: &Rule,
+    columns: &ColumnMap,
+    profile: Profile,
+    file: File,
+    mut sink: F,
+) -> Result<Stats, ScanError>
+where
+    F: FnMut(Found<'_>) -> ControlFlow<()>,
+{
+    let mut stats = Stats::default();
+    let failed = |error: ::parquet::errors::ParquetError, stats: Stats| ScanError { error: invalid(error), stats };
+    let metadata = match ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()) {
+        Ok(m) => m,
+        Err(e) => return Err(failed(e, stats)),
+    };
+    let observer = Observer::new(profile);
+    let mut decoder = Decoder::new();
+    let mut record = Vec::new();
+    let mut row_number = 0u64;
+    for group in 0..metadata.metadata().row_groups().len() {
+        let group_meta = metadata.metadata().row_group(group);
+        let reader = open(&file, &metadata, group, ProjectionMask::all(), None).map_err(|e| failed(e, stats))?;
+        for batch in reader {
+            let batch = batch.map_err(|e| ScanError { error: invalid(e), stats })?;
+            let view = BatchView::of_batch(rule, columns, &batch)
+                .map_err(|e| ScanError { error: io::Error::new(io::ErrorKind::InvalidData, e), stats })?;
+            for index in 0..view.len() {
+                row_number += 1;
+                let outcome: Outcome = Outcome::of(&rule.evaluate(&view.row(index)));
+                record.clear();
+                view.write_json(index, &mut record);
+                let observation = match (&observer, decoder.decode(rule.view_paths(), &record)) {
+                    (Some(observer), Ok(doc)) => observer.observe(&doc),
+                    _ => None,
+                };
+                stats.records += 1;
+                match &outcome {
+                    Outcome::Matched(_) => stats.matched += 1,
+                    Outcome::Suppressed { .. } => stats.suppressed += 1,
+                    _ => stats.not_matched += 1,
+                }
+                if outcome == Outcome::NotMatched && observation.is_none() {
+                    continue;
+                }
+                let position = Position::Row { row: row_number };
+                if sink(Found { position, record: &record, outcome: outcome.as_ref(), observation }).is_break() {
+                    return Ok(stats);
+                }
+            }
+        }
+        stats.bytes += u64::try_from(group_meta.compressed_size()).unwrap_or(0);
     }
     Ok(stats)
 }
