@@ -37,7 +37,7 @@ use ::parquet::arrow::ProjectionMask;
 
 use arrow_schema::DataType;
 
-use crate::correlate::{Observer, Profile};
+use crate::correlate::{may_observe, Observer, Profile};
 use crate::rule::Rule;
 use crate::scan::{Found, Outcome, Position, ScanError, Stats};
 use crate::source::arrow::{columns_read, BatchView, ColumnMap};
@@ -74,10 +74,7 @@ where
 {
     let mut stats = Stats::default();
     let failed = |error: ::parquet::errors::ParquetError, stats: Stats| ScanError { error: invalid(error), stats };
-    let metadata = match ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()) {
-        Ok(m) => m,
-        Err(e) => return Err(failed(e, stats)),
-    };
+    let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| failed(e, stats))?;
     let schema = metadata.schema().clone();
     let read = columns_read(rule.fields(), columns, schema.fields());
     let projection = leaves_read(rule, columns, &metadata)
@@ -149,7 +146,8 @@ where
 /// # Cost
 /// One pass over every column of every row group (the partners' fields are anywhere): each
 /// row is matched through the Arrow view, then written as a JSON record and decoded once
-/// with the event view for its observation. Memory is bounded by one batch of
+/// with the event view for its observation (for `extended`, only a record
+/// [`may_observe`] keeps). Memory is bounded by one batch of
 /// [`BATCH_ROWS`] rows and one record.
 pub fn scan_parquet_observing<F>(
     rule: &Rule,
@@ -163,10 +161,7 @@ where
 {
     let mut stats = Stats::default();
     let failed = |error: ::parquet::errors::ParquetError, stats: Stats| ScanError { error: invalid(error), stats };
-    let metadata = match ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()) {
-        Ok(m) => m,
-        Err(e) => return Err(failed(e, stats)),
-    };
+    let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| failed(e, stats))?;
     let observer = Observer::new(profile);
     let mut decoder = Decoder::new();
     let mut record = Vec::new();
@@ -183,16 +178,15 @@ where
                 let outcome: Outcome = Outcome::of(&rule.evaluate(&view.row(index)));
                 record.clear();
                 view.write_json(index, &mut record);
-                let observation = match (&observer, decoder.decode(rule.view_paths(), &record)) {
-                    (Some(observer), Ok(doc)) => observer.observe(&doc),
+                // `extended` observes only what may_observe keeps (a sound byte test).
+                let observable = profile != Profile::Extended || may_observe(&record);
+                let observation = match (&observer, observable) {
+                    (Some(observer), true) => {
+                        decoder.decode(rule.view_paths(), &record).ok().and_then(|d| observer.observe(&d))
+                    }
                     _ => None,
                 };
-                stats.records += 1;
-                match &outcome {
-                    Outcome::Matched(_) => stats.matched += 1,
-                    Outcome::Suppressed { .. } => stats.suppressed += 1,
-                    _ => stats.not_matched += 1,
-                }
+                stats.count(&outcome);
                 if outcome == Outcome::NotMatched && observation.is_none() {
                     continue;
                 }
