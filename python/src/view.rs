@@ -10,8 +10,7 @@
 use std::sync::OnceLock;
 
 use dcom_detect_core::correlate::{event_time, Clock};
-use dcom_detect_core::view::ecs::{Schema, ViewField};
-use dcom_detect_core::view::windows::RawKind;
+use dcom_detect_core::view::ecs::ViewField;
 use dcom_detect_core::Rule;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -44,7 +43,7 @@ pub(crate) fn event_view<'py>(py: Python<'py>, event: &Bound<'py, PyAny>) -> PyR
             }
         }
         let one = |key: &str, value: String| out.set_item(key, PyList::new(py, [value])?);
-        one("dcom_detect.event", event_kind(doc.schema()).to_owned())?;
+        one("dcom_detect.event", doc.schema().kind_name().to_owned())?;
         if let Some((time, clock)) = event_time(&doc) {
             one("dcom_detect.time", time.to_string())?;
             match clock {
@@ -62,16 +61,4 @@ pub(crate) fn event_view<'py>(py: Python<'py>, event: &Bound<'py, PyAny>) -> PyR
         }
         Ok(out)
     })
-}
-
-/// How the engine read an event, as `dcom_detect.event` names it.
-fn event_kind(schema: Schema) -> &'static str {
-    match schema {
-        Schema::Ecs => "ecs",
-        Schema::Raw(_, RawKind::Sysmon1) => "sysmon_1",
-        Schema::Raw(_, RawKind::Sysmon3) => "sysmon_3",
-        Schema::Raw(_, RawKind::Security4688) => "4688",
-        Schema::Raw(_, RawKind::Security5156) => "5156",
-        Schema::Raw(_, RawKind::Security4624) => "4624",
-    }
 }

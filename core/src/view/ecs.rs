@@ -215,6 +215,21 @@ pub enum Schema {
     Raw(Wrapper, RawKind),
 }
 
+impl Schema {
+    /// How the event was read, as front ends name it: `ecs`, `sysmon_1`, `sysmon_3`, `4688`,
+    /// `5156` or `4624`.
+    pub fn kind_name(self) -> &'static str {
+        match self {
+            Schema::Ecs => "ecs",
+            Schema::Raw(_, RawKind::Sysmon1) => "sysmon_1",
+            Schema::Raw(_, RawKind::Sysmon3) => "sysmon_3",
+            Schema::Raw(_, RawKind::Security4688) => "4688",
+            Schema::Raw(_, RawKind::Security5156) => "5156",
+            Schema::Raw(_, RawKind::Security4624) => "4624",
+        }
+    }
+}
+
 /// Where a wanted path's values go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Slot {
@@ -233,9 +248,7 @@ pub(crate) struct Node {
     segment: Box<str>,
     /// The full dotted path, for error messages.
     path: Box<str>,
-    /// Children with the [`tag`] of their segment, in insertion order.
-    children: Vec<(u64, NodeId)>,
-    /// The same children in an open-addressing table (linear probing, a power of two at
+    /// The children with the [`tag`] of their segment, in an open-addressing table (linear probing, a power of two at
     /// least twice their number, so a probe always ends; an empty slot has tag 0, which no
     /// non-empty segment has): the decoder's per-key lookup.
     table: Box<[(u64, NodeId)]>,
@@ -267,7 +280,6 @@ impl Paths {
             nodes: vec![Node {
                 segment: "".into(),
                 path: "".into(),
-                children: Vec::new(),
                 table: Box::default(),
                 slots: Vec::new(),
                 ecs: false,
@@ -345,7 +357,6 @@ impl Paths {
                     self.nodes.push(Node {
                         segment: segment.into(),
                         path: path[..end].into(),
-                        children: Vec::new(),
                         table: Box::default(),
                         slots: Vec::new(),
                         ecs,
@@ -354,8 +365,8 @@ impl Paths {
                     });
                     let t = tag(segment.as_bytes());
                     let parent = &mut self.nodes[node as usize];
-                    parent.children.push((t, id));
-                    parent.table = child_table(&parent.children);
+                    parent.table =
+                        child_table(parent.table.iter().copied().filter(|&(ct, _)| ct != 0).chain([(t, id)]));
                     id
                 }
             };
@@ -865,11 +876,12 @@ fn is_java_whitespace(c: char) -> bool {
     )
 }
 
-/// The open-addressing table of `children` (see [`Node::table`]).
-fn child_table(children: &[(u64, NodeId)]) -> Box<[(u64, NodeId)]> {
-    let len = (children.len() * 2).next_power_of_two().max(2);
+/// The open-addressing table of `children` (see [`Node::table`]); built once per new child
+/// while a rule's paths are put together, never while decoding.
+fn child_table(children: impl Iterator<Item = (u64, NodeId)> + Clone) -> Box<[(u64, NodeId)]> {
+    let len = (children.clone().count() * 2).next_power_of_two().max(2);
     let mut table = vec![(0u64, 0 as NodeId); len].into_boxed_slice();
-    for &(t, c) in children {
+    for (t, c) in children {
         let mut i = slot_of(t, len - 1);
         while table[i].0 != 0 {
             i = (i + 1) & (len - 1);
