@@ -62,6 +62,7 @@ from ._errors import BadEventError, ColumnError, DcomDetectError, ExceptionsFile
 from ._frame import alerts_to_frame
 from ._native import (
     EQL_SOURCE,
+    PROFILES,
     SIGMA_FIELDS,
     Alert,
     Correlator,
@@ -132,6 +133,7 @@ __all__ = [
     "event_view",
     "SIGMA_FIELDS",
     "EQL_SOURCE",
+    "PROFILES",
     "BRANCHES",
     "DcomDetectError",
     "BadEventError",

@@ -30,6 +30,7 @@ from ._types import (
 __all__ = [
     "__version__",
     "EQL_SOURCE",
+    "PROFILES",
     "Rule",
     "Verdict",
     "OfficeChild",
@@ -57,6 +58,11 @@ __version__: str
 
 EQL_SOURCE: str
 """The rule's EQL text, byte for byte as Elastic ships it."""
+
+PROFILES: tuple[Literal["seed"], Literal["elastic"], Literal["extended"]]
+"""The scan profiles, as the core names them: the seed rule alone (``"seed"``, the default),
+or with Elastic's three DCOM sequence rules (``"elastic"``) or with this project's correlation
+rules D2, D2L and D3 (``"extended"``); ``docs/correlation.md``."""
 
 def rule_metadata() -> RuleMetadata:
     """The rule's metadata as a new dict (the same as ``Rule().metadata``)."""

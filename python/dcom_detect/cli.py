@@ -48,11 +48,8 @@ from typing import TextIO
 from . import __version__
 from ._errors import ExceptionsFileError, UnreadableInputError
 from ._export_cli import FORMATS, print_format
-from ._native import Alert, Rejected, Rule, ScanStats, Skipped, Suppressed, correlation_rules
+from ._native import PROFILES, Alert, Rejected, Rule, ScanStats, Skipped, Suppressed, correlation_rules
 from .guide import rule_guides
-
-PROFILES = ("seed", "elastic", "extended")
-"""The scan profiles: the seed rule alone, or with Elastic's sequence rules, or with ours."""
 
 EXIT_NO_ALERTS = 0
 EXIT_ALERTS = 1

@@ -37,6 +37,8 @@ mod view;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("EQL_SOURCE", dcom_detect_core::EQL_SOURCE)?;
+    let profiles = dcom_detect_core::correlate::Profile::ALL.map(|p| p.name());
+    m.add("PROFILES", pyo3::types::PyTuple::new(m.py(), profiles)?)?;
     m.add_class::<rule::PyRule>()?;
     m.add_class::<rule::Verdict>()?;
     m.add_class::<rule::OfficeChild>()?;

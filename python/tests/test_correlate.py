@@ -30,6 +30,23 @@ def correlations(scan: dcom_detect.Scan) -> set[tuple[str, str, int]]:
     return out
 
 
+def test_profiles_are_the_cores_and_every_door_takes_each() -> None:
+    assert dcom_detect.PROFILES == ("seed", "elastic", "extended")
+    rules = {p: [r["rule"] for r in dcom_detect.correlation_rules(p)] for p in dcom_detect.PROFILES}
+    assert rules == {"seed": [], "elastic": ["mmc20", "shellwindows", "hta"], "extended": ["D2", "D2L", "D3"]}
+    for profile in dcom_detect.PROFILES:
+        assert run("rule", "--profile", profile).returncode == 0
+        if profile == "seed":
+            with pytest.raises(ValueError, match="no correlation"):
+                dcom_detect.Rule().correlator(profile=profile)
+        else:
+            assert dcom_detect.Rule().correlator(profile=profile).stats.records == 0
+    with pytest.raises(ValueError, match="nope"):
+        dcom_detect.Rule().correlator(profile="nope")  # type: ignore[arg-type]
+    refused = run("scan", "--profile", "nope", str(FIXTURES))
+    assert refused.returncode == 2 and "extended" in refused.stderr
+
+
 def test_the_extended_profile_raises_each_fixture_anchor_once() -> None:
     scan = dcom_detect.Rule().scan(sorted(FIXTURES.glob("*.ndjson")), profile="extended")
     found = correlations(scan)

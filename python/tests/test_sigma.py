@@ -27,7 +27,7 @@ from conftest import REPO, golden_cases
 from dcom_detect import export
 from dcom_detect.cli import main
 
-PROFILES = ["seed", "elastic", "extended"]
+PROFILES = list(dcom_detect.PROFILES)
 
 # The golden cases whose Sigma verdict (SQLite) differs from the engine's, and why: each a
 # case the export's comments and docs/export.md state Sigma cannot express exactly.
