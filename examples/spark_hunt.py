@@ -155,6 +155,19 @@ def alert_schema(events: T.StructType) -> T.StructType:
     )
 
 
+def _without_dots(events: DataFrame) -> tuple[DataFrame, list[str]]:
+    """``events`` with its top-level columns renamed by position (``_0``, ``_1``, ...) when a
+    name holds a dot, and the original names. PySpark's ``mapInArrow`` cannot pass a column
+    literally named ``host.name`` (it reads the name as a struct access), so the columns travel
+    under these names and each task names its batches back. (The tasks do that inline: a
+closure Spark ships may use this module's constants, not its functions, which the executors
+cannot import.)"""
+    names = list(events.columns)
+    if not any("." in name for name in names):
+        return events, names
+    return events.toDF(*[f"_{i}" for i in range(len(names))]), names
+
+
 def hunt(
     events: DataFrame,
     rule: dcom_detect.Rule | None = None,
@@ -187,6 +200,8 @@ def hunt(
         # Runs on the executors: everything per row happens in the engine.
         arrow_schema = pyarrow.schema([pyarrow.field(ALERT, pyarrow.string())])
         for batch in batches:
+            if batch.schema.names != names:
+                batch = pyarrow.RecordBatch.from_arrays(batch.columns, names=names)
             alerts = rule.alerts_arrow(batch, columns=columns, first_row=None)
             if not alerts:
                 continue
@@ -197,7 +212,8 @@ def hunt(
                 arrow_schema = pyarrow.schema([arrow_schema.field(ALERT), batch.schema.field(id_column)])
             yield pyarrow.RecordBatch.from_pydict(data, schema=arrow_schema)
 
-    found = events.mapInArrow(find, out_schema)
+    passed, names = _without_dots(events)
+    found = passed.mapInArrow(find, out_schema)
     parsed = F.from_json(F.col(ALERT), alert_schema(events.schema))
     extra = [F.col(id_column)] if id_column else []
     return found.select(parsed.alias("_alert"), F.col(ALERT), *extra).select("_alert.*", ALERT, *extra)
@@ -209,10 +225,11 @@ CORRELATION = "correlation"
 HOST = "host_name"
 
 
-def _col(name: str) -> Any:
-    """A column by name: nested (``host.name`` in a ``host`` struct) or flat (a column
-    literally named ``host.name``)."""
-    return F.col(name)
+def _col(events: DataFrame, name: str) -> Any:
+    """A column of ``events`` by name: flat (a top-level column literally named
+    ``host.name``, quoted so that Spark does not read the dot as a struct access) or nested
+    (``host.name`` in a ``host`` struct)."""
+    return F.col(f"`{name}`") if name in events.columns else F.col(name)
 
 
 def correlate(
@@ -256,8 +273,9 @@ def correlate(
     id_type = events.schema[id_column].dataType if id_column else None
     if id_column:
         out_fields.append(T.StructField(id_column, id_type))  # type: ignore[arg-type]
-    by_host = events.repartition(partitions, _col(host)) if partitions else events.repartition(_col(host))
-    ordered = by_host.sortWithinPartitions(_col(time), *([_col(id_column)] if id_column else []))
+    key = _col(events, host)
+    by_host = events.repartition(partitions, key) if partitions else events.repartition(key)
+    ordered = by_host.sortWithinPartitions(_col(events, time), *([_col(events, id_column)] if id_column else []))
 
     def run(batches: Iterator[pyarrow.RecordBatch]) -> Iterator[pyarrow.RecordBatch]:
         # Runs on the executors, once per partition: one correlation state for its hosts.
@@ -281,6 +299,8 @@ def correlate(
             return pyarrow.RecordBatch.from_pydict(data, schema=out_schema)
 
         for batch in batches:
+            if batch.schema.names != names:
+                batch = pyarrow.RecordBatch.from_arrays(batch.columns, names=names)
             if id_column:
                 ids.append(batch.column(id_column))
             alerts = correlator.feed_arrow(batch, columns=columns)
@@ -290,7 +310,8 @@ def correlate(
         if alerts:
             yield rows(alerts)
 
-    return ordered.mapInArrow(run, T.StructType(out_fields))
+    passed, names = _without_dots(ordered)
+    return passed.mapInArrow(run, T.StructType(out_fields))
 
 
 def _column(text: str) -> tuple[str, str]:

@@ -259,6 +259,43 @@ def test_spark_correlations_on_interleaved_ecs_hosts(spark: SparkSession, tmp_pa
     assert spark_correlations(found) == expected
 
 
+def flat(document: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`document` with its nested objects written as dotted keys (`{"host.name": ...}`), as a
+    flat table's columns are named."""
+    out: dict[str, Any] = {}
+    for key, value in document.items():
+        if isinstance(value, dict):
+            out.update(flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def test_spark_correlations_on_flat_dotted_columns(spark: SparkSession, tmp_path: pathlib.Path) -> None:
+    # Columns literally named `host.name`, `process.pid`, ...: the host key, the time and the
+    # rule's fields are read from them, not from structs.
+    path = tmp_path / "flat.ndjson"
+    path.write_text("".join(json.dumps(flat(e)) + "\n" for e in ecs_network_events(24, seed=5)), encoding="utf-8")
+    events = numbered([path], tmp_path / "numbered.ndjson")
+    expected = scanned_correlations(events)
+    assert {c for c, _, _ in expected} == {"D2", "D3"} and len(expected) == 12 + 8
+    frame = spark.read.json(str(events))
+    assert "host.name" in frame.columns and "process.pid" in frame.columns and "host" not in frame.columns
+    found = spark_hunt.correlate(frame, id_column="_line", partitions=3)
+    assert spark_correlations(found) == expected
+
+
+def test_spark_alerts_on_flat_dotted_columns(spark: SparkSession, tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "flat.ndjson"
+    path.write_text("".join(json.dumps(flat(e)) + "\n" for e in ecs_events(1500, seed=7)), encoding="utf-8")
+    rule = dcom_detect.Rule()
+    frame = spark.read.json(str(path)).repartition(2)
+    assert "process.parent.name" in frame.columns and "process" not in frame.columns
+    expected = expected_alerts(rule, path)
+    assert len(expected) > 30
+    assert spark_alerts(spark_hunt.hunt(frame, rule)) == expected
+
+
 def test_spark_correlations_on_the_real_recordings(spark: SparkSession, tmp_path: pathlib.Path) -> None:
     root = SHARED / "realdata" / "otrf_dcom"
     if not root.exists():
