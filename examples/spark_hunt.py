@@ -160,8 +160,8 @@ def _without_dots(events: DataFrame) -> tuple[DataFrame, list[str]]:
     name holds a dot, and the original names. PySpark's ``mapInArrow`` cannot pass a column
     literally named ``host.name`` (it reads the name as a struct access), so the columns travel
     under these names and each task names its batches back. (The tasks do that inline: a
-closure Spark ships may use this module's constants, not its functions, which the executors
-cannot import.)"""
+    closure Spark ships may use this module's constants, not its functions, which the
+    executors cannot import.)"""
     names = list(events.columns)
     if not any("." in name for name in names):
         return events, names
