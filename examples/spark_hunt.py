@@ -69,7 +69,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import dcom_detect
@@ -155,17 +155,22 @@ def alert_schema(events: T.StructType) -> T.StructType:
     )
 
 
-def _without_dots(events: DataFrame) -> tuple[DataFrame, list[str]]:
+def _without_dots(events: DataFrame) -> tuple[DataFrame, Callable[[pyarrow.RecordBatch], pyarrow.RecordBatch]]:
     """``events`` with its top-level columns renamed by position (``_0``, ``_1``, ...) when a
-    name holds a dot, and the original names. PySpark's ``mapInArrow`` cannot pass a column
-    literally named ``host.name`` (it reads the name as a struct access), so the columns travel
-    under these names and each task names its batches back. (The tasks do that inline: a
-    closure Spark ships may use this module's constants, not its functions, which the
-    executors cannot import.)"""
+    name holds a dot, and the function a task applies to each batch to give its columns their
+    names back. PySpark's ``mapInArrow`` cannot pass a column literally named ``host.name``
+    (it reads the name as a struct access). The function is a closure, so Spark ships it to
+    the executors by value."""
     names = list(events.columns)
+
+    def named(batch: pyarrow.RecordBatch) -> pyarrow.RecordBatch:
+        if batch.schema.names == names:
+            return batch
+        return pyarrow.RecordBatch.from_arrays(batch.columns, names=names)
+
     if not any("." in name for name in names):
-        return events, names
-    return events.toDF(*[f"_{i}" for i in range(len(names))]), names
+        return events, named
+    return events.toDF(*[f"_{i}" for i in range(len(names))]), named
 
 
 def hunt(
@@ -199,9 +204,7 @@ def hunt(
     def find(batches: Iterator[pyarrow.RecordBatch]) -> Iterator[pyarrow.RecordBatch]:
         # Runs on the executors: everything per row happens in the engine.
         arrow_schema = pyarrow.schema([pyarrow.field(ALERT, pyarrow.string())])
-        for batch in batches:
-            if batch.schema.names != names:
-                batch = pyarrow.RecordBatch.from_arrays(batch.columns, names=names)
+        for batch in map(named, batches):
             alerts = rule.alerts_arrow(batch, columns=columns, first_row=None)
             if not alerts:
                 continue
@@ -212,7 +215,7 @@ def hunt(
                 arrow_schema = pyarrow.schema([arrow_schema.field(ALERT), batch.schema.field(id_column)])
             yield pyarrow.RecordBatch.from_pydict(data, schema=arrow_schema)
 
-    passed, names = _without_dots(events)
+    passed, named = _without_dots(events)
     found = passed.mapInArrow(find, out_schema)
     parsed = F.from_json(F.col(ALERT), alert_schema(events.schema))
     extra = [F.col(id_column)] if id_column else []
@@ -298,9 +301,7 @@ def correlate(
             out_schema = out_schema or pyarrow.schema(fields)
             return pyarrow.RecordBatch.from_pydict(data, schema=out_schema)
 
-        for batch in batches:
-            if batch.schema.names != names:
-                batch = pyarrow.RecordBatch.from_arrays(batch.columns, names=names)
+        for batch in map(named, batches):
             if id_column:
                 ids.append(batch.column(id_column))
             alerts = correlator.feed_arrow(batch, columns=columns)
@@ -310,7 +311,7 @@ def correlate(
         if alerts:
             yield rows(alerts)
 
-    passed, names = _without_dots(ordered)
+    passed, named = _without_dots(ordered)
     return passed.mapInArrow(run, T.StructType(out_fields))
 
 
