@@ -19,10 +19,11 @@
  * - per event, nothing allocates on the struct paths (with or without exceptions), the JSON
  *   path reuses the scratch's memory, and only dcom_rule_alert_json, when it writes an
  *   alert, allocates (temporaries freed before it returns; the scratch keeps its text);
- * - correlation: a dcom_session (profile seed, elastic or extended) is fed JSON records in
- *   input order with dcom_session_feed_json and keeps every alert of its profile in a bounded
- *   queue, taken with dcom_session_next_alert; after warm-up, a record that completes no
- *   alert allocates nothing;
+ * - correlation: a dcom_session (profile seed, elastic or extended) is fed JSON records
+ *   (dcom_session_feed_json) or struct events (dcom_session_feed_event, _event16: each fed as
+ *   the record dcom_event_json writes) in input order, and keeps every alert of its profile
+ *   in a bounded queue, taken with dcom_session_next_alert; after warm-up, a record that
+ *   completes no alert allocates nothing;
  * - tuning: a rule created with exceptions is evaluated with dcom_rule_evaluate*, whose
  *   dcom_verdict says what fired and which exception item, if any, suppressed the alert.
  */
@@ -1093,6 +1094,56 @@ enum dcom_result dcom_rule_evaluate_utf16(const struct dcom_rule *rule,
                                           struct dcom_verdict *verdict);
 
 /**
+ * Writes a struct event as the JSON record the correlation door reads it as
+ * (`dcom_session_feed_event` feeds exactly this record): one object with dotted ECS keys,
+ * NUL-terminated, into `json`.
+ *
+ * The record: `event.category`, `event.type`, `process.name`, `process.parent.name`,
+ * `process.command_line` and every `other` path, each once, in bytewise path order; a path
+ * given once is a string, a path given several times (an array, or repeated in `other`) an
+ * array of strings in the order given; absent values are skipped and a path with no value
+ * is left out; strings are escaped as JSON requires. So
+ * `{.event_category = {"process"}, .event_type = {"start"}, .process_name = "cmd.exe",
+ * .other = {{"process.pid", "4242"}}}` is
+ * `{"event.category":"process","event.type":"start","process.name":"cmd.exe","process.pid":"4242"}`.
+ * A path the view cannot read (an empty one, or `process` beside `process.name`) is written
+ * as given; feeding the record then reports it.
+ *
+ * Buffer: the library's text-output convention (`*json_needed` is the length + 1; `{NULL,
+ * 0}` asks for the size).
+ *
+ * Errors: `DCOM_ERROR_NULL_ARGUMENT` (`event` NULL, a NULL pointer with a length, an
+ * `other` path NULL, `json` NULL with a size), `DCOM_ERROR_MISALIGNED_POINTER`,
+ * `DCOM_ERROR_INVALID_LENGTH`, `DCOM_ERROR_INVALID_UTF8`, `DCOM_ERROR_BUFFER_TOO_SMALL`,
+ * `DCOM_ERROR_INTERNAL`.
+ *
+ * Cost: O(n log n) in the event's `n` values to group paths, plus the text; allocates its
+ * working buffer for the call (a session's feed reuses its own). Thread-safe.
+ *
+ * # Safety
+ * `event` points to a valid `dcom_event` whose strings and arrays are valid for their
+ * lengths, unchanged during the call; `json` is NULL or valid for `json_size` bytes of
+ * writes; `json_needed` is NULL or valid for a write.
+ */
+enum dcom_result dcom_event_json(const struct dcom_event *event,
+                                 char *json,
+                                 size_t json_size,
+                                 size_t *json_needed);
+
+/**
+ * `dcom_event_json` for a `dcom_event16`: its UTF-16 values are written as UTF-8.
+ *
+ * Errors: as `dcom_event_json`, with `DCOM_ERROR_INVALID_UTF16` for an unpaired surrogate.
+ *
+ * # Safety
+ * As `dcom_event_json`.
+ */
+enum dcom_result dcom_event16_json(const struct dcom_event16 *event,
+                                   char *json,
+                                   size_t json_size,
+                                   size_t *json_needed);
+
+/**
  * Creates a scratch for the JSON functions. On success `*scratch` receives it (free it
  * with `dcom_scratch_destroy`); on failure `*scratch` is set to NULL.
  *
@@ -1402,6 +1453,55 @@ enum dcom_result dcom_session_feed_json(struct dcom_session *session,
                                         const struct dcom_origin *origin,
                                         struct dcom_verdict *verdict,
                                         size_t *alerts_waiting);
+
+/**
+ * Feeds one struct event (`dcom_event`, UTF-8) to the session, in input order: exactly as
+ * `dcom_session_feed_json` feeds the JSON record `dcom_event_json` writes for it.
+ *
+ * So a sensor that hands the seed rule struct events (`dcom_rule_evaluate`) hands the same
+ * structs to a correlation profile, giving in `other` what the correlation rules read:
+ * `@timestamp`, `host.id` or `host.name`, `process.pid`, `process.entity_id`,
+ * `process.parent.pid`, `process.parent.entity_id`, `process.args` (one entry per
+ * argument), `winlog.logon.id` for process starts; `event.category` `network`,
+ * `network.direction`, `network.transport`, `source.ip`, `source.port`, `destination.ip`,
+ * `destination.port` for connections; `event.category` `authentication`,
+ * `winlog.logon.type`, `winlog.logon.id`, `source.ip` for logons (docs/correlation.md lists
+ * them per rule). Numbers are given as decimal or `0x` hexadecimal strings.
+ *
+ * Outcomes, out-parameters, alerts and errors: as `dcom_session_feed_json`, plus the event's
+ * own checks (`DCOM_ERROR_NULL_ARGUMENT` for `event` NULL, a NULL pointer with a length or
+ * an `other` path NULL; `DCOM_ERROR_INVALID_UTF8`: checked before anything is fed, so not
+ * counted in `records` or `rejected`). A record the view refuses (`DCOM_ERROR_BAD_JSON`:
+ * an empty path, `process` beside `process.name`) is counted in `rejected`, and
+ * `dcom_session_error_offset` is an offset in the event's JSON record. Alerts are those of
+ * the JSON record (`dcom_detect.schema` `"ecs"`).
+ *
+ * Cost: the event written as JSON into the session's reused buffer (O(n log n) in its `n`
+ * values, then the text), then `dcom_session_feed_json`'s cost; after warm-up no allocation
+ * for an event that completes no alert.
+ *
+ * # Safety
+ * As `dcom_session_feed_json`, with `event` a valid `dcom_event` whose strings and arrays
+ * are valid for their lengths, unchanged during the call.
+ */
+enum dcom_result dcom_session_feed_event(struct dcom_session *session,
+                                         const struct dcom_event *event,
+                                         const struct dcom_origin *origin,
+                                         struct dcom_verdict *verdict,
+                                         size_t *alerts_waiting);
+
+/**
+ * `dcom_session_feed_event` for a `dcom_event16` (UTF-16 values, written as UTF-8 into the
+ * record; `DCOM_ERROR_INVALID_UTF16` for an unpaired surrogate).
+ *
+ * # Safety
+ * As `dcom_session_feed_event`.
+ */
+enum dcom_result dcom_session_feed_event16(struct dcom_session *session,
+                                           const struct dcom_event16 *event,
+                                           const struct dcom_origin *origin,
+                                           struct dcom_verdict *verdict,
+                                           size_t *alerts_waiting);
 
 /**
  * Takes the next queued alert: its ECS document (one line of JSON, no newline,

@@ -75,6 +75,7 @@ pub use source::{scan_path, Format, Input, Inputs, Opened, SkipReason, Unsupport
 pub use view::ecs::{Decoder, Document, Limits, Schema};
 pub use view::event::{Fields, ProcessEvent, Values};
 pub use view::field::{Field, FieldId, FieldSet, Mapping};
+pub use view::flat::FlatRecord;
 pub use view::text::Text;
 pub use view::time::Timestamp;
 pub use view::tree::{Container, Cursor, Key, TreeReader};

@@ -5,11 +5,17 @@
 //! core's `Fields` trait. Nothing is copied, converted or allocated, and nothing is locked:
 //! the cost is one validation pass over the strings plus the rule's evaluation.
 
+use std::ffi::c_char;
+
 use dcom_detect_core::view::text::validate_utf16;
-use dcom_detect_core::{Field, FieldId, Fields, Text};
+use dcom_detect_core::{Field, FieldId, Fields, FlatRecord, Text};
 
 use crate::args::{input, optional_slice, output, slice};
-use crate::result::{dcom_result, guard, DCOM_ERROR_INVALID_UTF16, DCOM_ERROR_INVALID_UTF8, DCOM_ERROR_NULL_ARGUMENT};
+use crate::buffer::TextOut;
+use crate::result::{
+    dcom_result, guard, DCOM_ERROR_INTERNAL, DCOM_ERROR_INVALID_UTF16, DCOM_ERROR_INVALID_UTF8,
+    DCOM_ERROR_NULL_ARGUMENT,
+};
 use crate::rule::dcom_rule;
 use crate::verdict::dcom_verdict;
 
@@ -260,6 +266,38 @@ impl<'a, F: CField> Checked<'a, F> {
     }
 }
 
+impl<F: CField> Checked<'_, F> {
+    /// The event as one JSON record (core's [`FlatRecord`]): its pairs are the five named
+    /// fields' values under their ECS paths, then the `other` entries.
+    pub(crate) fn flat<'f>(&self, flat: &'f mut FlatRecord) -> &'f [u8] {
+        let (category, event_type, other) = (self.category, self.event_type, self.other);
+        let named = [
+            ("process.name", self.name),
+            ("process.parent.name", self.parent_name),
+            ("process.command_line", self.command_line),
+        ];
+        let (types_from, named_from) = (category.len(), category.len() + event_type.len());
+        let other_from = named_from + named.len();
+        flat.write(other_from + other.len(), |i| {
+            // SAFETY: everything reachable from a `Checked` passed `check` (its invariant), and
+            // an `other` path is never NULL (`Checked::new` refuses one).
+            unsafe {
+                if i < types_from {
+                    ("event.category", category[i].text())
+                } else if i < named_from {
+                    ("event.type", event_type[i - types_from].text())
+                } else if i < other_from {
+                    let (path, value) = named[i - named_from];
+                    (path, value.text())
+                } else {
+                    let field = &other[i - other_from];
+                    (field.path().text().and_then(|p| p.as_str()).unwrap_or_default(), field.value().text())
+                }
+            }
+        })
+    }
+}
+
 /// The values of one field of a [`Checked`] event.
 pub(crate) struct CheckedValues<'s, F: CField> {
     listed: std::slice::Iter<'s, F::Value>,
@@ -343,7 +381,7 @@ impl dcom_event16 {
     /// # Safety
     /// As [`dcom_event::checked`].
     #[inline]
-    unsafe fn checked(&self) -> Result<Checked<'_, dcom_field16>, dcom_result> {
+    pub(crate) unsafe fn checked(&self) -> Result<Checked<'_, dcom_field16>, dcom_result> {
         Checked::new(
             (self.event_category, self.event_category_count),
             (self.event_type, self.event_type_count),
@@ -483,6 +521,81 @@ pub unsafe extern "C" fn dcom_rule_evaluate_utf16(
         out.write(evaluate(rule, &event));
         Ok(())
     })
+}
+
+/// Writes a struct event as the JSON record the correlation door reads it as
+/// (`dcom_session_feed_event` feeds exactly this record): one object with dotted ECS keys,
+/// NUL-terminated, into `json`.
+///
+/// The record: `event.category`, `event.type`, `process.name`, `process.parent.name`,
+/// `process.command_line` and every `other` path, each once, in bytewise path order; a path
+/// given once is a string, a path given several times (an array, or repeated in `other`) an
+/// array of strings in the order given; absent values are skipped and a path with no value
+/// is left out; strings are escaped as JSON requires. So
+/// `{.event_category = {"process"}, .event_type = {"start"}, .process_name = "cmd.exe",
+/// .other = {{"process.pid", "4242"}}}` is
+/// `{"event.category":"process","event.type":"start","process.name":"cmd.exe","process.pid":"4242"}`.
+/// A path the view cannot read (an empty one, or `process` beside `process.name`) is written
+/// as given; feeding the record then reports it.
+///
+/// Buffer: the library's text-output convention (`*json_needed` is the length + 1; `{NULL,
+/// 0}` asks for the size).
+///
+/// Errors: `DCOM_ERROR_NULL_ARGUMENT` (`event` NULL, a NULL pointer with a length, an
+/// `other` path NULL, `json` NULL with a size), `DCOM_ERROR_MISALIGNED_POINTER`,
+/// `DCOM_ERROR_INVALID_LENGTH`, `DCOM_ERROR_INVALID_UTF8`, `DCOM_ERROR_BUFFER_TOO_SMALL`,
+/// `DCOM_ERROR_INTERNAL`.
+///
+/// Cost: O(n log n) in the event's `n` values to group paths, plus the text; allocates its
+/// working buffer for the call (a session's feed reuses its own). Thread-safe.
+///
+/// # Safety
+/// `event` points to a valid `dcom_event` whose strings and arrays are valid for their
+/// lengths, unchanged during the call; `json` is NULL or valid for `json_size` bytes of
+/// writes; `json_needed` is NULL or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn dcom_event_json(
+    event: *const dcom_event,
+    json: *mut c_char,
+    json_size: usize,
+    json_needed: *mut usize,
+) -> dcom_result {
+    guard(|| write_json(json, json_size, json_needed, || input(event)?.checked()))
+}
+
+/// `dcom_event_json` for a `dcom_event16`: its UTF-16 values are written as UTF-8.
+///
+/// Errors: as `dcom_event_json`, with `DCOM_ERROR_INVALID_UTF16` for an unpaired surrogate.
+///
+/// # Safety
+/// As `dcom_event_json`.
+#[no_mangle]
+pub unsafe extern "C" fn dcom_event16_json(
+    event: *const dcom_event16,
+    json: *mut c_char,
+    json_size: usize,
+    json_needed: *mut usize,
+) -> dcom_result {
+    guard(|| write_json(json, json_size, json_needed, || input(event)?.checked()))
+}
+
+/// The record of the event `checked` returns into the caller's buffer, which is made
+/// neutral (`*json_needed` 0, the empty string) before the event is checked.
+///
+/// # Safety
+/// `json` is NULL or valid for `json_size` bytes; `json_needed` NULL or valid for a write.
+unsafe fn write_json<'e, F: CField + 'e>(
+    json: *mut c_char,
+    json_size: usize,
+    json_needed: *mut usize,
+    checked: impl FnOnce() -> Result<Checked<'e, F>, dcom_result>,
+) -> Result<(), dcom_result> {
+    let mut text = TextOut::new(json, json_size, json_needed)?;
+    text.nothing();
+    let event = checked()?;
+    let mut flat = FlatRecord::new();
+    let record = std::str::from_utf8(event.flat(&mut flat)).map_err(|_| DCOM_ERROR_INTERNAL)?;
+    text.write(record)
 }
 
 #[cfg(test)]

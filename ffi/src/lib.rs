@@ -12,6 +12,7 @@
 //! | one JSON record | `dcom_rule_match_json`, `dcom_rule_evaluate_json` | one decode pass; no allocation in steady state (per-thread `dcom_scratch`) |
 //! | one JSON record → ECS alert | `dcom_rule_alert_json` | as `dcom_rule_evaluate_json`; only an alert allocates (inside core) |
 //! | a stream of JSON records → the alerts of a profile (`seed`, `elastic`, `extended`) | `dcom_session_feed_json`, then `dcom_session_next_alert` | one decode + `O(pending)` on the record's host; no allocation after warm-up for a record that completes no alert |
+//! | a stream of struct events → the same | `dcom_session_feed_event`, `_event16` (each as the record `dcom_event_json` writes) | the record written into a reused buffer, then as above |
 //!
 //! Tuning: `dcom_rule_options.exceptions` (the JSON of an exceptions file) is compiled into the
 //! rule by `dcom_rule_create` (`dcom_rule_create_ex` also explains a refusal); a
@@ -32,11 +33,6 @@
 //! - Thread safety is stated on each type: a `dcom_rule` is shared freely; a `dcom_scratch`
 //!   and a `dcom_session` belong to one thread at a time (a concurrent call is refused with
 //!   `DCOM_ERROR_SCRATCH_BUSY` / `DCOM_ERROR_SESSION_BUSY`, never a data race).
-//!
-//! ## Where later features plug in
-//! An alert for a struct event needs core to build an alert from a `Fields` view (today
-//! `AlertWriter` reads a JSON record); it would be one more export beside
-//! `dcom_rule_alert_json`, taking a `dcom_event` and a `dcom_origin`.
 
 #![deny(missing_docs)]
 #![allow(non_camel_case_types)]
@@ -69,8 +65,8 @@ pub use alert::{
     DCOM_POSITION_NONE,
 };
 pub use event::{
-    dcom_event, dcom_event16, dcom_field, dcom_field16, dcom_rule_evaluate, dcom_rule_evaluate_utf16, dcom_rule_match,
-    dcom_rule_match_utf16, dcom_str, dcom_str16,
+    dcom_event, dcom_event16, dcom_event16_json, dcom_event_json, dcom_field, dcom_field16, dcom_rule_evaluate,
+    dcom_rule_evaluate_utf16, dcom_rule_match, dcom_rule_match_utf16, dcom_str, dcom_str16,
 };
 pub use json::{
     dcom_rule_evaluate_json, dcom_rule_match_json, dcom_scratch, dcom_scratch_create, dcom_scratch_destroy,
@@ -86,8 +82,9 @@ pub use rule::{
 };
 pub use session::{
     dcom_session, dcom_session_create, dcom_session_destroy, dcom_session_error_message, dcom_session_error_offset,
-    dcom_session_feed_json, dcom_session_finish, dcom_session_get_stats, dcom_session_limits,
-    dcom_session_limits_default, dcom_session_next_alert, dcom_session_stats, DCOM_PROFILE_ELASTIC,
-    DCOM_PROFILE_EXTENDED, DCOM_PROFILE_SEED, DCOM_SESSION_MAX_HOSTS, DCOM_SESSION_MAX_PENDING, DCOM_SESSION_MAX_QUEUE,
+    dcom_session_feed_event, dcom_session_feed_event16, dcom_session_feed_json, dcom_session_finish,
+    dcom_session_get_stats, dcom_session_limits, dcom_session_limits_default, dcom_session_next_alert,
+    dcom_session_stats, DCOM_PROFILE_ELASTIC, DCOM_PROFILE_EXTENDED, DCOM_PROFILE_SEED, DCOM_SESSION_MAX_HOSTS,
+    DCOM_SESSION_MAX_PENDING, DCOM_SESSION_MAX_QUEUE,
 };
 pub use verdict::{dcom_verdict, DCOM_NOT_SUPPRESSED};

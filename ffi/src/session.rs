@@ -23,11 +23,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use dcom_detect_core::correlate::{ElasticLimits, Limits, Profile, Session, SessionStats};
-use dcom_detect_core::{Alert, AlertOptions, AlertWriter, DecodeError, Decoder, ErrorKind, Origin, Position, Rule};
+use dcom_detect_core::{
+    Alert, AlertOptions, AlertWriter, DecodeError, Decoder, ErrorKind, FlatRecord, Origin, Position, Rule,
+};
 
 use crate::alert::{alert_options, core_origin, dcom_origin};
 use crate::args::{input, optional_output, output, slice};
 use crate::buffer::{write_text, TextOut};
+use crate::event::{dcom_event, dcom_event16, CField, Checked as CheckedEvent};
 use crate::result::{
     dcom_result, guard, guard_value, DCOM_ERROR_BAD_JSON, DCOM_ERROR_FINISHED, DCOM_ERROR_INTERNAL,
     DCOM_ERROR_INVALID_OPTION, DCOM_ERROR_INVALID_UTF8, DCOM_ERROR_MISALIGNED_POINTER, DCOM_ERROR_NULL_ARGUMENT,
@@ -264,6 +267,8 @@ struct State {
     /// Writes the seed rule's alerts.
     writer: AlertWriter<'static>,
     decoder: Decoder,
+    /// Where a struct event is written as its JSON record.
+    flat: FlatRecord,
     profile: u32,
     queue: VecDeque<Alert>,
     queue_limit: usize,
@@ -292,6 +297,7 @@ impl State {
             correlation,
             writer: AlertWriter::new(shared, options),
             decoder: Decoder::new(),
+            flat: FlatRecord::new(),
             profile,
             queue: VecDeque::new(),
             queue_limit: limits.alert_queue,
@@ -353,6 +359,18 @@ impl State {
         Ok(verdict)
     }
 
+    /// Feeds a struct event as its JSON record (`dcom_event_json`'s).
+    fn feed_event<F: CField>(
+        &mut self,
+        event: &CheckedEvent<'_, F>,
+        origin: Origin<'_>,
+    ) -> Result<dcom_verdict, dcom_result> {
+        let mut flat = std::mem::take(&mut self.flat);
+        let fed = self.feed(event.flat(&mut flat), origin);
+        self.flat = flat;
+        fed
+    }
+
     /// Ends the input: queues what the correlation state still held and drops the state.
     fn finish(&mut self) -> Result<(), dcom_result> {
         if self.finished {
@@ -369,6 +387,7 @@ impl State {
         }
         // Nothing more is decoded: let the decoder's buffers go too.
         self.decoder = Decoder::new();
+        self.flat = FlatRecord::new();
         Ok(())
     }
 
@@ -638,6 +657,84 @@ pub unsafe extern "C" fn dcom_session_feed_json(
     verdict: *mut dcom_verdict,
     alerts_waiting: *mut usize,
 ) -> dcom_result {
+    feed_with(session, origin, verdict, alerts_waiting, |state, origin| {
+        let record = slice(json, json_len)?;
+        state.feed(record, origin)
+    })
+}
+
+/// Feeds one struct event (`dcom_event`, UTF-8) to the session, in input order: exactly as
+/// `dcom_session_feed_json` feeds the JSON record `dcom_event_json` writes for it.
+///
+/// So a sensor that hands the seed rule struct events (`dcom_rule_evaluate`) hands the same
+/// structs to a correlation profile, giving in `other` what the correlation rules read:
+/// `@timestamp`, `host.id` or `host.name`, `process.pid`, `process.entity_id`,
+/// `process.parent.pid`, `process.parent.entity_id`, `process.args` (one entry per
+/// argument), `winlog.logon.id` for process starts; `event.category` `network`,
+/// `network.direction`, `network.transport`, `source.ip`, `source.port`, `destination.ip`,
+/// `destination.port` for connections; `event.category` `authentication`,
+/// `winlog.logon.type`, `winlog.logon.id`, `source.ip` for logons (docs/correlation.md lists
+/// them per rule). Numbers are given as decimal or `0x` hexadecimal strings.
+///
+/// Outcomes, out-parameters, alerts and errors: as `dcom_session_feed_json`, plus the event's
+/// own checks (`DCOM_ERROR_NULL_ARGUMENT` for `event` NULL, a NULL pointer with a length or
+/// an `other` path NULL; `DCOM_ERROR_INVALID_UTF8`: checked before anything is fed, so not
+/// counted in `records` or `rejected`). A record the view refuses (`DCOM_ERROR_BAD_JSON`:
+/// an empty path, `process` beside `process.name`) is counted in `rejected`, and
+/// `dcom_session_error_offset` is an offset in the event's JSON record. Alerts are those of
+/// the JSON record (`dcom_detect.schema` `"ecs"`).
+///
+/// Cost: the event written as JSON into the session's reused buffer (O(n log n) in its `n`
+/// values, then the text), then `dcom_session_feed_json`'s cost; after warm-up no allocation
+/// for an event that completes no alert.
+///
+/// # Safety
+/// As `dcom_session_feed_json`, with `event` a valid `dcom_event` whose strings and arrays
+/// are valid for their lengths, unchanged during the call.
+#[no_mangle]
+pub unsafe extern "C" fn dcom_session_feed_event(
+    session: *mut dcom_session,
+    event: *const dcom_event,
+    origin: *const dcom_origin,
+    verdict: *mut dcom_verdict,
+    alerts_waiting: *mut usize,
+) -> dcom_result {
+    feed_with(session, origin, verdict, alerts_waiting, |state, origin| {
+        state.feed_event(&input(event)?.checked()?, origin)
+    })
+}
+
+/// `dcom_session_feed_event` for a `dcom_event16` (UTF-16 values, written as UTF-8 into the
+/// record; `DCOM_ERROR_INVALID_UTF16` for an unpaired surrogate).
+///
+/// # Safety
+/// As `dcom_session_feed_event`.
+#[no_mangle]
+pub unsafe extern "C" fn dcom_session_feed_event16(
+    session: *mut dcom_session,
+    event: *const dcom_event16,
+    origin: *const dcom_origin,
+    verdict: *mut dcom_verdict,
+    alerts_waiting: *mut usize,
+) -> dcom_result {
+    feed_with(session, origin, verdict, alerts_waiting, |state, origin| {
+        state.feed_event(&input(event)?.checked()?, origin)
+    })
+}
+
+/// The common shape of the feeds: the out-parameters made neutral first, the session
+/// claimed, `feed` run on its state, then the verdict and the queue's length written.
+///
+/// # Safety
+/// As the feeds: `session` NULL or live, `origin` NULL or valid, `verdict` and
+/// `alerts_waiting` NULL or valid for a write.
+unsafe fn feed_with(
+    session: *mut dcom_session,
+    origin: *const dcom_origin,
+    verdict: *mut dcom_verdict,
+    alerts_waiting: *mut usize,
+    feed: impl FnOnce(&mut State, Origin<'_>) -> Result<dcom_verdict, dcom_result>,
+) -> dcom_result {
     guard(|| {
         let mut verdict_out = optional_output(verdict)?;
         if let Some(out) = &mut verdict_out {
@@ -648,11 +745,10 @@ pub unsafe extern "C" fn dcom_session_feed_json(
             out.write(0);
         }
         let session = input(session.cast_const())?;
-        let record = slice(json, json_len)?;
         let origin = core_origin(origin)?;
         let mut claim = session.claim()?;
         let state = claim.state();
-        let evaluated = state.feed(record, origin)?;
+        let evaluated = feed(state, origin)?;
         if let Some(out) = &mut verdict_out {
             out.write(evaluated);
         }

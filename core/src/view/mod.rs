@@ -8,6 +8,7 @@
 //! | [`time`] | `@timestamp`, `UtcTime`, `TimeCreated` text | a [`Timestamp`](time::Timestamp) |
 //! | [`field`] | ECS paths | [`Field`](field::Field) ids and index mappings |
 //! | [`event`] | any source | the [`Fields`](event::Fields) trait every source implements |
+//! | [`flat`] | a struct event's `(ECS path, value)` pairs | one JSON record with dotted keys ([`FlatRecord`](flat::FlatRecord)) |
 //! | [`text`] | UTF-8 or UTF-16 values | one borrowed [`Text`](text::Text) |
 //!
 //! Invariant: a view borrows from its record and allocates nothing in steady state; only the
@@ -16,6 +17,7 @@
 pub mod ecs;
 pub mod event;
 pub mod field;
+pub mod flat;
 pub(crate) mod json;
 pub mod text;
 pub mod time;

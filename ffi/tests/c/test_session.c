@@ -6,6 +6,9 @@
  *   process starts (lines 2 and 3), naming their partners; the ShellWindows fixture gives D3
  *   on lines 3 and 4. The alert buffer starts small and grows as the library asks.
  * - The rule handle destroyed right after the session is created (the session keeps it).
+ * - Struct events (dcom_event, dcom_event16) fed as a sensor hands them over: ShellWindows as
+ *   an inbound connection to explorer and its child gives D3; dcom_event_json's record; the
+ *   struct doors' errors.
  * - Every error path: NULL pointers, an unknown profile or flag, limits out of range or of an
  *   unknown size, bad JSON and invalid UTF-8 (with the offset and message), an inconsistent
  *   origin, a too-small buffer (the alert stays queued), a full queue, feeding and finishing
@@ -354,6 +357,113 @@ static void test_error_paths(void) {
     dcom_rule_destroy(rule);
 }
 
+/* A sensor's struct events: ShellWindows seen as an inbound connection to explorer.exe and,
+   2 s later, explorer's child, handed over as dcom_event (the connection) and dcom_event16
+   (the child), give D3 anchored on the child (row 2); the struct feed is the feed of the
+   record dcom_event_json writes. Then the struct doors' errors. */
+static void test_struct_events(void) {
+    dcom_rule *rule = NULL;
+    CHECK_RESULT(dcom_rule_create(NULL, &rule), DCOM_OK);
+    dcom_session *session = NULL;
+    CHECK_RESULT(dcom_session_create(rule, DCOM_PROFILE_EXTENDED, NULL, 0, &session), DCOM_OK);
+
+    dcom_str network[] = {str("network")}, start[] = {str("start")};
+    dcom_field connection_fields[] = {
+        {str("@timestamp"), str("2024-05-01T10:00:00Z")}, {str("host.id"), str("ws-7")},
+        {str("network.direction"), str("incoming")},      {str("network.transport"), str("tcp")},
+        {str("source.ip"), str("10.0.0.5")},              {str("source.port"), str("50000")},
+        {str("destination.ip"), str("10.0.0.7")},         {str("destination.port"), str("49700")},
+        {str("process.pid"), str("4242")},                {str("process.entity_id"), str("e-explorer")},
+    };
+    dcom_event connection = {network, 1, start, 1, str("explorer.exe"), str(NULL), str(NULL), connection_fields,
+                             sizeof connection_fields / sizeof connection_fields[0]};
+    size_t waiting = 99;
+    dcom_verdict verdict;
+    CHECK_RESULT(dcom_session_feed_event(session, &connection, NULL, &verdict, &waiting), DCOM_OK);
+    CHECK(waiting == 0 && verdict.branches == 0);
+
+    /* The child, in UTF-16 (as ETW gives it). */
+    static const uint16_t process16[] = {'p', 'r', 'o', 'c', 'e', 's', 's'}, start16[] = {'s', 't', 'a', 'r', 't'};
+    static const uint16_t cmd16[] = {'c', 'm', 'd', '.', 'e', 'x', 'e'};
+    static const uint16_t explorer16[] = {'e', 'x', 'p', 'l', 'o', 'r', 'e', 'r', '.', 'e', 'x', 'e'};
+    static const uint16_t time16[] = {'2', '0', '2', '4', '-', '0', '5', '-', '0', '1', 'T',
+                                      '1', '0', ':', '0', '0', ':', '0', '2', 'Z'};
+    static const uint16_t host16[] = {'w', 's', '-', '7'}, parent16[] = {'4', '2', '4', '2'};
+    dcom_str16 category16[] = {{process16, 7}}, type16[] = {{start16, 5}};
+    dcom_field16 child_fields[] = {
+        {str("@timestamp"), {time16, 20}}, {str("host.id"), {host16, 4}}, {str("process.parent.pid"), {parent16, 4}}};
+    dcom_event16 child = {category16, 1, type16, 1, {cmd16, 7}, {explorer16, 12}, {NULL, 0}, child_fields, 3};
+    CHECK_RESULT(dcom_session_feed_event16(session, &child, NULL, &verdict, &waiting), DCOM_OK);
+    CHECK(verdict.branches == 0);
+    CHECK_RESULT(dcom_session_finish(session, &waiting), DCOM_OK);
+    CHECK_EQ(waiting, 1);
+    alert_buffer b = {NULL, 0};
+    if (next_alert(session, &b)) {
+        CHECK(strstr(b.text, "\"correlation\":{\"rule\":\"D3\"") != NULL);
+        CHECK(strstr(b.text, "\"source\":{\"row\":2}") != NULL);
+        CHECK(strstr(b.text, "\"partner\":{\"source\":{\"row\":1}") != NULL);
+        CHECK(strstr(b.text, "\"name\":\"cmd.exe\"") != NULL);
+    }
+    CHECK(!next_alert(session, &b));
+    dcom_session_destroy(session);
+
+    /* The record a struct is fed as. */
+    char json[512];
+    size_t needed = 0;
+    CHECK_RESULT(dcom_event16_json(&child, json, sizeof json, &needed), DCOM_OK);
+    CHECK_STR(json, "{\"@timestamp\":\"2024-05-01T10:00:02Z\",\"event.category\":\"process\",\"event.type\":\"start\","
+                    "\"host.id\":\"ws-7\",\"process.name\":\"cmd.exe\",\"process.parent.name\":\"explorer.exe\","
+                    "\"process.parent.pid\":\"4242\"}");
+    CHECK_EQ(needed, strlen(json) + 1);
+    CHECK_RESULT(dcom_event_json(&connection, NULL, 0, &needed), DCOM_ERROR_BUFFER_TOO_SMALL);
+    CHECK(needed > 100);
+    char small[8];
+    CHECK_RESULT(dcom_event_json(&connection, small, sizeof small, &needed), DCOM_ERROR_BUFFER_TOO_SMALL);
+    CHECK_STR(small, "{\"@time");
+
+    /* Errors: the out-parameters neutral, nothing fed. */
+    CHECK_RESULT(dcom_session_create(rule, DCOM_PROFILE_EXTENDED, NULL, 0, &session), DCOM_OK);
+    CHECK_RESULT(dcom_session_feed_event(session, NULL, NULL, &verdict, &waiting), DCOM_ERROR_NULL_ARGUMENT);
+    CHECK_RESULT(dcom_session_feed_event(NULL, &connection, NULL, &verdict, &waiting), DCOM_ERROR_NULL_ARGUMENT);
+    CHECK_RESULT(dcom_event_json(NULL, json, sizeof json, &needed), DCOM_ERROR_NULL_ARGUMENT);
+    CHECK(needed == 0 && json[0] == '\0');
+    dcom_event bad = connection;
+    dcom_field bad_fields[] = {{str("user.name"), {(const uint8_t *)"\xff", 1}}};
+    bad.other = bad_fields;
+    bad.other_count = 1;
+    CHECK_RESULT(dcom_session_feed_event(session, &bad, NULL, &verdict, &waiting), DCOM_ERROR_INVALID_UTF8);
+    CHECK_RESULT(dcom_event_json(&bad, json, sizeof json, &needed), DCOM_ERROR_INVALID_UTF8);
+    bad_fields[0].path = str(NULL);
+    bad_fields[0].value = str("x");
+    CHECK_RESULT(dcom_session_feed_event(session, &bad, NULL, &verdict, &waiting), DCOM_ERROR_NULL_ARGUMENT);
+    bad.other = NULL; /* with other_count 1 */
+    CHECK_RESULT(dcom_session_feed_event(session, &bad, NULL, &verdict, &waiting), DCOM_ERROR_NULL_ARGUMENT);
+    child_fields[1].value.ptr = (const uint16_t *)((const uint8_t *)host16 + 1); /* misaligned */
+    CHECK_RESULT(dcom_session_feed_event16(session, &child, NULL, &verdict, &waiting), DCOM_ERROR_MISALIGNED_POINTER);
+    child_fields[1].value.ptr = host16;
+    static const uint16_t lone_surrogate[] = {0xD800};
+    child_fields[1].value = (dcom_str16){lone_surrogate, 1};
+    CHECK_RESULT(dcom_session_feed_event16(session, &child, NULL, &verdict, &waiting), DCOM_ERROR_INVALID_UTF16);
+    dcom_session_stats stats = {.struct_size = sizeof stats};
+    CHECK_RESULT(dcom_session_get_stats(session, &stats), DCOM_OK);
+    CHECK(stats.records == 0 && stats.rejected == 0);
+    /* A record the view refuses: a path that is both a value and an object. */
+    dcom_field conflict[] = {{str("process"), str("x")}};
+    bad = connection;
+    bad.other = conflict;
+    bad.other_count = 1;
+    CHECK_RESULT(dcom_session_feed_event(session, &bad, NULL, &verdict, &waiting), DCOM_ERROR_BAD_JSON);
+    CHECK(verdict.branches == 0 && waiting == 0);
+    char message[256];
+    CHECK_RESULT(dcom_session_error_message(session, message, sizeof message, NULL), DCOM_OK);
+    CHECK(strstr(message, "process") != NULL);
+    CHECK_RESULT(dcom_session_get_stats(session, &stats), DCOM_OK);
+    CHECK(stats.records == 1 && stats.rejected == 1);
+    dcom_session_destroy(session);
+    free(b.text);
+    dcom_rule_destroy(rule);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s CORRELATION_FIXTURE_DIR\n", argv[0]);
@@ -362,5 +472,6 @@ int main(int argc, char **argv) {
     test_real_correlations(argv[1]);
     test_rule_destroyed_first();
     test_error_paths();
+    test_struct_events();
     return check_summary("test_session");
 }

@@ -322,6 +322,51 @@ fn session_feeding_allocates_nothing_in_steady_state() {
     }
 }
 
+/// The same quiet records handed over as struct events (each the struct of its view, with a
+/// UTC `@timestamp`, UTF-8 and UTF-16 alternately) allocate nothing once warmed up either: the session writes each
+/// into its reused JSON buffer.
+#[test]
+fn struct_session_feeding_allocates_nothing_in_steady_state() {
+    use crate::session::{feed_struct, view_pairs, CEvent, SessionHandle};
+    let core = dcom_detect_core::Rule::default();
+    let mut decoder = dcom_detect_core::Decoder::new();
+    let hosts = ["ws-1", "ws-2", "dc-1", "ws-3"];
+    let rounds: Vec<Vec<CEvent>> = (0..40)
+        .map(|round| {
+            let minutes = round * 10;
+            let time = format!("{:02}:{:02}:05", minutes / 60, minutes % 60);
+            let records = hosts.iter().flat_map(|h| QUIET.iter().map(|t| t.replace("HOST", h).replace("@T@", &time)));
+            let pairs = records.map(|r| {
+                let mut pairs = view_pairs(&core, &mut decoder, r.as_bytes()).expect("quiet records decode");
+                // The Security records' only time is NXLog's local EventTime: a sensor gives UTC.
+                if !pairs.iter().any(|(path, _)| *path == "@timestamp") {
+                    pairs.push(("@timestamp", format!("2020-09-17T{time}Z")));
+                }
+                pairs
+            });
+            pairs.enumerate().map(|(i, p)| CEvent::new(p, i % 2 == 1)).collect()
+        })
+        .collect();
+    let rule = RuleHandle::new(DCOM_CASE_FOLDING_ASCII);
+    let mut limits = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { dcom_session_limits_default(&mut limits) }, dcom_result::DCOM_OK);
+    (limits.hosts, limits.pending) = (3, 4);
+    let session = SessionHandle::new(&rule, DCOM_PROFILE_EXTENDED, Some(&limits), 0);
+    let origin = line_origin("sensor", 0, 0);
+    let origin = dcom_origin { position: DCOM_POSITION_NONE, line: 0, offset: 0, ..origin };
+    let feed = |events: &[CEvent]| {
+        for event in events {
+            assert_eq!(feed_struct(&session, event.get(), &origin), (dcom_result::DCOM_OK, NO_VERDICT, 0));
+        }
+    };
+    rounds[..10].iter().for_each(|round| feed(round));
+    let n = allocations_during(|| rounds[10..].iter().for_each(|round| feed(round)));
+    assert_eq!(n, 0, "{n} allocations feeding quiet struct events after warm-up");
+    let stats = session.stats();
+    assert_eq!((stats.alerts, stats.correlation_alerts, stats.rejected), (0, 0, 0));
+    assert!(stats.observations >= 40 * 4 * 7 && stats.evicted_hosts > 0, "{stats:?}");
+}
+
 /// The counter works: creating a rule allocates.
 #[test]
 fn the_counter_sees_allocations() {

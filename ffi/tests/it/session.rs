@@ -9,6 +9,7 @@ use std::path::Path;
 
 use dcom_detect::*;
 use dcom_detect_core::correlate::{Profile, Session};
+use dcom_detect_core::view::ecs::ViewField;
 use dcom_detect_core::{AlertOptions, AlertWriter, Decoder, Origin, Position, Rule};
 
 // Its EVTX reader is behind a feature of core's; this file reads EVTX itself (`records`).
@@ -428,4 +429,196 @@ fn rows_rejections_and_a_rule_destroyed_first() {
     assert_eq!(offset, 0, "the last record was accepted");
     let stats = session.stats();
     assert_eq!((stats.records, stats.rejected, stats.alerts, stats.waiting), (2, 1, 1, 0));
+}
+
+/// A record's view as a sensor that maps its events to ECS hands it over: `(path, value)`
+/// pairs of every view field (the event time as `@timestamp`), or `None` when the record
+/// does not decode.
+pub fn view_pairs(rule: &Rule, decoder: &mut Decoder, record: &[u8]) -> Option<Vec<(&'static str, String)>> {
+    let doc = decoder.decode(rule.view_paths(), record).ok()?;
+    let mut pairs: Vec<_> = doc.timestamp().map(|t| ("@timestamp", t.to_string())).into_iter().collect();
+    for field in ViewField::ALL.into_iter().filter(|&f| f != ViewField::Timestamp) {
+        pairs.extend(doc.view(field).map(|v| (field.path(), v.to_string())));
+    }
+    Some(pairs)
+}
+
+/// The struct event of `pairs`, in UTF-8 or UTF-16 (the values; paths are UTF-8 in both):
+/// `event.category` and `event.type` in their arrays, the first `process.name`,
+/// `process.parent.name` and `process.command_line` in their fields and any further ones in
+/// `other` (where they add values), everything else in `other`. Owns what the C struct points
+/// into (heap buffers, which stay put when this moves).
+pub struct CEvent {
+    event: Result<dcom_event, dcom_event16>,
+    _pairs: Vec<(&'static str, String)>,
+    _units: Vec<Vec<u16>>,
+    _arrays: (Vec<dcom_str>, Vec<dcom_str>, Vec<dcom_field>),
+    _arrays16: (Vec<dcom_str16>, Vec<dcom_str16>, Vec<dcom_field16>),
+}
+
+impl CEvent {
+    pub fn new(pairs: Vec<(&'static str, String)>, utf16: bool) -> CEvent {
+        let units: Vec<Vec<u16>> = pairs.iter().map(|(_, v)| v.encode_utf16().collect()).collect();
+        let of = |path: &'static str| pairs.iter().enumerate().filter(move |(_, (p, _))| *p == path).map(|(i, _)| i);
+        let named = ["process.name", "process.parent.name", "process.command_line"].map(|p| of(p).next());
+        let in_other: Vec<usize> = (0..pairs.len())
+            .filter(|&i| !matches!(pairs[i].0, "event.category" | "event.type") && !named.contains(&Some(i)))
+            .collect();
+        let v8 = |i: usize| s(&pairs[i].1);
+        let v16 = |i: usize| s16(&units[i]);
+        let arrays = (
+            of("event.category").map(v8).collect::<Vec<_>>(),
+            of("event.type").map(v8).collect::<Vec<_>>(),
+            in_other.iter().map(|&i| dcom_field { path: s(pairs[i].0), value: v8(i) }).collect::<Vec<_>>(),
+        );
+        let arrays16 = (
+            of("event.category").map(v16).collect::<Vec<_>>(),
+            of("event.type").map(v16).collect::<Vec<_>>(),
+            in_other.iter().map(|&i| dcom_field16 { path: s(pairs[i].0), value: v16(i) }).collect::<Vec<_>>(),
+        );
+        let event = if utf16 {
+            let [name, parent, command_line] = named.map(|i| i.map_or(ABSENT16, v16));
+            Err(dcom_event16 {
+                event_category: arrays16.0.as_ptr(),
+                event_category_count: arrays16.0.len(),
+                event_type: arrays16.1.as_ptr(),
+                event_type_count: arrays16.1.len(),
+                process_name: name,
+                process_parent_name: parent,
+                process_command_line: command_line,
+                other: arrays16.2.as_ptr(),
+                other_count: arrays16.2.len(),
+            })
+        } else {
+            let [name, parent, command_line] = named.map(|i| i.map_or(ABSENT, v8));
+            Ok(dcom_event {
+                event_category: arrays.0.as_ptr(),
+                event_category_count: arrays.0.len(),
+                event_type: arrays.1.as_ptr(),
+                event_type_count: arrays.1.len(),
+                process_name: name,
+                process_parent_name: parent,
+                process_command_line: command_line,
+                other: arrays.2.as_ptr(),
+                other_count: arrays.2.len(),
+            })
+        };
+        CEvent { event, _pairs: pairs, _units: units, _arrays: arrays, _arrays16: arrays16 }
+    }
+
+    pub fn get(&self) -> Result<&dcom_event, &dcom_event16> {
+        self.event.as_ref()
+    }
+}
+
+/// `(code, verdict, alerts_waiting)` of `dcom_session_feed_event` / `_event16`.
+pub fn feed_struct(
+    session: &SessionHandle,
+    event: Result<&dcom_event, &dcom_event16>,
+    origin: &dcom_origin,
+) -> (dcom_result, dcom_verdict, usize) {
+    let mut verdict = dcom_verdict { branches: u32::MAX, suppressed_by: 99 };
+    let mut waiting = usize::MAX;
+    let code = unsafe {
+        match event {
+            Ok(e) => dcom_session_feed_event(session.0, e, origin, &mut verdict, &mut waiting),
+            Err(e) => dcom_session_feed_event16(session.0, e, origin, &mut verdict, &mut waiting),
+        }
+    };
+    (code, verdict, waiting)
+}
+
+/// `dcom_event_json` / `dcom_event16_json`, asking for the size first.
+fn event_json(event: Result<&dcom_event, &dcom_event16>) -> String {
+    let call = |buffer: *mut std::ffi::c_char, size: usize, needed: &mut usize| unsafe {
+        match event {
+            Ok(e) => dcom_event_json(e, buffer, size, needed),
+            Err(e) => dcom_event16_json(e, buffer, size, needed),
+        }
+    };
+    let mut needed = usize::MAX;
+    assert_eq!(call(std::ptr::null_mut(), 0, &mut needed), dcom_result::DCOM_ERROR_BUFFER_TOO_SMALL);
+    let mut buffer = vec![0xffu8; needed];
+    let mut again = usize::MAX;
+    assert_eq!(call(buffer.as_mut_ptr().cast(), needed, &mut again), dcom_result::DCOM_OK);
+    assert_eq!((again, buffer[needed - 1]), (needed, 0));
+    String::from_utf8(buffer[..needed - 1].to_vec()).unwrap()
+}
+
+/// (rule, anchor line, the partner's kind, remote end and logon id) of each correlation
+/// alert: what was joined, whichever record of it (Sysmon 3 or Security 5156) was the partner.
+fn joins(alerts: &[String]) -> BTreeSet<(String, u64, String)> {
+    alerts
+        .iter()
+        .filter_map(|a| {
+            let v: serde_json::Value = serde_json::from_str(a).unwrap();
+            let correlation = &v["dcom_detect"]["correlation"];
+            let partner = &correlation["partner"];
+            let joined = format!("{} {} {}", partner["kind"], partner["remote"], partner["logon_id"]);
+            Some((correlation["rule"].as_str()?.to_owned(), v["dcom_detect"]["source"]["line"].as_u64()?, joined))
+        })
+        .collect()
+}
+
+/// A sensor that hands its events over as structs (UTF-8 and UTF-16, alternately) gets the
+/// correlations of the same events as JSON records: the correlation fixtures' raw Sysmon and
+/// Security records, each given as a struct of its view, raise the same rules on the same
+/// anchors joined to the same connection or logon, and every struct gets the seed verdict of
+/// its record. (Which record of a connection recorded twice is the partner may differ: a
+/// struct's `@timestamp` is UTC, where the raw Security records' NXLog `EventTime` is local
+/// time that the correlator aligns.) The struct feed is exactly the feed of
+/// `dcom_event_json`'s record: byte-identical alerts.
+#[test]
+fn struct_events_correlate_as_their_records() {
+    let rule = RuleHandle::new(DCOM_CASE_FOLDING_ASCII);
+    let core = Rule::default();
+    let mut decoder = Decoder::new();
+    let scratch = ScratchHandle::new();
+    for name in ["otrf_excel4macro.ndjson", "otrf_shellwindows.ndjson"] {
+        let records = fixture(name);
+        let (from_json, _) = c_alerts(&rule, DCOM_PROFILE_EXTENDED, &records, name, 0);
+        let structs = SessionHandle::new(&rule, DCOM_PROFILE_EXTENDED, None, 0);
+        let rendered = SessionHandle::new(&rule, DCOM_PROFILE_EXTENDED, None, 0);
+        let (mut from_structs, mut from_rendered) = (Vec::new(), Vec::new());
+        for (i, (position, record)) in records.iter().enumerate() {
+            let origin = origin_of(name, *position);
+            let pairs = view_pairs(&core, &mut decoder, record).expect("the fixtures decode");
+            let verdict_of_record = rule_verdict(&rule, &scratch, record);
+            let event = CEvent::new(pairs, i % 2 == 1);
+            {
+                let event = event.get();
+                let (code, verdict, waiting) = feed_struct(&structs, event, &origin);
+                assert_eq!(code, dcom_result::DCOM_OK, "{name} {position}");
+                assert_eq!(verdict, verdict_of_record, "{name} {position}");
+                let before = from_structs.len();
+                structs.drain(&mut from_structs);
+                assert_eq!(from_structs.len() - before, waiting);
+                let json = event_json(event);
+                assert_eq!(rendered.feed(json.as_bytes(), Some(&origin)).0, dcom_result::DCOM_OK, "{json}");
+                rendered.drain(&mut from_rendered);
+            }
+        }
+        for session in [&structs, &rendered] {
+            assert_eq!(session.finish().0, dcom_result::DCOM_OK);
+        }
+        structs.drain(&mut from_structs);
+        rendered.drain(&mut from_rendered);
+        assert_eq!(from_structs, from_rendered, "{name}: the struct feed is its record's feed");
+        let want = joins(&from_json);
+        assert!(want.len() >= 2, "{name}: {want:?}");
+        assert_eq!(joins(&from_structs), want, "{name}");
+        let stats = structs.stats();
+        assert_eq!(
+            (stats.records, stats.rejected, stats.correlation_alerts),
+            (records.len() as u64, 0, want.len() as u64)
+        );
+    }
+}
+
+/// `dcom_rule_evaluate_json`'s verdict on a record.
+fn rule_verdict(rule: &RuleHandle, scratch: &ScratchHandle, record: &[u8]) -> dcom_verdict {
+    let mut verdict = dcom_verdict { branches: u32::MAX, suppressed_by: 99 };
+    let code = unsafe { dcom_rule_evaluate_json(rule.0, scratch.0, record.as_ptr(), record.len(), &mut verdict) };
+    assert_eq!(code, dcom_result::DCOM_OK);
+    verdict
 }
