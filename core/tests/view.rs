@@ -208,3 +208,45 @@ fn process_starts_give_ids_args_and_logon_in_the_view() {
     assert_eq!(get(&f, "process.args"), ["a.exe", "-Embedding"]);
     assert_eq!((get(&f, "process.pid"), get(&f, "winlog.logon.id")), (vec!["42"], vec!["0x1"]));
 }
+
+mod flat {
+    //! `FlatRecord`: any `(path, value)` pairs over the view's paths, values of any text (quotes,
+    //! backslashes, control characters, non-ASCII), written and decoded again, give each view
+    //! field exactly its pairs' values in pair order; UTF-16 values too.
+    use dcom_detect_core::view::ecs::{Paths, ViewField};
+    use dcom_detect_core::{Decoder, FlatRecord, Rule, Text};
+    use proptest::prelude::*;
+
+    fn pairs() -> impl Strategy<Value = Vec<(ViewField, Option<String>)>> {
+        let field = prop::sample::select(ViewField::ALL.to_vec());
+        let value = prop::option::weighted(0.9, "(\\PC|[\"\\\\\u{0}-\u{1f}\u{212a}😀]){0,12}");
+        prop::collection::vec((field, value), 0..24)
+    }
+
+    proptest! {
+        #[test]
+        fn the_record_decodes_to_the_pairs(pairs in pairs(), utf16 in any::<bool>()) {
+            let units: Vec<Option<Vec<u16>>> =
+                pairs.iter().map(|(_, v)| v.as_ref().map(|v| v.encode_utf16().collect())).collect();
+            let mut flat = FlatRecord::new();
+            let record = flat.write(pairs.len(), |i| {
+                let value = match (&pairs[i].1, &units[i]) {
+                    (Some(_), Some(u)) if utf16 => Some(Text::from_utf16(u).unwrap()),
+                    (Some(v), _) => Some(Text::utf8(v)),
+                    (None, _) => None,
+                };
+                (pairs[i].0.path(), value)
+            });
+            let rule = Rule::default();
+            let paths = Paths::new(rule.fields()).with_view();
+            let mut decoder = Decoder::new();
+            let document = decoder.decode(&paths, record).map_err(|e| TestCaseError::fail(format!("{e}")))?;
+            for field in ViewField::ALL {
+                let want: Vec<&str> =
+                    pairs.iter().filter(|(f, _)| *f == field).filter_map(|(_, v)| v.as_deref()).collect();
+                let got: Vec<String> = document.view(field).map(|t| t.to_string()).collect();
+                prop_assert_eq!(got, want, "{:?} in {}", field, String::from_utf8_lossy(record));
+            }
+        }
+    }
+}
