@@ -1,6 +1,7 @@
 //! The C ABI's UTF-16 struct door on arbitrary code units (lone surrogates included) and on
 //! a misaligned pointer: a result code every time, and the same verdict as the UTF-8 door on
-//! the same text whenever the text is well-formed.
+//! the same text whenever the text is well-formed. The session's struct feed too: the seed
+//! verdict of the struct door, and `dcom_event16_json` the UTF-8 event's `dcom_event_json`.
 #![no_main]
 
 use dcom_detect::*;
@@ -8,6 +9,15 @@ use libfuzzer_sys::fuzz_target;
 
 fn s16(units: &[u16]) -> dcom_str16 {
     dcom_str16 { ptr: units.as_ptr(), len: units.len() }
+}
+
+/// The text a `dcom_event*_json` call writes: asks for the size, then writes.
+unsafe fn json(write: impl Fn(*mut std::ffi::c_char, usize, *mut usize) -> dcom_result) -> Vec<u8> {
+    let mut needed = 0;
+    assert_eq!(write(std::ptr::null_mut(), 0, &mut needed), dcom_result::DCOM_ERROR_BUFFER_TOO_SMALL);
+    let mut buffer = vec![0u8; needed];
+    assert_eq!(write(buffer.as_mut_ptr().cast(), needed, &mut needed), dcom_result::DCOM_OK);
+    buffer
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -58,9 +68,22 @@ fuzz_target!(|data: &[u8]| {
                 let mut v8 = dcom_verdict { branches: 99, suppressed_by: 99 };
                 assert_eq!(dcom_rule_evaluate(rule, &event8, &mut v8), dcom_result::DCOM_OK);
                 assert_eq!(v8.branches, verdict.branches);
+                assert_eq!(
+                    json(|b, n, w| dcom_event16_json(&event, b, n, w)),
+                    json(|b, n, w| dcom_event_json(&event8, b, n, w))
+                );
             }
             _ => assert_eq!(r, dcom_result::DCOM_ERROR_INVALID_UTF16),
         }
+        let mut session = std::ptr::null_mut();
+        assert_eq!(
+            dcom_session_create(rule, DCOM_PROFILE_EXTENDED, std::ptr::null(), 0, &mut session),
+            dcom_result::DCOM_OK
+        );
+        let mut fed = dcom_verdict { branches: 99, suppressed_by: 99 };
+        let code = dcom_session_feed_event16(session, &event, std::ptr::null(), &mut fed, std::ptr::null_mut());
+        assert_eq!((code, fed.branches), (r, verdict.branches));
+        dcom_session_destroy(session);
         // A misaligned UTF-16 pointer is refused, never read.
         if data.len() >= 3 {
             let misaligned = dcom_str16 { ptr: data.as_ptr().add(1 - (data.as_ptr() as usize & 1)).cast(), len: 1 };
