@@ -4,6 +4,10 @@
 //! SIMD, UTF-16 for unpaired surrogates), then lets the rule read the caller's memory through
 //! core's `Fields` trait. Nothing is copied, converted or allocated, and nothing is locked:
 //! the cost is one validation pass over the strings plus the rule's evaluation.
+//!
+//! Where a stream of records is read instead (a correlation session), a checked event is
+//! written as one JSON record by core's `FlatRecord` ([`Checked::flat`]); `dcom_event_json`
+//! shows that record to the caller.
 
 use std::ffi::c_char;
 
