@@ -6,7 +6,7 @@
 //! the cost is one validation pass over the strings plus the rule's evaluation.
 //!
 //! Where a stream of records is read instead (a correlation session), a checked event is
-//! written as one JSON record by core's `FlatRecord` ([`Checked::flat`]); `dcom_event_json`
+//! written as one JSON record by core's `FlatRecord` (`Checked::flat`); `dcom_event_json`
 //! shows that record to the caller.
 
 use std::ffi::c_char;
