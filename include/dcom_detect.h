@@ -17,8 +17,9 @@
  * - a dcom_rule may be used by any number of threads at once; a dcom_scratch and a
  *   dcom_session by one thread at a time;
  * - per event, nothing allocates on the struct paths (with or without exceptions), the JSON
- *   path reuses the scratch's memory, and only dcom_rule_alert_json, when it writes an
- *   alert, allocates (temporaries freed before it returns; the scratch keeps its text);
+ *   path reuses the scratch's memory, and only the alert functions, when they write an
+ *   alert, allocate (temporaries freed before they return; the scratch keeps its text), and
+ *   dcom_event_json its working buffer;
  * - correlation: a dcom_session (profile seed, elastic or extended) is fed JSON records
  *   (dcom_session_feed_json) or struct events (dcom_session_feed_event, _event16: each fed as
  *   the record dcom_event_json writes) in input order, and keeps every alert of its profile
