@@ -15,7 +15,9 @@
  * 4. With --profile extended, the JSON records go through a correlation session instead: the
  *    seed rule's alerts and the correlation rules' (a COM server start joined with its
  *    inbound connection or network logon, ShellWindows), taken from the session's queue
- *    after each record and at the end of the input.
+ *    after each record and at the end of the input. First, the sensor's own events go
+ *    through a session as structs: a ShellWindows activation (explorer's inbound connection,
+ *    then its child) raises D3.
  * Every match prints one summary line with the rule's metadata and the branches that fired.
  *
  * Build (static; see README):
@@ -347,6 +349,60 @@ static int correlate_ndjson(const dcom_rule *rule, FILE *in, const char *file) {
     return 1;
 }
 
+/* --profile extended, the sensor's own events: a ShellWindows activation as the sensor sees
+   it, an inbound TCP connection to explorer.exe and, a second later, explorer starting
+   cmd.exe, handed to a session as structs (the fields the correlation reads go in `other`).
+   Prints the D3 alert anchored on the child. */
+static int correlate_sensor_events(const dcom_rule *rule) {
+    dcom_session *session = NULL;
+    dcom_result r = dcom_session_create(rule, DCOM_PROFILE_EXTENDED, NULL, 0, &session);
+    if (r != DCOM_OK) {
+        fprintf(stderr, "dcom_session_create: %s\n", dcom_result_message(r));
+        return 0;
+    }
+    static const dcom_str NETWORK[] = {{(const uint8_t *)"network", 7}};
+    dcom_field connection_fields[] = {
+        {text("@timestamp"), text("2024-05-01T10:00:00.250Z")}, {text("host.name"), text("ws-fin-0042")},
+        {text("network.direction"), text("incoming")},         {text("network.transport"), text("tcp")},
+        {text("source.ip"), text("10.0.0.5")},                 {text("source.port"), text("50211")},
+        {text("destination.ip"), text("10.0.0.42")},           {text("destination.port"), text("49733")},
+        {text("process.pid"), text("5012")},
+    };
+    dcom_field child_fields[] = {
+        {text("@timestamp"), text("2024-05-01T10:00:01.125Z")}, {text("host.name"), text("ws-fin-0042")},
+        {text("process.pid"), text("7340")},                    {text("process.parent.pid"), text("5012")},
+    };
+    dcom_event connection = {.event_category = NETWORK,
+                             .event_category_count = 1,
+                             .event_type = TYPE,
+                             .event_type_count = 1,
+                             .process_name = text("explorer.exe"),
+                             .other = connection_fields,
+                             .other_count = sizeof connection_fields / sizeof connection_fields[0]};
+    dcom_event child = {.event_category = CATEGORY, .event_category_count = 1, .event_type = TYPE,
+                        .event_type_count = 1, .process_name = text("cmd.exe"),
+                        .process_parent_name = text("explorer.exe"), .process_command_line = text("cmd.exe /c whoami"),
+                        .other = child_fields, .other_count = sizeof child_fields / sizeof child_fields[0]};
+    const dcom_event *events[] = {&connection, &child};
+    size_t capacity = 4096, alerts = 0;
+    char *alert = malloc(capacity);
+    for (size_t i = 0; alert != NULL && i < 2; i++) {
+        r = dcom_session_feed_event(session, events[i], NULL, NULL, NULL);
+        if (r != DCOM_OK) {
+            fprintf(stderr, "sensor event #%zu: %s\n", i + 1, dcom_result_message(r));
+        }
+        alerts += print_alerts(session, &alert, &capacity);
+    }
+    dcom_session_finish(session, NULL);
+    if (alert != NULL) {
+        alerts += print_alerts(session, &alert, &capacity);
+    }
+    printf("sensor events: 2 fed, %zu correlation alerts\n", alerts);
+    free(alert);
+    dcom_session_destroy(session);
+    return 1;
+}
+
 /* The whole file, or NULL (with a message). */
 static uint8_t *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -421,7 +477,8 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
-    int ok = correlate ? correlate_ndjson(rule, in, file) : match_ndjson(rule, in, file);
+    int ok = correlate ? correlate_sensor_events(rule) && correlate_ndjson(rule, in, file)
+                       : match_ndjson(rule, in, file);
     if (in != stdin) {
         fclose(in);
     }

@@ -258,13 +258,15 @@ check_sensor_golden() { # check_sensor_golden BINARY: its alert documents for th
     fi
     echo "$(wc -l <"$GOLDEN/alerts.ndjson") alert documents, byte-identical to alerts.ndjson"
 }
-check_sensor_correlates() { # check_sensor_correlates BINARY...: --profile extended on the Excel fixture
+check_sensor_correlates() { # check_sensor_correlates BINARY...: --profile extended: struct events, the Excel fixture
     local output
     output=$("$@" --profile extended "$CORRELATION/otrf_excel4macro.ndjson" 2>&1) || { echo "$output"; return 1; }
     echo "$output"
     expect_lines "$output" \
         '^\{.*"correlation":\{"rule":"D2","partner":\{"source":\{"file":"[^"]*","line":4,.*"source":\{"file":"[^"]*otrf_excel4macro.ndjson","line":2,' \
         '^\{.*"correlation":\{"rule":"D2L","partner":\{"source":\{"file":"[^"]*","line":1,.*"source":\{"file":"[^"]*otrf_excel4macro.ndjson","line":3,' \
+        '^\{.*"correlation":\{"rule":"D3","partner":\{"source":\{"row":1\},.*"source":\{"row":2\}' \
+        '^sensor events: 2 fed, 1 correlation alerts$' \
         '^5 lines, 4 alerts \(4 correlations\), 0 rejected, 0 evicted$'
 }
 step "compile examples/sensor.c (static, pkg-config)" compile "$ROOT/examples/sensor.c" "$OUT/sensor-static" static
