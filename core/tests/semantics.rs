@@ -217,6 +217,51 @@ fn s2_8_document_model() {
     assert_eq!(record[..err.offset()].matches("\"name\"").count(), 1, "points at the second one");
 }
 
+/// Every repeated key is found, whatever the object's size (small objects compare pairs,
+/// large ones sort) and wherever the two copies are; keys that only share their first bytes,
+/// or a prefix and a length, are not repeats; an escape spells the same key.
+#[test]
+fn s2_8_duplicate_keys_are_found_in_objects_of_every_size() {
+    let rule = ascii();
+    let mut decoder = Decoder::new();
+    // Same length and first seven bytes for all: only the whole key tells them apart.
+    let key = |i: usize| format!("process_{i:04}");
+    let object = |keys: &[String]| {
+        let members: Vec<String> = keys.iter().map(|k| format!(r#""{k}":1"#)).collect();
+        format!(r#"{{"event":{{"category":"process","type":"start"}},"x":{{{}}}}}"#, members.join(","))
+    };
+    for n in 1..=40 {
+        let keys: Vec<String> = (0..n).map(key).collect();
+        assert!(decoder.decode(rule.paths(), object(&keys).as_bytes()).is_ok(), "{n} distinct keys");
+        for first in 0..n {
+            for second in first + 1..n {
+                let mut keys = keys.clone();
+                keys[second] = keys[first].clone();
+                // The escaped spelling of the second copy is the same key.
+                if (first + second) % 3 == 0 {
+                    keys[second] = keys[second].replacen('p', r"\u0070", 1);
+                }
+                let record = object(&keys);
+                let err = decoder.decode(rule.paths(), record.as_bytes()).expect_err("a repeated key");
+                assert!(matches!(err.kind(), ErrorKind::DuplicateKey(k) if **k == key(first)), "{n} {first} {second}");
+                let before = record[..err.offset()].matches(r#"":1"#).count();
+                assert_eq!(before, second, "{n} keys, copies at {first} and {second}: points at the second");
+            }
+        }
+    }
+}
+
+/// A dot spelt as an escape (`\u002e`) expands a key as a plain dot does.
+#[test]
+fn s2_8_an_escaped_dot_expands_a_key() {
+    let rule = ascii();
+    for spelling in [r#""process.name""#, r#""process\u002ename""#, r#""process\u002Ename""#] {
+        let record =
+            format!(r#"{{"event":{{"category":"process","type":"start"}},{spelling}:"dcomcnfg.exe","x.y":1}}"#);
+        assert_eq!(json_branches(&rule, &record), ["dcomcnfg"], "{spelling}");
+    }
+}
+
 #[test]
 fn s2_9_keyword_values_over_ignore_above_are_invisible() {
     let rule = ascii();

@@ -41,7 +41,7 @@
 use crate::error::{DecodeError, ErrorKind};
 use crate::view::event::Fields;
 use crate::view::field::{Field, FieldId, FieldSet};
-use crate::view::json::{unescape_into, Lexer, RawStr};
+use crate::view::json::{index, unescape_into, Block, Lexer, RawStr};
 use crate::view::text::Text;
 use crate::view::time::Timestamp;
 use crate::view::windows::{raw_lookup, split_command_line, Data, Lookup, RawField, Transform};
@@ -384,7 +384,12 @@ impl Paths {
     /// itself is compared only for names longer than seven bytes, which tags do not tell apart.
     #[inline]
     fn child(&self, node: NodeId, segment: &[u8]) -> Option<NodeId> {
-        let t = tag(segment);
+        self.child_tagged(node, segment, tag(segment))
+    }
+
+    /// [`Paths::child`] given the segment's [`tag`].
+    #[inline]
+    fn child_tagged(&self, node: NodeId, segment: &[u8], t: u64) -> Option<NodeId> {
         let table = &self.nodes[node as usize].table;
         if table.is_empty() || t == 0 {
             return None;
@@ -460,6 +465,8 @@ pub struct Decoder {
     args: String,
     arg_ends: Vec<usize>,
     arg_buf: String,
+    /// The record's [`index`], for the lexer.
+    blocks: Vec<Block>,
 }
 
 impl Decoder {
@@ -491,7 +498,18 @@ impl Decoder {
                 return Err(DecodeError::new(ErrorKind::InvalidUtf8, at));
             }
         };
-        let mut lx = Lexer::new(record);
+        // The index is taken out of `self` while the walk borrows it, and put back on every
+        // path (so an error costs no allocation next time).
+        let mut blocks = std::mem::take(&mut self.blocks);
+        index(record, &mut blocks);
+        let walked = self.walk_record(paths, Lexer::new(record, &blocks), text);
+        self.blocks = blocks;
+        walked?;
+        self.document(paths, text)
+    }
+
+    /// Walks the one top-level object of a record, with nothing after it.
+    fn walk_record(&mut self, paths: &Paths, mut lx: Lexer<'_>, text: &str) -> Result<(), DecodeError> {
         match lx.peek() {
             Some(b'{') => {}
             Some(_) => return Err(DecodeError::new(ErrorKind::NotAnObject, lx.pos())),
@@ -501,7 +519,7 @@ impl Decoder {
         if lx.peek().is_some() {
             return Err(DecodeError::new(ErrorKind::TrailingData, lx.pos()));
         }
-        self.document(paths, text)
+        Ok(())
     }
 
     /// Forgets the previous document, keeping the buffers.
@@ -598,8 +616,11 @@ impl Decoder {
                     None => return Err(DecodeError::new(ErrorKind::Truncated, lx.pos())),
                 }
                 let raw = lx.string()?;
-                let key = self.key(raw, key_offset, text);
-                let Resolved { node: child, marks_ecs, through_keyword } = resolve(paths, top.node, key, key_offset)?;
+                let dotted = if raw.escaped { None } else { Some(lx.has_dot(raw.start, raw.end)) };
+                let (key, tag) = self.key(raw, key_offset, text);
+                let dotted = dotted.unwrap_or_else(|| key.contains('.'));
+                let Resolved { node: child, marks_ecs, through_keyword } =
+                    resolve_tagged(paths, top.node, key, tag, dotted, key_offset)?;
                 if through_keyword.is_some() {
                     self.conflict_at(key_offset, through_keyword);
                 }
@@ -613,8 +634,9 @@ impl Decoder {
         Ok(())
     }
 
-    /// Records an object key for duplicate detection and returns its unescaped text.
-    fn key<'s>(&'s mut self, raw: RawStr, at: usize, text: &'s str) -> &'s str {
+    /// Records an object key for duplicate detection and returns its unescaped text and
+    /// [`tag`].
+    fn key<'s>(&'s mut self, raw: RawStr, at: usize, text: &'s str) -> (&'s str, u64) {
         let span = if raw.escaped {
             let start = self.key_scratch.len();
             unescape_into(&text[raw.start..raw.end], &mut self.key_scratch);
@@ -626,8 +648,9 @@ impl Decoder {
             Source::Input => &text[span.start..span.end],
             Source::Scratch => &self.key_scratch[span.start..span.end],
         };
-        self.keys.push(Key { span, at, tag: tag(key.as_bytes()) });
-        key
+        let tag = tag(key.as_bytes());
+        self.keys.push(Key { span, at, tag });
+        (key, tag)
     }
 
     /// Reads one value at `node` (None: a path nobody wants).
@@ -743,9 +766,12 @@ impl Decoder {
             }
         };
         let same = |a: &Key, b: &Key| a.tag == b.tag && bytes(a) == bytes(b);
-        // Small objects: compare pairs of tags (k² / 2 integer comparisons beat a sort).
-        // Large ones: sort by tag, then compare neighbours.
-        let duplicate = if keys_of_object.len() <= 16 {
+        // Most objects have all their tags distinct, which a set of their hashes tells at
+        // once. The others: small objects compare pairs of tags (k² / 2 integer comparisons
+        // beat a sort), large ones sort by tag, then compare neighbours.
+        let duplicate = if !may_repeat(keys_of_object) {
+            None
+        } else if keys_of_object.len() <= 16 {
             keys_of_object
                 .iter()
                 .enumerate()
@@ -797,6 +823,23 @@ impl Decoder {
     }
 }
 
+/// Whether two of `keys` may be the same key: `false` only when their tags all differ,
+/// which a 1024-bit set of the tags' hashes tells without comparing pairs (equal keys have
+/// equal tags, so there are no false negatives; a false positive only costs the exact
+/// comparison). O(k) and branch-free; the set lives on the stack.
+#[inline]
+fn may_repeat(keys: &[Key]) -> bool {
+    let mut seen = [0u64; 16];
+    let mut repeat = 0u64;
+    for key in keys {
+        let hash = (key.tag.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as usize;
+        let (word, bit) = (hash >> 6, 1u64 << (hash & 63));
+        repeat |= seen[word] & bit;
+        seen[word] |= bit;
+    }
+    repeat != 0
+}
+
 /// Where a key leads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Resolved {
@@ -824,11 +867,24 @@ pub(crate) fn resolve(
     key: &str,
     offset: usize,
 ) -> Result<Resolved, DecodeError> {
-    if key.as_bytes().contains(&b'.') {
+    resolve_tagged(paths, parent, key, tag(key.as_bytes()), key.contains('.'), offset)
+}
+
+/// [`resolve`] given the key's [`tag`] and whether it holds a dot.
+#[inline]
+fn resolve_tagged(
+    paths: &Paths,
+    parent: Option<NodeId>,
+    key: &str,
+    tag: u64,
+    dotted: bool,
+    offset: usize,
+) -> Result<Resolved, DecodeError> {
+    if dotted {
         return resolve_dotted(paths, parent, key, offset);
     }
     check_part(key, offset)?;
-    let node = parent.and_then(|n| paths.child(n, key.as_bytes()));
+    let node = parent.and_then(|n| paths.child_tagged(n, key.as_bytes(), tag));
     Ok(Resolved { node, marks_ecs: node.is_some_and(|n| paths.node(n).marks_ecs), through_keyword: None })
 }
 
