@@ -648,7 +648,10 @@ impl Decoder {
             Source::Input => &text[span.start..span.end],
             Source::Scratch => &self.key_scratch[span.start..span.end],
         };
-        let tag = tag(key.as_bytes());
+        let tag = match span.source {
+            Source::Input => tag_in(text.as_bytes(), span.start, span.end),
+            Source::Scratch => tag(key.as_bytes()),
+        };
         self.keys.push(Key { span, at, tag });
         (key, tag)
     }
@@ -965,6 +968,22 @@ fn tag(name: &[u8]) -> u64 {
     (prefix7(name) & 0x00FF_FFFF_FFFF_FFFF) | ((name.len().min(255) as u64) << 56)
 }
 
+/// The [`tag`] of `bytes[start..end]`. Branch-free when eight bytes can be read from
+/// `start` (a key inside a record nearly always has its closing quote and more after it):
+/// one load, masked to the name's first seven bytes at most.
+#[inline]
+fn tag_in(bytes: &[u8], start: usize, end: usize) -> u64 {
+    match bytes.get(start..start + 8) {
+        Some(word) => {
+            let len = end - start;
+            // The low min(len, 7) bytes: 8 × 7 = 56 < 64, so the shift is in range.
+            let mask = (1u64 << (8 * len.min(7))).wrapping_sub(1);
+            (u64::from_le_bytes(word.try_into().expect("eight bytes")) & mask) | ((len.min(255) as u64) << 56)
+        }
+        None => tag(&bytes[start..end]),
+    }
+}
+
 /// The first bytes of `name` as a little-endian integer: all eight when it has that many
 /// (the caller masks the eighth), else all of them. Names shorter than eight bytes are read
 /// as two overlapping loads whose common bytes agree, so OR-ing them is exact.
@@ -1179,6 +1198,16 @@ mod tests {
         let n = name.len().min(7);
         prefix[..n].copy_from_slice(&name[..n]);
         (u64::from_le_bytes(prefix) & 0x00FF_FFFF_FFFF_FFFF) | ((name.len().min(255) as u64) << 56)
+    }
+
+    #[test]
+    fn a_tag_read_in_place_is_the_tag_of_the_name() {
+        let bytes: Vec<u8> = (0..40u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 | 1).collect();
+        for start in 0..bytes.len() {
+            for end in start..=bytes.len() {
+                assert_eq!(super::tag_in(&bytes, start, end), tag(&bytes[start..end]), "{start}..{end}");
+            }
+        }
     }
 
     #[test]

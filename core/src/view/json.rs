@@ -15,7 +15,10 @@ use crate::error::{DecodeError, ErrorKind};
 /// JSON's insignificant whitespace (RFC 8259: space, tab, line feed, carriage return).
 #[inline]
 pub(crate) fn is_whitespace(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+    // Bit `b` of the mask for each of the four (all below 64); `&` rather than `&&`, so no
+    // branch depends on the byte.
+    const MASK: u64 = 1 << b' ' | 1 << b'\t' | 1 << b'\n' | 1 << b'\r';
+    (b < 64) & (MASK >> (b & 63) & 1 == 1)
 }
 
 /// What may follow a number or a literal: whitespace, `,`, `}` or `]`.
@@ -491,6 +494,13 @@ mod tests {
         for (i, &b) in bytes.iter().enumerate() {
             assert_eq!(blocks[i / 64].specials >> (i % 64) & 1 == 1, is_special(b), "byte {b:#x} at {i}");
             assert_eq!(blocks[i / 64].dots >> (i % 64) & 1 == 1, b == b'.', "byte {b:#x} at {i}");
+        }
+    }
+
+    #[test]
+    fn whitespace_is_exactly_the_four_json_bytes() {
+        for b in 0..=255u8 {
+            assert_eq!(is_whitespace(b), matches!(b, b' ' | b'\t' | b'\n' | b'\r'), "{b:#x}");
         }
     }
 
