@@ -439,10 +439,30 @@ fn host_key(doc: &Document<'_>) -> Option<HostKey> {
 }
 
 /// A GUID's 128 bits (braces, dashes and case ignored), else a 128-bit hash of the text.
+/// The key of an entity id: a GUID's 128 bits, else a 128-bit hash of the id's UTF-8 bytes
+/// (the same for the same text in either encoding). None for an empty id. O(length): the GUID
+/// test stops at the first byte that cannot be one, and the hash takes eight bytes a step.
 fn entity_key(text: Text<'_>) -> Option<EntityKey> {
+    if let Some(value) = guid(text) {
+        return Some(EntityKey(value));
+    }
+    let mut hash = WordHash::new();
+    match text.as_str() {
+        Some(s) => hash.write(s.as_bytes()),
+        None => {
+            let mut utf8 = [0u8; 4];
+            for c in text.chars() {
+                hash.write(c.encode_utf8(&mut utf8).as_bytes());
+            }
+        }
+    }
+    hash.finish().map(EntityKey)
+}
+
+/// A GUID's 128 bits: exactly 32 hex digits, with any `{`, `}` and `-` between them.
+fn guid(text: Text<'_>) -> Option<u128> {
     let mut value: u128 = 0;
     let mut digits = 0;
-    let mut guid = true;
     for c in text.chars() {
         match c.to_digit(16) {
             Some(d) if digits < 32 => {
@@ -450,20 +470,68 @@ fn entity_key(text: Text<'_>) -> Option<EntityKey> {
                 digits += 1;
             }
             _ if matches!(c, '{' | '}' | '-') => {}
-            _ => guid = false,
+            _ => return None,
         }
     }
-    if guid && digits == 32 {
-        return Some(EntityKey(value));
+    (digits == 32).then_some(value)
+}
+
+/// Two seeded FNV-1a-style hashes of a byte stream taken as little-endian 64-bit words (the
+/// last one zero-padded, then the length), so a stream hashes the same however it is cut
+/// into writes.
+struct WordHash {
+    a: Fnv,
+    b: Fnv,
+    /// Bytes of the word being filled, in its low bytes.
+    word: u64,
+    /// Bytes written so far.
+    len: u64,
+}
+
+impl WordHash {
+    fn new() -> WordHash {
+        WordHash { a: Fnv::new(), b: Fnv::with_seed(0x9e37_79b9_7f4a_7c15), word: 0, len: 0 }
     }
-    let (mut a, mut b) = (Fnv::new(), Fnv::with_seed(0x9e37_79b9_7f4a_7c15));
-    let mut any = false;
-    for c in text.chars() {
-        a.write(u64::from(c));
-        b.write(u64::from(c));
-        any = true;
+
+    fn write(&mut self, mut bytes: &[u8]) {
+        // Fill the pending word byte by byte, then take whole words.
+        while !self.len.is_multiple_of(8) || bytes.len() < 8 {
+            let Some((&b, rest)) = bytes.split_first() else { return };
+            self.word |= u64::from(b) << (8 * (self.len % 8));
+            self.len += 1;
+            bytes = rest;
+            if self.len.is_multiple_of(8) {
+                self.mix();
+            }
+        }
+        let words = bytes.chunks_exact(8);
+        let tail = words.remainder();
+        for word in words {
+            self.word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+            self.len += 8;
+            self.mix();
+        }
+        self.write(tail);
     }
-    any.then(|| EntityKey(u128::from(a.finish()) << 64 | u128::from(b.finish())))
+
+    fn mix(&mut self) {
+        self.a.write(self.word);
+        self.b.write(self.word);
+        self.word = 0;
+    }
+
+    /// The 128-bit hash; None if nothing was written.
+    fn finish(mut self) -> Option<u128> {
+        if self.len == 0 {
+            return None;
+        }
+        if !self.len.is_multiple_of(8) {
+            self.mix();
+        }
+        self.a.write(self.len);
+        self.b.write(self.len);
+        Some(u128::from(self.a.finish()) << 64 | u128::from(self.b.finish()))
+    }
 }
 
 fn first<'d>(doc: &Document<'d>, field: ViewField) -> Option<Text<'d>> {
@@ -512,5 +580,72 @@ impl Fnv {
 
     fn finish(&self) -> u64 {
         self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(s: &str) -> Option<EntityKey> {
+        entity_key(Text::utf8(s))
+    }
+
+    #[test]
+    fn guids_are_read_as_their_bits_however_spelt() {
+        let bits = 0xd273d0f0_1234_5678_9abc_def012345678u128;
+        for spelling in [
+            "{d273d0f0-1234-5678-9abc-def012345678}",
+            "D273D0F0-1234-5678-9ABC-DEF012345678",
+            "d273d0f012345678-9abcdef012345678",
+        ] {
+            assert_eq!(key(spelling), Some(EntityKey(bits)), "{spelling}");
+        }
+        assert_eq!(guid(Text::utf8("{d273d0f0-1234-5678-9abc-def0123456789}")), None, "33 digits");
+        assert_eq!(guid(Text::utf8("{d273d0f0-1234-5678-9abc-def01234567}")), None, "31 digits");
+        assert_eq!(guid(Text::utf8("{d273d0f0-1234-5678-9abc-def01234567x}")), None);
+    }
+
+    #[test]
+    fn other_ids_are_equal_exactly_when_their_text_is() {
+        let ids: Vec<String> = (0..80)
+            .map(|n| "YzNiMGExZjItN2Q0ZS00YjFhLTljOGQtNDRmZmZkMWNiYTU1LTEyMzQ".chars().take(n).collect())
+            .chain(["a", "a\0", "a\0\0", "é", "e\u{301}", "ABC", "abc"].map(String::from))
+            .chain((0..20).map(|n| format!("{}x", "\0".repeat(n))))
+            .collect();
+        for (i, a) in ids.iter().enumerate() {
+            for (j, b) in ids.iter().enumerate() {
+                if a.is_empty() || b.is_empty() {
+                    continue;
+                }
+                assert_eq!(key(a) == key(b), i == j || a == b, "{a:?} {b:?}");
+            }
+        }
+        assert_eq!(key(""), None);
+    }
+
+    #[test]
+    fn an_id_has_the_same_key_in_utf16() {
+        for id in ["YzNiMGExZjItN2Q0ZS00YjFhLTljOGQt", "é€😀 mixed 12345678901234567", "x"] {
+            let units: Vec<u16> = id.encode_utf16().collect();
+            assert_eq!(entity_key(Text::from_utf16(&units).expect("valid UTF-16")), key(id), "{id}");
+        }
+    }
+
+    #[test]
+    fn a_stream_hashes_the_same_however_it_is_cut() {
+        let bytes: Vec<u8> = (0..100u8).map(|i| i.wrapping_mul(37) | 1).collect();
+        let whole = {
+            let mut h = WordHash::new();
+            h.write(&bytes);
+            h.finish()
+        };
+        for cut in [1, 2, 3, 5, 7, 8, 9, 13] {
+            let mut h = WordHash::new();
+            for piece in bytes.chunks(cut) {
+                h.write(piece);
+            }
+            assert_eq!(h.finish(), whole, "pieces of {cut}");
+        }
     }
 }
