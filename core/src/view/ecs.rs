@@ -32,11 +32,15 @@
 //! `process.command_line` = `CommandLine`. Other raw events have none of the rule's fields.
 //!
 //! # Cost
-//! One pass over the record: UTF-8 validation (SIMD), then a lexer that finds string ends
-//! with `memchr`. Key lookup walks a small trie of the wanted paths. Duplicate-key detection
-//! sorts each object's keys in place (O(k log k)). Nothing allocates once the decoder's
-//! buffers have grown to the largest record seen; the decoder is reusable and one is needed
-//! per thread.
+//! Two SIMD passes over the record: UTF-8 validation, and the lexer's index (a bit per byte
+//! that ends a run of string contents, and per dot), so that string ends and dotted keys are
+//! found by bit scans rather than by reading each string again. Then one walk over the
+//! tokens. Key lookup walks a small trie of the wanted paths (one hash probe per key, its
+//! tag read in place). Duplicate keys: a 1024-bit set of each object's key tags rules them
+//! out in O(k) for almost every object; only an object where two tags share a bit compares
+//! pairs (small objects) or sorts its keys (O(k log k)). Nothing allocates once the
+//! decoder's buffers have grown to the largest record seen; the decoder is reusable and one
+//! is needed per thread.
 
 use crate::error::{DecodeError, ErrorKind};
 use crate::view::event::Fields;

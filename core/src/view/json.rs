@@ -9,6 +9,12 @@
 //! Strings are returned as raw spans plus an "escaped" flag; [`unescape_into`] decodes them
 //! into a caller-owned buffer only when needed. Every position is a byte offset into the
 //! record, for error messages.
+//!
+//! The lexer reads the record through its [`index`], built once per record: for each 64
+//! bytes, a mask of the bytes that end a run of plain string contents (`"`, `\\`, control
+//! characters) and a mask of the dots. A string without escapes ends at the first such bit
+//! after its opening quote, when that bit is a quote; any other string is lexed escape by
+//! escape from there, so errors and their positions are those of a byte-by-byte lexer.
 
 use crate::error::{DecodeError, ErrorKind};
 
