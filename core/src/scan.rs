@@ -32,7 +32,7 @@ use std::ops::{ControlFlow, Range};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-use crate::correlate::{ObserveCandidates, Observed, Observer, Profile};
+use crate::correlate::{Observed, Observer, Profile};
 use crate::error::{DecodeError, ErrorKind};
 use crate::rule::prefilter::Prefilter;
 use crate::rule::{BranchSet, Rule};
@@ -52,9 +52,10 @@ pub struct ScanOptions {
     pub chunk_bytes: usize,
     /// The profile whose stateful rules the records are observed for (default
     /// [`Profile::Seed`]: none). With another profile records are decoded with the event
-    /// view: with `elastic` every record; with `extended` and the prefilter, every record the
-    /// rule's prefilter or [`may_observe`](crate::correlate::may_observe) keeps (the others
-    /// give no observation). Records the profile's rules observe are reported
+    /// view: with `elastic` every record; with `extended` and the prefilter, every record
+    /// [`Rule::observing_prefilter`] keeps: the rule's candidates and every record holding
+    /// one of [`may_observe`](crate::correlate::may_observe)'s words, in one search (the
+    /// others give no observation). Records the profile's rules observe are reported
     /// even when they did not match ([`Found::observation`]), for a
     /// [`Session`](crate::correlate::Session) of the same profile to feed on.
     pub profile: Profile,
@@ -400,8 +401,13 @@ impl<'r> Scanner<'r> {
         Scanner {
             rule,
             decoder: Decoder::with_limits(options.limits),
-            // `extended` skips what can give no observation (`may_observe`); `elastic` decodes all.
-            prefilter: (options.prefilter && options.profile != Profile::Elastic).then(|| rule.prefilter()),
+            // `extended` also keeps what may give an observation (the words of `may_observe`,
+            // in the same search); `elastic` decodes all.
+            prefilter: match (options.prefilter, options.profile) {
+                (false, _) | (true, Profile::Elastic) => None,
+                (true, Profile::Extended) => Some(rule.observing_prefilter()),
+                (true, Profile::Seed) => Some(rule.prefilter()),
+            },
             folded: Vec::new(),
             max_depth: options.limits.max_depth,
             observer: Observer::new(options.profile),
@@ -448,23 +454,13 @@ impl<'r> Scanner<'r> {
             Some(c) => c.next_from(0),
             None => Some(0),
         };
-        // Observing for `extended`, a record the rule's prefilter rules out is still decoded
-        // when it may give an observation (`correlate::may_observe`, a sound byte test run
-        // here over the whole chunk's lowercase copy at once).
-        let mut observable = match (&candidates, &self.observer) {
-            (Some(c), Some(Observer::Extended)) => Some(ObserveCandidates::new(chunk, c.folded())),
-            _ => None,
-        };
-        let mut next_observable = observable.as_mut().and_then(|o| o.next_from(0));
         while pos < chunk.len() {
             let end = memchr::memchr(b'\n', &chunk[pos..]).map_or(chunk.len(), |i| pos + i);
             let record = &chunk[pos..end];
             if is_blank(record) {
                 batch.stats.blank_lines += 1;
             } else {
-                let candidate = candidates.is_none()
-                    || next_candidate.is_some_and(|c| c < end)
-                    || next_observable.is_some_and(|c| c < end);
+                let candidate = candidates.is_none() || next_candidate.is_some_and(|c| c < end);
                 if candidate || !frame::is_plain_object(record, self.max_depth) {
                     let (outcome, observation) =
                         evaluate_observed(self.rule, &mut self.decoder, self.observer.as_ref(), record);
@@ -496,11 +492,6 @@ impl<'r> Scanner<'r> {
             if let (Some(walk), Some(c)) = (&mut candidates, next_candidate) {
                 if c < pos {
                     next_candidate = if pos < chunk.len() { walk.next_from(pos) } else { None };
-                }
-            }
-            if let (Some(walk), Some(c)) = (&mut observable, next_observable) {
-                if c < pos {
-                    next_observable = if pos < chunk.len() { walk.next_from(pos) } else { None };
                 }
             }
             if batch.hits.len() >= max_hits && pos < chunk.len() {

@@ -2,7 +2,7 @@
 //! never panic, whatever the bytes (network, logon and process events in every accepted form,
 //! odd times, hosts and addresses); every alert is written (none lost to an anchor record the
 //! session let go too early) and anchored on a line the scan reported; the `extended` profile's
-//! byte prefilter (`may_observe`) changes no alert; and the seed rule's verdicts are the same
+//! byte prefilter (the rule's prefilter with `may_observe`'s words) changes no alert; and the seed rule's verdicts are the same
 //! with and without a profile.
 #![no_main]
 
@@ -53,5 +53,5 @@ fuzz_target!(|data: &[u8]| {
     let (filtered_seed, filtered) = run(rule, Profile::Extended, true, data);
     let (_, unfiltered) = run(rule, Profile::Extended, false, data);
     assert_eq!(filtered_seed, seed, "observing changed a seed verdict");
-    assert_eq!(filtered, unfiltered, "may_observe changed an extended alert");
+    assert_eq!(filtered, unfiltered, "the observing prefilter changed an extended alert");
 });

@@ -277,13 +277,14 @@ enum Needles {
     Automaton(aho_corasick::AhoCorasick),
 }
 
-impl Needles {
-    const WORDS: [&'static str; 5] = ["start", "network", "authentication", "sysmon", "security"];
+/// The words [`may_observe`] looks for (see its soundness argument), lowercase.
+pub const OBSERVE_WORDS: [&str; 5] = ["start", "network", "authentication", "sysmon", "security"];
 
+impl Needles {
     fn new() -> Needles {
-        match aho_corasick::packed::Config::new().builder().extend(Self::WORDS).build() {
+        match aho_corasick::packed::Config::new().builder().extend(OBSERVE_WORDS).build() {
             Some(searcher) => Needles::Packed(searcher),
-            None => Needles::Automaton(aho_corasick::AhoCorasick::new(Self::WORDS).expect("five short words build")),
+            None => Needles::Automaton(aho_corasick::AhoCorasick::new(OBSERVE_WORDS).expect("five short words build")),
         }
     }
 

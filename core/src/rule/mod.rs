@@ -222,6 +222,8 @@ pub struct Rule {
     exec: Pattern,
     /// The raw-byte prefilter for this case folding, compiled once for every scan.
     prefilter: Prefilter,
+    /// The prefilter that also keeps what `extended` observes, compiled on first use.
+    observing_prefilter: std::sync::OnceLock<Prefilter>,
 }
 
 impl Default for Rule {
@@ -257,6 +259,7 @@ impl Rule {
             dcom: Pattern::wildcard(COMMAND_LINE_PATTERNS[0], fold),
             exec: Pattern::wildcard(COMMAND_LINE_PATTERNS[1], fold),
             prefilter: Prefilter::new(fold),
+            observing_prefilter: std::sync::OnceLock::new(),
         }
     }
 
@@ -278,6 +281,14 @@ impl Rule {
     /// The raw-byte prefilter for this rule's case folding ([`crate::rule::prefilter`]).
     pub fn prefilter(&self) -> &Prefilter {
         &self.prefilter
+    }
+
+    /// The rule's prefilter that also keeps every record the `extended` profile may observe
+    /// ([`Prefilter::with_words`] with [`crate::correlate::may_observe`]'s words): one search
+    /// for both. Built on first use, then shared.
+    pub fn observing_prefilter(&self) -> &Prefilter {
+        self.observing_prefilter
+            .get_or_init(|| Prefilter::with_words(self.options.case_folding, &crate::correlate::OBSERVE_WORDS))
     }
 
     /// The exception items (empty without tuning).

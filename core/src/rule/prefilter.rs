@@ -32,6 +32,11 @@
 //! Real `\u` escapes are found in the original bytes (lowercasing would turn `\U` into
 //! `\u`) with `memchr::memmem` (~25 GB/s) and a backslash-parity check.
 //!
+//! An `extended` scan also needs every line that may give an observation, found by words
+//! (`start`, `network`, …: [`crate::correlate::may_observe`]).
+//! [`Prefilter::with_words`] searches those words in the same pass, as pieces that need no
+//! second look, instead of a second search over the same lowercase copy.
+//!
 //! # Cost
 //! O(n) over the input plus, per `dcom` hit, one search of its line. The lowercase copy
 //! lives in a buffer the caller owns and reuses; nothing else allocates.
@@ -49,8 +54,8 @@ const INNER: [(usize, usize); 6] = [(0, 5), (1, 5), (3, 5), (3, 5), (4, 5), (0, 
 /// The prefilter for one case folding. Immutable; share it between threads.
 #[derive(Clone, Debug)]
 pub struct Prefilter {
-    /// Inner pieces (lowercase) of the parent names' spellings, then `dcom`; pattern `i` is
-    /// the piece of needle `i`.
+    /// The words of [`Prefilter::with_words`] (lowercase), then inner pieces (lowercase) of
+    /// the parent names' spellings, then `dcom`; pattern `i` is the piece of needle `i`.
     pieces: Pieces,
     /// Full spellings, with the place of the searched piece.
     needles: Vec<Needle>,
@@ -65,14 +70,30 @@ struct Needle {
     bytes: Box<[u8]>,
     /// Where the searched piece starts inside it.
     piece_at: usize,
-    /// Whether this is `dcom` (which needs a second look) rather than a parent name.
+    /// Whether this is `dcom` (which needs a second look) rather than a parent name or a
+    /// word ([`Prefilter::with_words`]).
     dcom: bool,
 }
 
 impl Prefilter {
     /// Builds the prefilter for `folding`.
     pub fn new(folding: CaseFolding) -> Prefilter {
+        Prefilter::with_words(folding, &[])
+    }
+
+    /// The prefilter for `folding` that also keeps every line holding one of `words` (ASCII
+    /// case-insensitively; their letters must be ASCII), in the same single search: what an
+    /// `extended` scan needs, whose observations are found by words
+    /// ([`crate::correlate::may_observe`]). A word can be hidden from the bytes only by a
+    /// real `\uXXXX` escape, which the prefilter keeps anyway. The words come first among
+    /// the searched pieces, so a word wins over a piece found at the same place and needs no
+    /// second look. Cost of a search: as [`Prefilter::new`]'s, with more pieces.
+    pub fn with_words(folding: CaseFolding, words: &[&str]) -> Prefilter {
         let mut needles = Vec::new();
+        for word in words {
+            assert!(word.is_ascii() && !word.is_empty(), "an observation word is non-empty ASCII: {word:?}");
+            needles.push((word.as_bytes().into(), 0, word.len(), false));
+        }
         for (parent, (start, len)) in COM_HOST_PARENTS.iter().zip(INNER) {
             for spelling in spellings(parent, folding) {
                 // Non-ASCII spellings are rare and distinctive: search them whole.
@@ -213,8 +234,8 @@ impl<'h> Candidates<'_, 'h> {
         self.folded
     }
 
-    /// The first position at or after `from` inside a line that could match; positions
-    /// passed to successive calls must not decrease.
+    /// The first position at or after `from` inside a line that could match (or holds one
+    /// of the prefilter's words); positions passed to successive calls must not decrease.
     pub fn next_from(&mut self, from: usize) -> Option<usize> {
         let hay = self.haystack;
         let folded = self.folded;
@@ -346,6 +367,34 @@ mod tests {
         assert!(!p.is_candidate(b"outloo\xE2\x84\xAA.exe"));
         assert!(Prefilter::new(CaseFolding::UnicodeSimple).is_candidate(b"OUTLOO\xE2\x84\xAA.EXE"));
         assert!(Prefilter::new(CaseFolding::UnicodeSimple).is_candidate("VI\u{17F}IO.EXE".as_bytes()));
+    }
+
+    #[test]
+    fn words_make_lines_candidates_too() {
+        let words = ["start", "network", "authentication", "sysmon", "security"];
+        for folding in [CaseFolding::Ascii, CaseFolding::UnicodeSimple] {
+            let (plain, with) = (Prefilter::new(folding), Prefilter::with_words(folding, &words));
+            for line in [
+                br#"{"event":{"type":"START"}}"#.as_slice(),
+                br#"{"c":"NetWork"}"#,
+                br#"{"Channel":"Microsoft-Windows-Sysmon/Operational"}"#,
+                br#"{"c":"dcom x authentication"}"#,
+                br#"{"c":"DcomLaunch","d":"security"}"#,
+            ] {
+                assert!(!plain.is_candidate(line) && with.is_candidate(line), "{}", String::from_utf8_lossy(line));
+            }
+            for line in [br#"{"c":"sta rt","d":"net work"}"#.as_slice(), br#"{"c":"DcomLaunch"}"#] {
+                assert!(!with.is_candidate(line), "{}", String::from_utf8_lossy(line));
+            }
+            // The rule's own candidates stay candidates.
+            for line in [br#"{"p":"MMC.EXE"}"#.as_slice(), br#"{"c":"a DCOM b -EXEC"}"#, br#"{"c":"\u0041"}"#] {
+                assert!(with.is_candidate(line), "{}", String::from_utf8_lossy(line));
+            }
+        }
+        // A word and a piece found at the same place: the word needs no second look.
+        let p = Prefilter::with_words(CaseFolding::Ascii, &["visio"]);
+        assert!(p.is_candidate(br#"{"c":"visionary"}"#));
+        assert!(!Prefilter::new(CaseFolding::Ascii).is_candidate(br#"{"c":"visionary"}"#));
     }
 
     #[test]
