@@ -2,8 +2,8 @@
 //! never panic, whatever the bytes (network, logon and process events in every accepted form,
 //! odd times, hosts and addresses); every alert is written (none lost to an anchor record the
 //! session let go too early) and anchored on a line the scan reported; the `extended` profile's
-//! byte prefilter (the rule's prefilter with `may_observe`'s words) changes no alert; and the seed rule's verdicts are the same
-//! with and without a profile.
+//! byte prefilter (the rule's prefilter with `may_observe`'s words) changes no alert; and the
+//! seed rule's verdicts are the same with and without a profile.
 #![no_main]
 
 use std::ops::ControlFlow;
