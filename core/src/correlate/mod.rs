@@ -40,7 +40,7 @@ pub use observe::{
     ACTIVATION_ARGS, ACTIVATION_PARENT, D3_MIN_LOCAL_PORT, EXPLORER, INBOUND_DIRECTIONS, NETWORK_LOGON_TYPES,
     OUTBOUND_DIRECTIONS, SERVERS, TRANSPORT,
 };
-pub use observe::{may_observe, ObserveCandidates, OBSERVE_WORDS};
+pub use observe::{may_observe, OBSERVE_WORDS};
 pub use profile::{Observed, Observer, Profile, ProfileRule, UnknownProfile};
 pub use rules::seed_metadata;
 pub use session::{Mark, Session, SessionStats, SessionSummary};

@@ -289,15 +289,9 @@ impl Needles {
     }
 
     fn is_match(&self, haystack: &[u8]) -> bool {
-        self.find(haystack, 0).is_some()
-    }
-
-    /// The start of the first word at or after `from`.
-    fn find(&self, haystack: &[u8], from: usize) -> Option<usize> {
-        let span = aho_corasick::Span { start: from, end: haystack.len() };
         match self {
-            Needles::Packed(s) => s.find_in(haystack, span).map(|m| m.start()),
-            Needles::Automaton(a) => a.find(aho_corasick::Input::new(haystack).span(span)).map(|m| m.start()),
+            Needles::Packed(s) => s.find(haystack).is_some(),
+            Needles::Automaton(a) => a.is_match(haystack),
         }
     }
 
@@ -305,60 +299,6 @@ impl Needles {
         use std::sync::OnceLock;
         static NEEDLES: OnceLock<Needles> = OnceLock::new();
         NEEDLES.get_or_init(Needles::new)
-    }
-}
-
-/// [`may_observe`] over a buffer of many `\n`-separated records at once, for a forward walk:
-/// a record may give an observation exactly when [`next_from`](Self::next_from) its start
-/// returns a position before its end (the words and `\u` never span a newline).
-///
-/// # Cost
-/// Reuses a lowercase copy of the buffer the caller already holds (the rule's prefilter
-/// makes one); each search resumes where the last one stopped, so a whole walk is O(n) with
-/// one packed multi-word search and one `memchr` search over the buffer. No allocation.
-#[derive(Debug)]
-pub struct ObserveCandidates<'h> {
-    raw: &'h [u8],
-    folded: &'h [u8],
-    /// Cached result of the last search of each kind: (searched from, found).
-    word: Option<(usize, Option<usize>)>,
-    escape: Option<(usize, Option<usize>)>,
-}
-
-impl<'h> ObserveCandidates<'h> {
-    /// A walk over `raw`, whose ASCII-lowercase copy is `folded` (the same length).
-    pub fn new(raw: &'h [u8], folded: &'h [u8]) -> ObserveCandidates<'h> {
-        debug_assert_eq!(raw.len(), folded.len());
-        ObserveCandidates { raw, folded, word: None, escape: None }
-    }
-
-    /// The first position at or after `from` of a word [`may_observe`] looks for or of a
-    /// `\u`; positions passed to successive calls must not decrease.
-    pub fn next_from(&mut self, from: usize) -> Option<usize> {
-        let (raw, folded) = (self.raw, self.folded);
-        let word = cached(&mut self.word, from, || Needles::get().find(folded, from));
-        let escape =
-            cached(&mut self.escape, from, || memchr::memmem::find(raw.get(from..)?, b"\\u").map(|i| from + i));
-        match (word, escape) {
-            (Some(w), Some(e)) => Some(w.min(e)),
-            (w, e) => w.or(e),
-        }
-    }
-}
-
-/// The cached search result when it is still valid from `from`, else a new search.
-fn cached(
-    slot: &mut Option<(usize, Option<usize>)>,
-    from: usize,
-    search: impl FnOnce() -> Option<usize>,
-) -> Option<usize> {
-    match *slot {
-        Some((_, found)) if found.is_none_or(|f| f >= from) => found,
-        _ => {
-            let found = search();
-            *slot = Some((from, found));
-            found
-        }
     }
 }
 
@@ -494,25 +434,14 @@ impl WordHash {
         WordHash { a: Fnv::new(), b: Fnv::with_seed(0x9e37_79b9_7f4a_7c15), word: 0, len: 0 }
     }
 
-    fn write(&mut self, mut bytes: &[u8]) {
-        // Fill the pending word byte by byte, then take whole words.
-        while !self.len.is_multiple_of(8) || bytes.len() < 8 {
-            let Some((&b, rest)) = bytes.split_first() else { return };
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
             self.word |= u64::from(b) << (8 * (self.len % 8));
             self.len += 1;
-            bytes = rest;
             if self.len.is_multiple_of(8) {
                 self.mix();
             }
         }
-        let words = bytes.chunks_exact(8);
-        let tail = words.remainder();
-        for word in words {
-            self.word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-            self.len += 8;
-            self.mix();
-        }
-        self.write(tail);
     }
 
     fn mix(&mut self) {
