@@ -648,13 +648,12 @@ impl Decoder {
         } else {
             Span { start: raw.start, end: raw.end, source: Source::Input }
         };
-        let key = match span.source {
-            Source::Input => &text[span.start..span.end],
-            Source::Scratch => &self.key_scratch[span.start..span.end],
-        };
-        let tag = match span.source {
-            Source::Input => tag_in(text.as_bytes(), span.start, span.end),
-            Source::Scratch => tag(key.as_bytes()),
+        let (key, tag) = match span.source {
+            Source::Input => (&text[span.start..span.end], tag_in(text.as_bytes(), span.start, span.end)),
+            Source::Scratch => {
+                let key = &self.key_scratch[span.start..span.end];
+                (key, tag(key.as_bytes()))
+            }
         };
         self.keys.push(Key { span, at, tag });
         (key, tag)
